@@ -1,0 +1,290 @@
+"""``AsyncCodex``: one app-server, any number of threads and concurrent turns."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from ._binary import CodexBinary, check_version, find_codex
+from ._config import config_overrides, flatten_config
+from ._errors import CodexError
+from ._rpc import Connection, Middleware, RequestHandler
+from ._server_requests import default_response
+from ._thread import AsyncThread
+from ._transport import StdioTransport, Transport, UnixSocketTransport
+from ._turn import AsyncTurn
+from .events import Event, parse_event
+from .types import ServerInfo
+
+__all__ = ["AsyncCodex"]
+
+_log = logging.getLogger("codexkit")
+Json = dict[str, Any]
+Listener = Callable[[Event], None]
+
+_CLIENT_INFO = {"name": "codexkit", "title": "codexkit", "version": "0.1.0"}
+
+
+class AsyncCodex:
+    """An async client for one ``codex app-server``.
+
+    ``async with AsyncCodex() as codex`` spawns the bundled binary (or connects to a
+    running server with ``connect="unix:///path"``), performs the handshake, and on exit
+    shuts the server down and reaps every process it started.
+
+    ``model``, ``cwd`` and ``approval_policy`` are defaults for every thread; ``config`` is
+    a nested dict of codex settings passed as ``-c key=value`` overrides; ``codex_home``
+    sets ``CODEX_HOME`` for the server; ``env`` adds environment variables.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        codex_home: str | os.PathLike[str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        codex_bin: str | os.PathLike[str] | None = None,
+        approval_policy: str | None = None,
+        connect: str | None = None,
+        request_timeout: float | None = 120.0,
+        startup_timeout: float = 30.0,
+        turn_idle_timeout: float | None = 600.0,
+        request_handler: RequestHandler | None = None,
+    ) -> None:
+        self.model = model
+        self.cwd = os.fspath(cwd) if cwd is not None else None
+        self.codex_home = os.fspath(codex_home) if codex_home is not None else None
+        self.config = dict(config or {})
+        self.env = dict(env or {})
+        self.codex_bin = codex_bin
+        self.approval_policy = approval_policy
+        self.connect = connect
+        self.request_timeout = request_timeout
+        self.startup_timeout = startup_timeout
+        self.turn_idle_timeout = turn_idle_timeout
+        self._request_handler = request_handler or default_response
+        self._connection: Connection | None = None
+        self._metadata: ServerInfo | None = None
+        self._binary: CodexBinary | None = None
+        self._active: dict[str, AsyncTurn] = {}
+        self._listeners: list[Listener] = []
+        self._middleware: list[Middleware] = []
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncCodex:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Start (or connect to) the app-server and complete the handshake."""
+        if self._connection is not None:
+            return
+        connection = Connection(
+            self._make_transport(),
+            on_notification=self._route,
+            request_handler=self._request_handler,
+            request_timeout=self.request_timeout,
+        )
+        for hook in self._middleware:
+            connection.use(hook)
+        connection.add_close_listener(self._on_closed)
+        self._connection = connection
+        try:
+            await connection.start()
+            result = await connection.request(
+                "initialize",
+                {"clientInfo": _CLIENT_INFO, "capabilities": {"experimentalApi": True}},
+                timeout=self.startup_timeout,
+            )
+            connection.notify("initialized")
+        except BaseException:
+            await self.close()
+            raise
+        self._metadata = self._server_info(result)
+
+    async def close(self) -> None:
+        """Shut the app-server down (or disconnect) and fail whatever still waits."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
+
+    def _make_transport(self) -> Transport:
+        if self.connect is not None:
+            path = self.connect.removeprefix("unix://")
+            return UnixSocketTransport(path)
+        self._binary = find_codex(self.codex_bin)
+        env = dict(self.env)
+        if self.codex_home is not None:
+            env["CODEX_HOME"] = self.codex_home
+        argv = [self._binary.path, "app-server", *config_overrides(self.config)]
+        return StdioTransport(argv, cwd=self.cwd, env=self._binary.child_env(env))
+
+    def _server_info(self, result: Json) -> ServerInfo:
+        user_agent = str(result.get("userAgent", ""))
+        version = check_version(user_agent, self._binary) if self._binary else None
+        return ServerInfo(
+            name="codex app-server",
+            version=version,
+            user_agent=user_agent,
+            codex_home=result.get("codexHome"),
+            platform_os=result.get("platformOs"),
+            raw=result,
+        )
+
+    @property
+    def metadata(self) -> ServerInfo:
+        """What the server said in the handshake (its version, ``CODEX_HOME``, platform)."""
+        if self._metadata is None:
+            raise CodexError("AsyncCodex is not started; use `async with AsyncCodex() as codex`")
+        return self._metadata
+
+    # -- threads ------------------------------------------------------------------------
+
+    async def start_thread(
+        self,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        sandbox: str | None = None,
+        approval_policy: str | None = None,
+        instructions: str | None = None,
+        base_instructions: str | None = None,
+        ephemeral: bool | None = None,
+        config: Mapping[str, Any] | None = None,
+        params: Json | None = None,
+    ) -> AsyncThread:
+        """Start a new thread. ``instructions`` are developer instructions added to the
+        agent's own; ``base_instructions`` replace them. ``params`` adds raw fields."""
+        return await self._open_thread(
+            "thread/start",
+            {},
+            dict(cwd=cwd, model=model, sandbox=sandbox, approval_policy=approval_policy,
+                 instructions=instructions, base_instructions=base_instructions,
+                 ephemeral=ephemeral, config=config, params=params),
+        )
+
+    async def resume_thread(
+        self,
+        thread_id: str,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        sandbox: str | None = None,
+        approval_policy: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        params: Json | None = None,
+    ) -> AsyncThread:
+        """Open a stored thread (also from a new app-server on the same ``CODEX_HOME``)."""
+        return await self._open_thread(
+            "thread/resume",
+            {"threadId": thread_id},
+            dict(cwd=cwd, model=model, sandbox=sandbox, approval_policy=approval_policy,
+                 config=config, params=params),
+        )
+
+    async def _open_thread(self, method: str, wire: Json, options: Mapping[str, Any]) -> AsyncThread:
+        wire = {**wire, **self._thread_params(**options)}
+        result = await self._request(method, wire)
+        return AsyncThread(self, result["thread"])
+
+    def _thread_params(
+        self,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        sandbox: str | None = None,
+        approval_policy: str | None = None,
+        instructions: str | None = None,
+        base_instructions: str | None = None,
+        ephemeral: bool | None = None,
+        config: Mapping[str, Any] | None = None,
+        params: Json | None = None,
+    ) -> Json:
+        cwd = cwd if cwd is not None else self.cwd
+        values = {
+            "cwd": os.fspath(cwd) if cwd is not None else None,
+            "model": model or self.model,
+            "sandbox": sandbox,
+            "approvalPolicy": approval_policy or self.approval_policy,
+            "developerInstructions": instructions,
+            "baseInstructions": base_instructions,
+            "ephemeral": ephemeral,
+            "config": flatten_config(config) if config else None,
+        }
+        wire = {key: value for key, value in values.items() if value is not None}
+        wire.update(params or {})
+        return wire
+
+    # -- notifications ------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every event no running turn claims (server-wide
+        notifications, other threads' events). Returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def use(self, middleware: Middleware) -> None:
+        """Add a hook ``(direction, message)`` that sees every message in and out."""
+        self._middleware.append(middleware)
+        if self._connection is not None:
+            self._connection.use(middleware)
+
+    def _route(self, method: str, params: Json, raw: Json) -> None:
+        thread_id = params.get("threadId")
+        if thread_id is not None:
+            turn = self._active.get(thread_id)
+            if turn is not None and turn._owns(params):
+                turn._feed(method, params, raw)
+                return
+        if self._listeners:
+            event = parse_event(method, params, raw)
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    _log.exception("event listener failed")
+
+    def _claim(self, thread_id: str, turn: AsyncTurn) -> None:
+        self._active[thread_id] = turn
+
+    def _release(self, thread_id: str, turn: AsyncTurn) -> None:
+        if self._active.get(thread_id) is turn:
+            del self._active[thread_id]
+
+    def _on_closed(self, error: Exception) -> None:
+        for turn in list(self._active.values()):
+            turn._fail(error)
+        self._active.clear()
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def request(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
+        """Send any app-server request and return its raw result (an escape hatch for
+        methods without a wrapper). ``timeout`` defaults to ``request_timeout``."""
+        return await self._request(method, params, timeout=timeout)
+
+    async def _request(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
+        if self._connection is None:
+            raise CodexError("AsyncCodex is not started; use `async with AsyncCodex() as codex`")
+        if timeout is None:
+            return await self._connection.request(method, params)
+        return await self._connection.request(method, params, timeout=timeout)
+
+    def stderr_tail(self) -> str:
+        """The last lines the app-server wrote to stderr."""
+        return self._connection.stderr_tail() if self._connection else ""
+

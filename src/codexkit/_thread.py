@@ -1,0 +1,102 @@
+"""A conversation with the agent: start turns, fork, read."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._errors import CodexError
+from ._turn import AsyncTurn
+from .types import InputLike, TurnResult, normalize_input
+
+if TYPE_CHECKING:
+    from ._client import AsyncCodex
+
+__all__ = ["AsyncThread"]
+
+Json = dict[str, Any]
+_UNSET: Any = object()
+
+
+class AsyncThread:
+    """A thread on the app-server. Get one from :meth:`AsyncCodex.start_thread`,
+    :meth:`AsyncCodex.resume_thread` or :meth:`fork`."""
+
+    def __init__(self, codex: AsyncCodex, info: Json) -> None:
+        self.codex = codex
+        self.info = info
+        self.id: str = str(info["id"])
+        self._active: AsyncTurn | None = None
+
+    async def turn(
+        self,
+        input: InputLike,
+        *,
+        model: str | None = None,
+        effort: str | None = None,
+        cwd: str | None = None,
+        output_schema: Json | None = None,
+        approval_policy: str | None = None,
+        summary: str | None = None,
+        idle_timeout: float | None = _UNSET,
+        params: Json | None = None,
+    ) -> AsyncTurn:
+        """Start a turn and return it at once; iterate it or ``await turn.run()``.
+
+        ``params`` merges extra raw ``turn/start`` fields for options without a keyword.
+        """
+        if self._active is not None:
+            raise CodexError(
+                f"thread {self.id} already has turn {self._active.id} in progress; "
+                "steer it, interrupt it or wait for it"
+            )
+        wire: Json = {"threadId": self.id, "input": normalize_input(input)}
+        _put(wire, model=model, effort=effort, cwd=cwd, outputSchema=output_schema,
+             approvalPolicy=approval_policy, summary=summary)
+        wire.update(params or {})
+        idle = self.codex.turn_idle_timeout if idle_timeout is _UNSET else idle_timeout
+        turn = AsyncTurn(self, idle_timeout=idle)
+        # Route this thread's notifications to the turn before asking, so none is lost.
+        self._active = turn
+        self.codex._claim(self.id, turn)
+        try:
+            result = await self.codex._request("turn/start", wire)
+        except BaseException:
+            self._turn_finished(turn)
+            raise
+        turn.id = str(result["turn"]["id"])
+        return turn
+
+    async def run(self, input: InputLike, *, timeout: float | None = None, **options: Any) -> TurnResult:
+        """Run one turn to the end and return its :class:`TurnResult`."""
+        turn = await self.turn(input, **options)
+        return await turn.run(timeout=timeout)
+
+    async def ask(self, input: InputLike, *, timeout: float | None = None, **options: Any) -> str:
+        """Run one turn and return only the agent's final text ("" if it wrote none)."""
+        result = await self.run(input, timeout=timeout, **options)
+        return result.final_response or ""
+
+    async def fork(self, **options: Any) -> AsyncThread:
+        """A new thread with this thread's history; the original is left as it is."""
+        return await self.codex._open_thread("thread/fork", {"threadId": self.id}, options)
+
+    async def read(self, *, include_turns: bool = True) -> Json:
+        """The thread as stored by the app-server (``thread/read``), with its turns."""
+        result = await self.codex._request(
+            "thread/read", {"threadId": self.id, "includeTurns": include_turns}
+        )
+        return dict(result["thread"])
+
+    def _turn_finished(self, turn: AsyncTurn) -> None:
+        if self._active is turn:
+            self._active = None
+            self.codex._release(self.id, turn)
+
+    def __repr__(self) -> str:
+        return f"AsyncThread(id={self.id!r})"
+
+
+def _put(wire: Json, **values: Any) -> None:
+    for key, value in values.items():
+        if value is not None:
+            wire[key] = value

@@ -1,0 +1,295 @@
+"""The app-server as a child process speaking newline-delimited JSON over stdio.
+
+The child runs in its own process group, so closing can reach every process it started.
+It is also tied to our lifetime three ways, so it is never orphaned: closing its stdin
+makes it exit; on Linux the kernel sends it SIGKILL when we die (``PR_SET_PDEATHSIG``),
+even if we are SIGKILLed; and an ``atexit`` hook kills what is still running when the
+interpreter exits without closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import weakref
+from collections.abc import Callable, Sequence
+
+from .._errors import TransportClosedError
+from ._base import MessageSink, StderrTail, Transport
+
+__all__ = ["StdioTransport"]
+
+# How long a child that closed stdout may take to exit (and the reverse) before we stop
+# waiting for the other half and report the transport closed.
+_SETTLE_SECONDS = 0.3
+
+_LIVE: weakref.WeakSet[StdioTransport] = weakref.WeakSet()
+
+
+class StdioTransport(Transport):
+    """Spawn ``argv`` and exchange messages over its stdin and stdout."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        close_timeout: float = 3.0,
+    ) -> None:
+        self._argv = list(argv)
+        self._cwd = cwd
+        self._env = env
+        self._close_timeout = close_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stdin: asyncio.WriteTransport | None = None
+        self._pipes: list[asyncio.BaseTransport] = []
+        self._stderr = StderrTail()
+        self._sink: MessageSink | None = None
+        self._stdout_done = False
+        self._exit_code: int | None = None
+        self._exited = asyncio.Event()
+        self._closed = False
+        self._reported = False
+        self._settle: asyncio.TimerHandle | None = None
+        self._pidfd: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (also its process group id)."""
+        return self._proc.pid if self._proc else None
+
+    async def start(self, sink: MessageSink) -> None:
+        loop = asyncio.get_running_loop()
+        self._sink = sink
+        self._proc = subprocess.Popen(
+            self._argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self._cwd,
+            env=self._env,
+            start_new_session=True,
+            preexec_fn=_death_signal_hook(),
+        )
+        _LIVE.add(self)
+        assert self._proc.stdin and self._proc.stdout and self._proc.stderr
+        self._stdin, _ = await loop.connect_write_pipe(_WriteSide, self._proc.stdin)
+        out, _ = await loop.connect_read_pipe(
+            lambda: _LineReader(sink.on_message, self._on_stdout_eof), self._proc.stdout
+        )
+        err, _ = await loop.connect_read_pipe(
+            lambda: _StderrReader(self._stderr), self._proc.stderr
+        )
+        self._pipes = [self._stdin, out, err]
+        self._watch_exit(loop)
+
+    def send(self, data: bytes) -> None:
+        if self._stdin is None or self._stdin.is_closing() or self._reported:
+            raise self._closed_error("the app-server connection is closed")
+        self._stdin.writelines((data, b"\n"))
+
+    def stderr_tail(self) -> str:
+        return self._stderr.text()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        proc = self._proc
+        if proc is None:
+            return
+        if self._stdin is not None:
+            self._stdin.close()
+        if not await self._wait_exit(self._close_timeout):
+            _signal_group(proc.pid, signal.SIGTERM)
+            if not await self._wait_exit(1.0):
+                _signal_group(proc.pid, signal.SIGKILL)
+                await self._wait_exit(1.0)
+        # The leader is gone; anything it left in its group goes too. The pid cannot be
+        # reused yet because the leader is reaped only below.
+        _signal_group(proc.pid, signal.SIGKILL)
+        self._reap()
+        for pipe in self._pipes:
+            pipe.close()
+        _LIVE.discard(self)
+        self._report_closed()
+
+    # -- exit and EOF bookkeeping -------------------------------------------------------
+
+    def _watch_exit(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self._proc is not None
+        try:
+            self._pidfd = os.pidfd_open(self._proc.pid)
+        except (AttributeError, OSError):
+            self._pidfd = None
+        if self._pidfd is not None:
+            loop.add_reader(self._pidfd, self._on_exit_ready, loop)
+        else:
+            self._poll_exit(loop)
+
+    def _poll_exit(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self._on_exit()
+        elif not self._exited.is_set():
+            loop.call_later(0.05, self._poll_exit, loop)
+
+    def _on_exit_ready(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self._pidfd is not None
+        loop.remove_reader(self._pidfd)
+        self._on_exit()
+
+    def _on_exit(self) -> None:
+        assert self._proc is not None
+        # Reading the exit status without reaping keeps the group id ours until close().
+        self._exit_code = _peek_exit_code(self._proc)
+        self._exited.set()
+        self._after_half_closed()
+
+    def _on_stdout_eof(self) -> None:
+        self._stdout_done = True
+        self._after_half_closed()
+
+    def _after_half_closed(self) -> None:
+        if self._stdout_done and self._exited.is_set():
+            self._report_closed()
+        elif self._settle is None:
+            self._settle = asyncio.get_running_loop().call_later(
+                _SETTLE_SECONDS, self._report_closed
+            )
+
+    def _report_closed(self) -> None:
+        if self._settle is not None:
+            self._settle.cancel()
+        if self._reported:
+            return
+        self._reported = True
+        self._stderr.flush()
+        reason = "the app-server was closed" if self._closed else "the app-server exited"
+        if self._sink is not None:
+            self._sink.on_closed(self._closed_error(reason))
+
+    def _closed_error(self, message: str) -> TransportClosedError:
+        return TransportClosedError(
+            message, exit_code=self._exit_code, stderr_tail=self._stderr.text()
+        )
+
+    async def _wait_exit(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._exited.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def _reap(self) -> None:
+        assert self._proc is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._exit_code = self._proc.wait(timeout=1.0)
+        if self._pidfd is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                asyncio.get_running_loop().remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    def _kill_now(self) -> None:
+        """Interpreter exit without close(): end the child without an event loop."""
+        proc = self._proc
+        if proc is None or self._closed:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        deadline = time.monotonic() + 0.5
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _signal_group(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=1.0)
+
+
+class _WriteSide(asyncio.Protocol):
+    """Write-pipe protocol; stdin errors surface through the exit and EOF path."""
+
+
+class _LineReader(asyncio.Protocol):
+    """Splits stdout into lines of any length without rescanning what it has seen."""
+
+    def __init__(self, deliver: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
+        self._deliver = deliver
+        self._on_eof = on_eof
+        self._buf = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        scan_from = len(buf)
+        buf += data
+        start = 0
+        deliver = self._deliver
+        while True:
+            end = buf.find(b"\n", scan_from)
+            if end < 0:
+                break
+            if end > start:
+                deliver(bytes(buf[start:end]))
+            start = scan_from = end + 1
+        if start:
+            del buf[:start]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._buf.strip():
+            self._deliver(bytes(self._buf))
+        self._buf.clear()
+        self._on_eof()
+
+
+class _StderrReader(asyncio.Protocol):
+    def __init__(self, tail: StderrTail) -> None:
+        self._tail = tail
+
+    def data_received(self, data: bytes) -> None:
+        self._tail.feed(data)
+
+
+def _peek_exit_code(proc: subprocess.Popen[bytes]) -> int | None:
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except (ChildProcessError, OSError):
+        return proc.returncode
+    if info is None:
+        return None
+    return -info.si_status if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED) else info.si_status
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _death_signal_hook() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to SIGKILL the child when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+
+    return hook
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for transport in list(_LIVE):
+        transport._kill_now()

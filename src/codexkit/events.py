@@ -1,0 +1,231 @@
+"""Typed turn events: a friendly layer over the app-server's notifications.
+
+Each event keeps ``raw``, the whole notification. Notifications without a friendly type
+(including methods newer than this codexkit) arrive as :class:`Notification`, raw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .types import Item, TokenUsage, parse_item
+
+__all__ = [
+    "AgentMessageDelta",
+    "CommandOutputDelta",
+    "DiffUpdated",
+    "Event",
+    "FileChangeOutputDelta",
+    "ItemCompleted",
+    "ItemStarted",
+    "Notification",
+    "PlanStep",
+    "PlanUpdated",
+    "ReasoningDelta",
+    "StreamError",
+    "TokenUsageUpdated",
+    "TurnCompleted",
+    "TurnFailed",
+    "TurnStarted",
+    "parse_event",
+]
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event: the notification ``method`` and its ``raw`` message."""
+
+    method: str
+    thread_id: str | None
+    turn_id: str | None
+    raw: Json = field(repr=False, compare=False)
+
+    @property
+    def params(self) -> Json:
+        params = self.raw.get("params")
+        return params if isinstance(params, dict) else {}
+
+
+@dataclass(frozen=True)
+class Notification(Event):
+    """A notification with no friendly type (for example one newer than this codexkit)."""
+
+
+@dataclass(frozen=True)
+class AgentMessageDelta(Event):
+    item_id: str
+    delta: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta(Event):
+    """A piece of reasoning text; ``summary`` tells a summary delta from a raw one."""
+
+    item_id: str
+    delta: str
+    summary: bool
+
+
+@dataclass(frozen=True)
+class CommandOutputDelta(Event):
+    item_id: str
+    delta: str
+
+
+@dataclass(frozen=True)
+class FileChangeOutputDelta(Event):
+    item_id: str
+    delta: str
+
+
+@dataclass(frozen=True)
+class ItemStarted(Event):
+    item: Item
+
+
+@dataclass(frozen=True)
+class ItemCompleted(Event):
+    item: Item
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    step: str
+    status: str
+
+
+@dataclass(frozen=True)
+class PlanUpdated(Event):
+    explanation: str | None
+    plan: list[PlanStep]
+
+
+@dataclass(frozen=True)
+class DiffUpdated(Event):
+    diff: str
+
+
+@dataclass(frozen=True)
+class TokenUsageUpdated(Event):
+    usage: TokenUsage
+
+
+@dataclass(frozen=True)
+class TurnStarted(Event):
+    turn: Json
+
+
+@dataclass(frozen=True)
+class TurnCompleted(Event):
+    """The turn ended with status ``completed`` or ``interrupted``."""
+
+    status: str
+    turn: Json
+
+
+@dataclass(frozen=True)
+class TurnFailed(Event):
+    """The turn ended with status ``failed``; ``error`` is the codex error object."""
+
+    error: Json
+    turn: Json
+
+
+@dataclass(frozen=True)
+class StreamError(Event):
+    """An ``error`` notification; with ``will_retry`` codex is retrying on its own."""
+
+    message: str
+    will_retry: bool
+    error: Json
+
+
+def _delta(cls: type[Event]) -> Callable[..., Event]:
+    def build(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+        return cls(method, tid, uid, raw, str(p.get("itemId", "")), str(p.get("delta", "")))  # type: ignore[call-arg]
+
+    return build
+
+
+def _reasoning(summary: bool) -> Callable[..., Event]:
+    def build(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+        return ReasoningDelta(
+            method, tid, uid, raw, str(p.get("itemId", "")), str(p.get("delta", "")), summary
+        )
+
+    return build
+
+
+def _item(cls: type[ItemStarted] | type[ItemCompleted]) -> Callable[..., Event]:
+    def build(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+        item = p.get("item")
+        return cls(method, tid, uid, raw, parse_item(item if isinstance(item, dict) else {}))
+
+    return build
+
+
+def _plan(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+    steps = [PlanStep(str(s.get("step", "")), str(s.get("status", ""))) for s in p.get("plan") or []]
+    return PlanUpdated(method, tid, uid, raw, p.get("explanation"), steps)
+
+
+def _diff(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+    return DiffUpdated(method, tid, uid, raw, str(p.get("diff", "")))
+
+
+def _usage(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+    return TokenUsageUpdated(method, tid, uid, raw, TokenUsage.from_wire(p.get("tokenUsage") or {}))
+
+
+def _turn_started(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+    turn = p.get("turn") or {}
+    return TurnStarted(method, tid, uid or turn.get("id"), raw, turn)
+
+
+def _turn_completed(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+    turn = p.get("turn") or {}
+    uid = uid or turn.get("id")
+    status = str(turn.get("status", ""))
+    if status == "failed":
+        return TurnFailed(method, tid, uid, raw, turn.get("error") or {}, turn)
+    return TurnCompleted(method, tid, uid, raw, status, turn)
+
+
+def _error(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+    error = p.get("error") or {}
+    return StreamError(
+        method, tid, uid, raw, str(error.get("message", "")), bool(p.get("willRetry")), error
+    )
+
+
+_BUILDERS: dict[str, Callable[..., Event]] = {
+    "item/agentMessage/delta": _delta(AgentMessageDelta),
+    "item/commandExecution/outputDelta": _delta(CommandOutputDelta),
+    "item/fileChange/outputDelta": _delta(FileChangeOutputDelta),
+    "item/reasoning/textDelta": _reasoning(summary=False),
+    "item/reasoning/summaryTextDelta": _reasoning(summary=True),
+    "item/started": _item(ItemStarted),
+    "item/completed": _item(ItemCompleted),
+    "turn/plan/updated": _plan,
+    "turn/diff/updated": _diff,
+    "thread/tokenUsage/updated": _usage,
+    "turn/started": _turn_started,
+    "turn/completed": _turn_completed,
+    "error": _error,
+}
+
+
+def parse_event(method: str, params: Json, raw: Json) -> Event:
+    """Build the typed event for one notification. Never raises on odd payloads."""
+    tid, uid = params.get("threadId"), params.get("turnId")
+    build = _BUILDERS.get(method)
+    if build is not None:
+        try:
+            return build(method, tid, uid, params, raw)
+        except (AttributeError, TypeError, ValueError):
+            pass  # an unexpected shape stays available, raw
+    return Notification(method, tid, uid, raw)
