@@ -1,0 +1,28 @@
+"""Shared fixtures: a scripted stand-in app-server for failure scenarios."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+FAKE_SERVER = Path(__file__).parent / "support" / "fake_app_server.py"
+
+
+@pytest.fixture
+def fake_codex(tmp_path: Path) -> Callable[..., str]:
+    """Build an executable that stands in for ``codex`` and plays ``scenario``."""
+
+    def build(*scenario: str) -> str:
+        script = tmp_path / f"fake-codex-{len(list(tmp_path.iterdir()))}"
+        args = " ".join(shlex.quote(arg) for arg in scenario)
+        script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_SERVER}" {args}\n')
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+        return os.fspath(script)
+
+    return build

@@ -1,0 +1,133 @@
+"""A scripted stand-in for ``codex app-server``, for what the real one cannot show on
+demand: a crash at a chosen moment, a flood of notifications, malformed frames, a huge
+line, an unknown notification, a server request of any kind.
+
+Run as ``python fake_app_server.py SCENARIO [ARG]``; it speaks the same newline-delimited
+JSON-RPC on stdio. Every ``turn/start`` plays the scenario:
+
+- ``ok``: one agent message "done", then the turn completes.
+- ``flood N``: N agent-message deltas, then the turn completes.
+- ``big BYTES``: one delta of BYTES bytes on a single line, then completes.
+- ``crash``: turn/started, a line on stderr, then exit code 3 mid-turn.
+- ``unknown``: a notification with a method no client knows, then completes.
+- ``malformed``: garbage lines and non-object JSON, then completes normally.
+- ``hang``: turn/started and then nothing.
+- ``request METHOD``: sends the server request METHOD, waits for the answer, reports it
+  in a ``test/answer`` notification, then completes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+OUT = sys.stdout.buffer
+THREAD = "thread-1"
+
+
+def send(message: dict[str, Any]) -> None:
+    OUT.write(json.dumps(message).encode() + b"\n")
+    OUT.flush()
+
+
+def notify(method: str, params: dict[str, Any]) -> None:
+    send({"method": method, "params": params})
+
+
+def turn_obj(turn_id: str, status: str) -> dict[str, Any]:
+    return {"id": turn_id, "items": [], "status": status, "error": None, "durationMs": 1}
+
+
+def complete(turn_id: str, text: str = "done") -> None:
+    item = {"type": "agentMessage", "id": f"m-{turn_id}", "text": text, "phase": None}
+    base = {"threadId": THREAD, "turnId": turn_id}
+    notify("item/completed", {**base, "item": item})
+    notify("turn/completed", {"threadId": THREAD, "turn": turn_obj(turn_id, "completed")})
+
+
+def flood(turn_id: str, count: int) -> None:
+    line = json.dumps(
+        {
+            "method": "item/agentMessage/delta",
+            "params": {"threadId": THREAD, "turnId": turn_id, "itemId": "m", "delta": "x"},
+        }
+    ).encode() + b"\n"
+    batch = line * 1000
+    for _ in range(count // 1000):
+        OUT.write(batch)
+    OUT.write(line * (count % 1000))
+    OUT.flush()
+    complete(turn_id)
+
+
+def await_answer(stdin: Any) -> dict[str, Any]:
+    """Read until the client answers our request 0, refusing its own requests meanwhile."""
+    for raw in stdin:
+        message = json.loads(raw)
+        if "method" not in message and message.get("id") == 0:
+            return dict(message)
+        if "method" in message and "id" in message:
+            send({"id": message["id"], "error": {"code": -32601, "message": "busy"}})
+    raise SystemExit("stdin closed before the answer came")
+
+
+def play(scenario: list[str], turn_id: str, stdin: Any) -> None:
+    kind = scenario[0]
+    notify("turn/started", {"threadId": THREAD, "turn": turn_obj(turn_id, "inProgress")})
+    base = {"threadId": THREAD, "turnId": turn_id}
+    if kind == "ok":
+        complete(turn_id)
+    elif kind == "flood":
+        flood(turn_id, int(scenario[1]))
+    elif kind == "big":
+        notify("item/agentMessage/delta", {**base, "itemId": "m", "delta": "y" * int(scenario[1])})
+        complete(turn_id)
+    elif kind == "crash":
+        sys.stderr.write("fake app-server: crashing on purpose\n")
+        sys.stderr.flush()
+        sys.exit(3)
+    elif kind == "unknown":
+        notify("future/somethingNew", {**base, "payload": {"answer": 42}})
+        complete(turn_id)
+    elif kind == "malformed":
+        OUT.write(b"this is not json\n[1, 2, 3]\n{\"method\": 7}\n\n")
+        OUT.flush()
+        complete(turn_id)
+    elif kind == "request":
+        send({"id": 0, "method": scenario[1], "params": {**base, "itemId": "i", "tool": "nope"}})
+        answer = await_answer(stdin)
+        notify("test/answer", {**base, "answer": answer})
+        complete(turn_id)
+    elif kind != "hang":
+        raise SystemExit(f"unknown scenario {kind}")
+
+
+def main() -> None:
+    scenario = sys.argv[1:] or ["ok"]
+    turns = 0
+    stdin = sys.stdin
+    for raw in stdin:
+        message = json.loads(raw)
+        method, request_id = message.get("method"), message.get("id")
+        if request_id is None:
+            continue  # notifications (initialized) and stray responses
+        if method == "initialize":
+            send({"id": request_id, "result": {"userAgent": "fake/0.163.0", "codexHome": "/x"}})
+        elif method in ("thread/start", "thread/resume", "thread/fork"):
+            send({"id": request_id, "result": {"thread": {"id": THREAD}}})
+        elif method == "turn/start":
+            turns += 1
+            turn_id = f"turn-{turns}"
+            send({"id": request_id, "result": {"turn": turn_obj(turn_id, "inProgress")}})
+            play(scenario, turn_id, stdin)
+        elif method == "turn/interrupt":
+            send({"id": request_id, "result": {}})
+            turn_id = message["params"]["turnId"]
+            notify("turn/completed", {"threadId": THREAD, "turn": turn_obj(turn_id, "interrupted")})
+        else:
+            send({"id": request_id, "error": {"code": -32601, "message": f"unknown {method}"}})
+
+
+if __name__ == "__main__":
+    main()
