@@ -89,7 +89,7 @@ async def test_idle_timeout_raises_and_interrupts(fake_codex: Callable[..., str]
         thread = await codex.start_thread()
         turn = await thread.turn("go")
         started = time.monotonic()
-        with pytest.raises(CodexTimeoutError, match="no event for 0.3 s"):
+        with pytest.raises(CodexTimeoutError, match=r"no event for 0\.3 s"):
             await turn.run()
         assert time.monotonic() - started < 2.0
 
@@ -175,8 +175,10 @@ async def test_turns_on_other_threads_keep_flowing_while_one_handler_is_slow(
         await gate.wait()
         return {"decision": "decline"}
 
-    codex = AsyncCodex(codex_bin=fake_codex("request", "item/commandExecution/requestApproval"),
-                       request_handler=slow_handler)
+    codex = AsyncCodex(
+        codex_bin=fake_codex("request", "item/commandExecution/requestApproval"),
+        request_handler=slow_handler,
+    )
     async with codex:
         thread = await codex.start_thread()
         turn = await thread.turn("go")

@@ -46,7 +46,8 @@ def _alive(pid: int) -> bool:
 
 def _server_pid(codex: AsyncCodex) -> int:
     transport = codex._connection._transport if codex._connection else None
-    assert isinstance(transport, StdioTransport) and transport.pid is not None
+    assert isinstance(transport, StdioTransport)
+    assert transport.pid is not None
     return transport.pid
 
 

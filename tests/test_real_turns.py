@@ -34,7 +34,8 @@ async def test_simple_turn(scripted_model: ScriptedModel, codex_home: Path, tmp_
     assert result.final_response == "Hello there!"
     assert result.thread_id == thread.id
     assert [item.type for item in result.items] == ["userMessage", "agentMessage"]
-    assert result.usage is not None and result.usage.total_tokens == 15
+    assert result.usage is not None
+    assert result.usage.total_tokens == 15
     assert result.duration_ms is not None
     assert scripted_model.requests[0].last_user_text == "Say hello"
 
@@ -54,7 +55,8 @@ async def test_deltas_stream_in_order(
     kinds = [type(e).__name__ for e in events]
     assert kinds.index("AgentMessageDelta") < kinds.index("TurnCompleted")
     assert isinstance(events[-1], TurnCompleted)
-    assert turn.result is not None and turn.result.final_response == words
+    assert turn.result is not None
+    assert turn.result.final_response == words
 
 
 async def test_multi_turn_history_reaches_the_model(
@@ -120,7 +122,8 @@ async def test_command_execution_item_carries_its_output(
     assert commands[0].exit_code == 0
     assert commands[0].aggregated_output is not None
     assert "hi-from-shell" in commands[0].aggregated_output
-    assert turn.result is not None and turn.result.commands == commands
+    assert turn.result is not None
+    assert turn.result.commands == commands
     outputs = scripted_model.requests[1].function_call_outputs()
     assert any("hi-from-shell" in str(output.get("output")) for output in outputs)
 

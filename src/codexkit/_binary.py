@@ -37,7 +37,9 @@ class CodexBinary:
             merged.update(env)
         if self.path_dirs:
             current = merged.get("PATH", "")
-            merged["PATH"] = os.pathsep.join([*self.path_dirs, current] if current else self.path_dirs)
+            merged["PATH"] = os.pathsep.join(
+                [*self.path_dirs, current] if current else self.path_dirs
+            )
         return merged
 
 

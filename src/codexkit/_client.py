@@ -172,9 +172,17 @@ class AsyncCodex:
         return await self._open_thread(
             "thread/start",
             {},
-            dict(cwd=cwd, model=model, sandbox=sandbox, approval_policy=approval_policy,
-                 instructions=instructions, base_instructions=base_instructions,
-                 ephemeral=ephemeral, config=config, params=params),
+            dict(
+                cwd=cwd,
+                model=model,
+                sandbox=sandbox,
+                approval_policy=approval_policy,
+                instructions=instructions,
+                base_instructions=base_instructions,
+                ephemeral=ephemeral,
+                config=config,
+                params=params,
+            ),
         )
 
     async def resume_thread(
@@ -192,11 +200,19 @@ class AsyncCodex:
         return await self._open_thread(
             "thread/resume",
             {"threadId": thread_id},
-            dict(cwd=cwd, model=model, sandbox=sandbox, approval_policy=approval_policy,
-                 config=config, params=params),
+            dict(
+                cwd=cwd,
+                model=model,
+                sandbox=sandbox,
+                approval_policy=approval_policy,
+                config=config,
+                params=params,
+            ),
         )
 
-    async def _open_thread(self, method: str, wire: Json, options: Mapping[str, Any]) -> AsyncThread:
+    async def _open_thread(
+        self, method: str, wire: Json, options: Mapping[str, Any]
+    ) -> AsyncThread:
         wire = {**wire, **self._thread_params(**options)}
         result = await self._request(method, wire)
         return AsyncThread(self, result["thread"])
@@ -272,12 +288,16 @@ class AsyncCodex:
 
     # -- requests -----------------------------------------------------------------------
 
-    async def request(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
+    async def request(
+        self, method: str, params: Any = None, *, timeout: float | None = None
+    ) -> Any:
         """Send any app-server request and return its raw result (an escape hatch for
         methods without a wrapper). ``timeout`` defaults to ``request_timeout``."""
         return await self._request(method, params, timeout=timeout)
 
-    async def _request(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
+    async def _request(
+        self, method: str, params: Any = None, *, timeout: float | None = None
+    ) -> Any:
         if self._connection is None:
             raise CodexError("AsyncCodex is not started; use `async with AsyncCodex() as codex`")
         if timeout is None:
@@ -287,4 +307,3 @@ class AsyncCodex:
     def stderr_tail(self) -> str:
         """The last lines the app-server wrote to stderr."""
         return self._connection.stderr_tail() if self._connection else ""
-

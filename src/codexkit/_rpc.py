@@ -9,6 +9,7 @@ classified by shape, never by id alone: ``method`` + ``id`` is a server request,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -104,7 +105,11 @@ class Connection:
     # -- outgoing ---------------------------------------------------------------------
 
     async def request(
-        self, method: str, params: Any = None, *, timeout: float | None | Literal["default"] = "default"
+        self,
+        method: str,
+        params: Any = None,
+        *,
+        timeout: float | Literal["default"] | None = "default",
     ) -> Any:
         """Send a request and wait for its result (raises :class:`RpcError` on an error
         answer, :class:`CodexTimeoutError` when ``timeout`` seconds pass)."""
@@ -221,10 +226,8 @@ class Connection:
         else:
             reply = {"id": request.id, "result": result}
         if self._closed_error is None:
-            try:
+            with contextlib.suppress(TransportClosedError):
                 self._send(reply)
-            except TransportClosedError:
-                pass
 
 
 def _error_body(exc: RpcError) -> dict[str, Any]:

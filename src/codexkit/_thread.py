@@ -50,8 +50,15 @@ class AsyncThread:
                 "steer it, interrupt it or wait for it"
             )
         wire: Json = {"threadId": self.id, "input": normalize_input(input)}
-        _put(wire, model=model, effort=effort, cwd=cwd, outputSchema=output_schema,
-             approvalPolicy=approval_policy, summary=summary)
+        _put(
+            wire,
+            model=model,
+            effort=effort,
+            cwd=cwd,
+            outputSchema=output_schema,
+            approvalPolicy=approval_policy,
+            summary=summary,
+        )
         wire.update(params or {})
         idle = self.codex.turn_idle_timeout if idle_timeout is _UNSET else idle_timeout
         turn = AsyncTurn(self, idle_timeout=idle)
@@ -66,7 +73,9 @@ class AsyncThread:
         turn.id = str(result["turn"]["id"])
         return turn
 
-    async def run(self, input: InputLike, *, timeout: float | None = None, **options: Any) -> TurnResult:
+    async def run(
+        self, input: InputLike, *, timeout: float | None = None, **options: Any
+    ) -> TurnResult:
         """Run one turn to the end and return its :class:`TurnResult`."""
         turn = await self.turn(input, **options)
         return await turn.run(timeout=timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ class AsyncTurn:
         self._result: TurnResult | None = None
         self._deadline: float | None = None
         self._last_error: Json | None = None
+        self._interrupting: asyncio.Future[None] | None = None
 
     @property
     def thread_id(self) -> str:
@@ -108,7 +110,9 @@ class AsyncTurn:
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         limit, reason = self._next_limit()
-        timer = loop.call_later(limit, self._time_out, waiter, reason) if limit is not None else None
+        timer = (
+            loop.call_later(limit, self._time_out, waiter, reason) if limit is not None else None
+        )
         try:
             await waiter
         finally:
@@ -131,7 +135,7 @@ class AsyncTurn:
         self._failure = CodexTimeoutError(f"turn {self.id}: {reason}")
         waiter.set_result(None)
         # Stop the agent too: a turn nobody waits for should not keep working.
-        asyncio.ensure_future(self._interrupt_quietly())
+        self._interrupting = asyncio.ensure_future(self._interrupt_quietly())
 
     def _collect(self, event: Event) -> None:
         if isinstance(event, ItemCompleted):
@@ -184,7 +188,11 @@ class AsyncTurn:
         """Add input to the turn while it runs."""
         await self.thread.codex._request(
             "turn/steer",
-            {"threadId": self.thread.id, "expectedTurnId": self._require_id(), "input": normalize_input(input)},
+            {
+                "threadId": self.thread.id,
+                "expectedTurnId": self._require_id(),
+                "input": normalize_input(input),
+            },
         )
 
     async def interrupt(self) -> None:
@@ -196,10 +204,8 @@ class AsyncTurn:
     async def _interrupt_quietly(self) -> None:
         if self.id is None or self._finished:
             return
-        try:
+        with contextlib.suppress(CodexError, TransportClosedError):
             await self.interrupt()
-        except (CodexError, TransportClosedError):
-            pass
 
     def _require_id(self) -> str:
         if self.id is None:

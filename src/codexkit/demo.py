@@ -68,7 +68,8 @@ class _Screen:
         tokens = f", {usage.thread_total_tokens} tokens" if usage else ""
         print(f"\n{self._bold}turn {result.status}{self._reset} in {result.duration_ms} ms{tokens}")
         created = workspace / "hello.py"
-        print(f"hello.py in the workspace: {created.read_text().strip() if created.exists() else 'missing'}")
+        content = created.read_text().strip() if created.exists() else "missing"
+        print(f"hello.py in the workspace: {content}")
 
     def _end_stream(self) -> None:
         if self._streaming:

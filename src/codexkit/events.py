@@ -169,7 +169,9 @@ def _item(cls: type[ItemStarted] | type[ItemCompleted]) -> Callable[..., Event]:
 
 
 def _plan(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
-    steps = [PlanStep(str(s.get("step", "")), str(s.get("status", ""))) for s in p.get("plan") or []]
+    steps = [
+        PlanStep(str(s.get("step", "")), str(s.get("status", ""))) for s in p.get("plan") or []
+    ]
     return PlanUpdated(method, tid, uid, raw, p.get("explanation"), steps)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "AgentMessageItem",
@@ -82,8 +82,8 @@ def _with_detail(wire: Json, detail: str | None) -> Json:
     return wire
 
 
-Input = Union[TextInput, ImageInput, LocalImageInput]
-InputLike = Union[str, Input, Sequence[Union[str, Input]]]
+Input = TextInput | ImageInput | LocalImageInput
+InputLike = str | Input | Sequence[str | Input]
 
 
 def normalize_input(value: InputLike) -> list[Json]:
@@ -215,7 +215,9 @@ def parse_item(raw: Json) -> Item:
             return UserMessageItem(*base, content=list(raw.get("content") or []))
         if kind == "reasoning":
             return ReasoningItem(
-                *base, summary=list(raw.get("summary") or []), content=list(raw.get("content") or [])
+                *base,
+                summary=list(raw.get("summary") or []),
+                content=list(raw.get("content") or []),
             )
         if kind == "plan":
             return PlanItem(*base, text=raw.get("text") or "")

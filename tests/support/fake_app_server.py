@@ -47,12 +47,15 @@ def complete(turn_id: str, text: str = "done") -> None:
 
 
 def flood(turn_id: str, count: int) -> None:
-    line = json.dumps(
-        {
-            "method": "item/agentMessage/delta",
-            "params": {"threadId": THREAD, "turnId": turn_id, "itemId": "m", "delta": "x"},
-        }
-    ).encode() + b"\n"
+    line = (
+        json.dumps(
+            {
+                "method": "item/agentMessage/delta",
+                "params": {"threadId": THREAD, "turnId": turn_id, "itemId": "m", "delta": "x"},
+            }
+        ).encode()
+        + b"\n"
+    )
     batch = line * 1000
     for _ in range(count // 1000):
         OUT.write(batch)
@@ -91,7 +94,7 @@ def play(scenario: list[str], turn_id: str, stdin: Any) -> None:
         notify("future/somethingNew", {**base, "payload": {"answer": 42}})
         complete(turn_id)
     elif kind == "malformed":
-        OUT.write(b"this is not json\n[1, 2, 3]\n{\"method\": 7}\n\n")
+        OUT.write(b'this is not json\n[1, 2, 3]\n{"method": 7}\n\n')
         OUT.flush()
         complete(turn_id)
     elif kind == "request":

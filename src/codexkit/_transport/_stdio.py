@@ -68,7 +68,8 @@ class StdioTransport(Transport):
     async def start(self, sink: MessageSink) -> None:
         loop = asyncio.get_running_loop()
         self._sink = sink
-        self._proc = subprocess.Popen(
+        # Popen only forks and execs; asyncio's own subprocess support does the same here.
+        self._proc = subprocess.Popen(  # noqa: ASYNC220
             self._argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -79,7 +80,9 @@ class StdioTransport(Transport):
             preexec_fn=_death_signal_hook(),
         )
         _LIVE.add(self)
-        assert self._proc.stdin and self._proc.stdout and self._proc.stderr
+        assert self._proc.stdin
+        assert self._proc.stdout
+        assert self._proc.stderr
         self._stdin, _ = await loop.connect_write_pipe(_WriteSide, self._proc.stdin)
         out, _ = await loop.connect_read_pipe(
             lambda: _LineReader(sink.on_message, self._on_stdout_eof), self._proc.stdout

@@ -187,6 +187,4 @@ def _apply_mask(payload: bytes, mask: bytes) -> bytes:
         return b""
     # XOR as one big integer: C speed, even for messages of many megabytes.
     key = (mask * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(
-        n, "little"
-    )
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
