@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from codexkit import (
-    PINNED_VERSION,
     AgentMessageDelta,
     AsyncCodex,
     CodexTimeoutError,
@@ -18,16 +18,23 @@ from codexkit import (
     ItemStarted,
     TurnCompleted,
     TurnFailedError,
+    find_codex,
 )
 from codexkit.testing import ScriptedModel, failure, shell, stall, text
 
 pytestmark = pytest.mark.real
 
 
+def _runtime_version() -> str:
+    """The version the binary in use reports (the pinned one unless overridden)."""
+    out = subprocess.run([find_codex().path, "--version"], capture_output=True, text=True)
+    return out.stdout.split()[-1]
+
+
 async def test_simple_turn(scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path) -> None:
     scripted_model.add(text("Hello there!"))
     async with AsyncCodex(codex_home=codex_home, cwd=tmp_path) as codex:
-        assert codex.metadata.version == PINNED_VERSION
+        assert codex.metadata.version == _runtime_version()
         thread = await codex.start_thread()
         result = await thread.run("Say hello")
     assert result.status == "completed"
