@@ -23,7 +23,8 @@ from codexkit import (
     find_codex,
 )
 from codexkit._binary import PINNED_VERSION, CodexBinary, check_version
-from codexkit._config import config_overrides, toml_value
+from codexkit._config import config_overrides
+from codexkit._toml import toml_value
 from codexkit.events import PlanUpdated, TurnFailed, parse_event
 from codexkit.types import normalize_input, parse_item
 
