@@ -25,7 +25,7 @@ check: lint typecheck
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check src/codexkit tests bench scripts examples
+	$(BIN)/ruff format --check .
 
 typecheck: install
 	$(BIN)/mypy

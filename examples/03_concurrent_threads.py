@@ -15,9 +15,12 @@ async def main() -> None:
     async with AsyncCodex() as codex:
         threads = [await codex.start_thread(ephemeral=True) for _ in QUESTIONS]
         answers = await asyncio.gather(
-            *(thread.ask(question, timeout=300) for thread, question in zip(threads, QUESTIONS))
+            *(
+                thread.ask(question, timeout=300)
+                for thread, question in zip(threads, QUESTIONS, strict=True)
+            )
         )
-        for question, answer in zip(QUESTIONS, answers):
+        for question, answer in zip(QUESTIONS, answers, strict=True):
             print(f"{question} -> {answer}")
 
 

@@ -41,8 +41,15 @@ def test_example_runs(script: Path, tmp_path: Path) -> None:
 
 def test_offline_test_example_passes(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         str(EXAMPLES / "06_offline_test.py")],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLES / "06_offline_test.py"),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
