@@ -179,3 +179,40 @@ def test_events_parse_and_odd_payloads_never_raise() -> None:
     assert failed.turn_id == "u"
     odd = parse_event("turn/plan/updated", {"plan": 7}, {"method": "turn/plan/updated"})
     assert isinstance(odd, Notification)
+
+
+def test_events_validate_into_generated_models_on_demand() -> None:
+    params = {"threadId": "t", "turnId": "u", "itemId": "m", "delta": "hi", "future": 1}
+    event = parse_event("item/agentMessage/delta", params, {"params": params})
+    model = event.model()
+    assert type(model).__name__ == "AgentMessageDeltaNotification"
+    assert model is not None and model.model_extra == {"future": 1}
+    unknown = parse_event("future/thing", {}, {"method": "future/thing", "params": {}})
+    assert unknown.model() is None
+
+
+def test_every_server_request_kind_of_the_protocol_has_a_default_answer() -> None:
+    from codexkit._server_requests import SERVER_REQUEST_METHODS
+    from codexkit.protocol import SERVER_REQUESTS
+
+    assert set(SERVER_REQUESTS) == SERVER_REQUEST_METHODS
+
+
+async def test_default_answers_validate_against_the_protocol_response_models() -> None:
+    from codexkit import RpcError, ServerRequest
+    from codexkit._server_requests import SERVER_REQUEST_METHODS, default_response
+    from codexkit.protocol import server_request_types
+
+    refused = set()
+    for method in sorted(SERVER_REQUEST_METHODS):
+        types = server_request_types(method)
+        assert types is not None
+        try:
+            answer = await default_response(ServerRequest(0, method, {"tool": "x"}))
+        except RpcError:
+            refused.add(method)
+            continue
+        assert types[1] is not None
+        types[1].model_validate(answer)  # raises if the shape is wrong
+    # Only the two requests that need credentials the client does not hold are refused.
+    assert refused == {"account/chatgptAuthTokens/refresh", "attestation/generate"}

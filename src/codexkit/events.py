@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .types import Item, TokenUsage, parse_item
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = [
     "AgentMessageDelta",
@@ -48,6 +51,13 @@ class Event:
     def params(self) -> Json:
         params = self.raw.get("params")
         return params if isinstance(params, dict) else {}
+
+    def model(self) -> BaseModel | None:
+        """The notification as its generated protocol model (validated now, on demand),
+        or ``None`` for a method the pinned protocol does not know."""
+        from .protocol import parse_notification
+
+        return parse_notification(self.method, self.params)
 
 
 @dataclass(frozen=True)
