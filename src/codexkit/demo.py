@@ -21,17 +21,17 @@ from .types import AgentMessageItem, CommandExecutionItem, TurnResult
 
 PROMPT = "Write hello.py that greets the world, run it, and tell me what it printed."
 
-PROGRAM = 'print("Hello from codexkit!")'
+NOTES = "Greet the world from Python.\n"
 
 
 def script() -> list[Reply]:
     """What the scripted model answers, one reply per model request."""
     return [
-        text("I'll check the workspace first.") + shell("ls -la"),
-        shell(f"printf '%s\\n' '{PROGRAM}' > hello.py && cat hello.py"),
+        text("I'll read the notes in the workspace first.") + shell("ls && cat notes.txt"),
+        shell("echo 'print(\"Hello from codexkit\")' > hello.py && cat hello.py"),
         shell("python3 hello.py"),
         text(
-            "Done. I created `hello.py` and ran it; it printed **Hello from codexkit!**",
+            "Done. I created `hello.py` and ran it; it printed **Hello from codexkit**.",
             chunks=8,
         ),
     ]
@@ -84,6 +84,7 @@ async def run_demo() -> TurnResult:
         model.extend(script())
         workspace = Path(scratch) / "workspace"
         workspace.mkdir()
+        (workspace / "notes.txt").write_text(NOTES)
         home = model.codex_home(Path(scratch) / "home", sandbox_mode="workspace-write")
         print(f"{screen._bold}> {PROMPT}{screen._reset}\n")
         async with AsyncCodex(codex_home=home, cwd=workspace) as codex:
