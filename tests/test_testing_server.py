@@ -225,8 +225,10 @@ def test_wait_for_requests_times_out(model: ScriptedModel) -> None:
 
 def test_wait_for_requests_wakes_on_arrival(model: ScriptedModel) -> None:
     model.add(text("x"))
-    threading.Timer(0.05, post, args=(model.url,)).start()
+    sender = threading.Timer(0.05, post, args=(model.url,))
+    sender.start()
     assert len(model.wait_for_requests(1, timeout=5)) == 1
+    sender.join(timeout=5)  # let it read its reply before the server stops
 
 
 def test_bad_requests_get_4xx(model: ScriptedModel) -> None:

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import struct
+from typing import cast
 
 from .._errors import TransportClosedError
 from ._base import MessageSink, Transport
@@ -78,9 +79,9 @@ class _WebSocketProtocol(asyncio.Protocol):
         self.lost: asyncio.Future[None] = loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        transport.write(
+        # A stream transport (uvloop's does not subclass asyncio.Transport).
+        self._transport = cast(asyncio.Transport, transport)
+        self._transport.write(
             b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
             b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
             b"Sec-WebSocket-Key: " + self._key + b"\r\n\r\n"
