@@ -186,7 +186,8 @@ def test_events_validate_into_generated_models_on_demand() -> None:
     event = parse_event("item/agentMessage/delta", params, {"params": params})
     model = event.model()
     assert type(model).__name__ == "AgentMessageDeltaNotification"
-    assert model is not None and model.model_extra == {"future": 1}
+    assert model is not None
+    assert model.model_extra == {"future": 1}
     unknown = parse_event("future/thing", {}, {"method": "future/thing", "params": {}})
     assert unknown.model() is None
 
