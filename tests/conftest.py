@@ -29,7 +29,6 @@ def fake_codex(tmp_path: Path) -> Callable[..., str]:
     return build
 
 
-
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
