@@ -26,6 +26,7 @@ __all__ = [
     "PINNED_VERSION",
     "AgentMessageDelta",
     "AgentMessageItem",
+    "ApprovalPolicy",
     "AsyncCodex",
     "AsyncThread",
     "AsyncTurn",
@@ -52,6 +53,7 @@ __all__ = [
     "McpToolCallItem",
     "MethodNotFoundError",
     "Notification",
+    "OutputParseError",
     "PlanItem",
     "PlanStep",
     "PlanUpdated",
@@ -74,6 +76,8 @@ __all__ = [
     "UnknownItem",
     "UserMessageItem",
     "WebSearchItem",
+    "allow_commands",
+    "allow_file_changes_under",
     "find_codex",
 ]
 
@@ -89,6 +93,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "InvalidParamsError",
         "InvalidRequestError",
         "MethodNotFoundError",
+        "OutputParseError",
         "RpcError",
         "ServerOverloadedError",
         "TransportClosedError",
@@ -135,6 +140,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "UserMessageItem",
         "WebSearchItem",
     ),
+    ".approvals": ("ApprovalPolicy", "allow_commands", "allow_file_changes_under"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -163,6 +169,7 @@ if TYPE_CHECKING:
         InvalidParamsError,
         InvalidRequestError,
         MethodNotFoundError,
+        OutputParseError,
         RpcError,
         ServerOverloadedError,
         TransportClosedError,
@@ -171,6 +178,11 @@ if TYPE_CHECKING:
     from ._rpc import ServerRequest
     from ._thread import AsyncThread
     from ._turn import AsyncTurn
+    from .approvals import (
+        ApprovalPolicy,
+        allow_commands,
+        allow_file_changes_under,
+    )
     from .events import (
         AgentMessageDelta,
         CommandOutputDelta,

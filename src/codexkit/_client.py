@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._binary import CodexBinary, check_version, find_codex
 from ._config import config_overrides, flatten_config
+from ._dispatch import Dispatcher, ThreadHandlers
 from ._errors import CodexError
 from ._rpc import Connection, Middleware, RequestHandler
-from ._server_requests import default_response
 from ._thread import AsyncThread
 from ._transport import StdioTransport, Transport, UnixSocketTransport
 from ._turn import AsyncTurn
+from .approvals import ApprovalPolicy
 from .events import Event, parse_event
 from .types import ServerInfo
+
+if TYPE_CHECKING:
+    from .tools import Tool, ToolRegistry
 
 __all__ = ["AsyncCodex"]
 
@@ -38,6 +42,11 @@ class AsyncCodex:
     ``model``, ``cwd`` and ``approval_policy`` are defaults for every thread; ``config`` is
     a nested dict of codex settings passed as ``-c key=value`` overrides; ``codex_home``
     sets ``CODEX_HOME`` for the server; ``env`` adds environment variables.
+
+    ``approval_policy`` is a codex mode string (``never``, ``on-request``, ``untrusted``:
+    codex decides when to ask, and what it asks is declined) or an :class:`ApprovalPolicy`
+    (the handler that answers, carrying the mode to request). ``tools`` are Python
+    functions (see :func:`codexkit.tool`) offered to every thread.
     """
 
     def __init__(
@@ -49,7 +58,8 @@ class AsyncCodex:
         config: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
         codex_bin: str | os.PathLike[str] | None = None,
-        approval_policy: str | None = None,
+        approval_policy: str | ApprovalPolicy | None = None,
+        tools: Iterable[Tool] | None = None,
         connect: str | None = None,
         request_timeout: float | None = 120.0,
         startup_timeout: float = 30.0,
@@ -67,7 +77,9 @@ class AsyncCodex:
         self.request_timeout = request_timeout
         self.startup_timeout = startup_timeout
         self.turn_idle_timeout = turn_idle_timeout
-        self._request_handler = request_handler or default_response
+        policy = approval_policy if isinstance(approval_policy, ApprovalPolicy) else None
+        self._dispatcher = Dispatcher(policy or ApprovalPolicy.auto_decline(), _registry(tools))
+        self._request_handler = request_handler or self._dispatcher
         self._connection: Connection | None = None
         self._metadata: ServerInfo | None = None
         self._binary: CodexBinary | None = None
@@ -160,18 +172,26 @@ class AsyncCodex:
         cwd: str | os.PathLike[str] | None = None,
         model: str | None = None,
         sandbox: str | None = None,
-        approval_policy: str | None = None,
+        approval_policy: str | ApprovalPolicy | None = None,
         instructions: str | None = None,
         base_instructions: str | None = None,
         ephemeral: bool | None = None,
         config: Mapping[str, Any] | None = None,
+        tools: Iterable[Tool] | None = None,
         params: Json | None = None,
     ) -> AsyncThread:
         """Start a new thread. ``instructions`` are developer instructions added to the
-        agent's own; ``base_instructions`` replace them. ``params`` adds raw fields."""
+        agent's own; ``base_instructions`` replace them. ``approval_policy`` and ``tools``
+        apply to this thread, over the client's. ``params`` adds raw fields."""
+        handlers = ThreadHandlers(_policy_of(approval_policy), _registry(tools))
+        offered = self._dispatcher.tools
+        if handlers.tools is not None:
+            offered = offered.merged(handlers.tools) if offered else handlers.tools
+        wire: Json = {"dynamicTools": offered.specs()} if offered else {}
         return await self._open_thread(
             "thread/start",
-            {},
+            wire,
+            handlers,
             dict(
                 cwd=cwd,
                 model=model,
@@ -192,7 +212,7 @@ class AsyncCodex:
         cwd: str | os.PathLike[str] | None = None,
         model: str | None = None,
         sandbox: str | None = None,
-        approval_policy: str | None = None,
+        approval_policy: str | ApprovalPolicy | None = None,
         config: Mapping[str, Any] | None = None,
         params: Json | None = None,
     ) -> AsyncThread:
@@ -200,6 +220,7 @@ class AsyncCodex:
         return await self._open_thread(
             "thread/resume",
             {"threadId": thread_id},
+            ThreadHandlers(_policy_of(approval_policy)),
             dict(
                 cwd=cwd,
                 model=model,
@@ -211,11 +232,17 @@ class AsyncCodex:
         )
 
     async def _open_thread(
-        self, method: str, wire: Json, options: Mapping[str, Any]
+        self, method: str, wire: Json, handlers: ThreadHandlers, options: Mapping[str, Any]
     ) -> AsyncThread:
         wire = {**wire, **self._thread_params(**options)}
         result = await self._request(method, wire)
-        return AsyncThread(self, result["thread"])
+        thread = AsyncThread(self, result["thread"])
+        if handlers.policy is not None or handlers.tools is not None:
+            self._dispatcher.threads[thread.id] = handlers
+        return thread
+
+    def _handlers_of(self, thread_id: str) -> ThreadHandlers:
+        return self._dispatcher.threads.get(thread_id) or ThreadHandlers()
 
     def _thread_params(
         self,
@@ -223,7 +250,7 @@ class AsyncCodex:
         cwd: str | os.PathLike[str] | None = None,
         model: str | None = None,
         sandbox: str | None = None,
-        approval_policy: str | None = None,
+        approval_policy: str | ApprovalPolicy | None = None,
         instructions: str | None = None,
         base_instructions: str | None = None,
         ephemeral: bool | None = None,
@@ -235,7 +262,7 @@ class AsyncCodex:
             "cwd": os.fspath(cwd) if cwd is not None else None,
             "model": model or self.model,
             "sandbox": sandbox,
-            "approvalPolicy": approval_policy or self.approval_policy,
+            "approvalPolicy": _mode_of(approval_policy or self.approval_policy),
             "developerInstructions": instructions,
             "baseInstructions": base_instructions,
             "ephemeral": ephemeral,
@@ -260,6 +287,8 @@ class AsyncCodex:
             self._connection.use(middleware)
 
     def _route(self, method: str, params: Json, raw: Json) -> None:
+        if method == "item/started" or method == "item/completed":
+            self._dispatcher.note_item(method, params)
         thread_id = params.get("threadId")
         if thread_id is not None:
             turn = self._active.get(thread_id)
@@ -307,3 +336,19 @@ class AsyncCodex:
     def stderr_tail(self) -> str:
         """The last lines the app-server wrote to stderr."""
         return self._connection.stderr_tail() if self._connection else ""
+
+
+def _policy_of(policy: str | ApprovalPolicy | None) -> ApprovalPolicy | None:
+    return policy if isinstance(policy, ApprovalPolicy) else None
+
+
+def _mode_of(policy: str | ApprovalPolicy | None) -> str | None:
+    return policy.mode if isinstance(policy, ApprovalPolicy) else policy
+
+
+def _registry(tools: Iterable[Tool] | None) -> ToolRegistry | None:
+    if tools is None:
+        return None
+    from .tools import ToolRegistry
+
+    return ToolRegistry(tools)

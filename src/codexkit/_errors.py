@@ -10,6 +10,7 @@ Catch :class:`CodexError` for everything, or a subclass at the depth you need::
     │   ├── InternalRpcError
     │   └── ServerOverloadedError
     ├── TurnFailedError         a turn ended with status "failed"
+    ├── OutputParseError        a structured answer did not parse (``raw_text`` kept)
     └── CodexTimeoutError       a wait ran out of time (also a ``TimeoutError``)
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidParamsError",
     "InvalidRequestError",
     "MethodNotFoundError",
+    "OutputParseError",
     "RpcError",
     "ServerOverloadedError",
     "TransportClosedError",
@@ -132,6 +134,19 @@ class TurnFailedError(CodexError):
         self.error: dict[str, Any] = dict(result.error or {})
         message = self.error.get("message") or "the turn failed"
         super().__init__(f"turn {result.turn_id} failed: {message}")
+
+
+class OutputParseError(CodexError):
+    """The final answer of a structured-output turn did not parse into the requested type.
+
+    ``raw_text`` is the answer as the agent wrote it; ``result`` the turn's result, when
+    the error comes from a finished turn.
+    """
+
+    def __init__(self, message: str, *, raw_text: str, result: TurnResult | None = None) -> None:
+        self.raw_text = raw_text
+        self.result = result
+        super().__init__(message)
 
 
 class CodexTimeoutError(CodexError, TimeoutError):

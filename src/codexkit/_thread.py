@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._errors import CodexError
+from ._structured import OutputSpec
 from ._turn import AsyncTurn
 from .types import InputLike, TurnResult, normalize_input
 
@@ -34,15 +35,21 @@ class AsyncThread:
         model: str | None = None,
         effort: str | None = None,
         cwd: str | None = None,
+        output_type: type[Any] | None = None,
         output_schema: Json | None = None,
         approval_policy: str | None = None,
         summary: str | None = None,
+        collaboration_mode: str | None = None,
         idle_timeout: float | None = _UNSET,
         params: Json | None = None,
     ) -> AsyncTurn:
         """Start a turn and return it at once; iterate it or ``await turn.run()``.
 
-        ``params`` merges extra raw ``turn/start`` fields for options without a keyword.
+        ``output_type`` (a pydantic model or any type pydantic can validate) asks for a
+        structured answer, parsed into ``result.output``; ``output_schema`` does the same
+        with a raw JSON schema (``result.output`` is then the parsed JSON).
+        ``collaboration_mode`` ``"plan"`` runs the turn in plan mode (where the agent may
+        ask the user questions). ``params`` merges extra raw ``turn/start`` fields.
         """
         if self._active is not None:
             raise CodexError(
@@ -50,18 +57,24 @@ class AsyncThread:
                 "steer it, interrupt it or wait for it"
             )
         wire: Json = {"threadId": self.id, "input": normalize_input(input)}
+        output = None
+        if output_type is not None or output_schema is not None:
+            output = OutputSpec(output_type, output_schema)
         _put(
             wire,
             model=model,
             effort=effort,
             cwd=cwd,
-            outputSchema=output_schema,
+            outputSchema=output.schema if output else None,
             approvalPolicy=approval_policy,
             summary=summary,
         )
+        if collaboration_mode is not None:
+            settings = {"model": model or self.info.get("model"), "developer_instructions": None}
+            wire["collaborationMode"] = {"mode": collaboration_mode, "settings": settings}
         wire.update(params or {})
         idle = self.codex.turn_idle_timeout if idle_timeout is _UNSET else idle_timeout
-        turn = AsyncTurn(self, idle_timeout=idle)
+        turn = AsyncTurn(self, idle_timeout=idle, output=output)
         # Route this thread's notifications to the turn before asking, so none is lost.
         self._active = turn
         self.codex._claim(self.id, turn)
@@ -87,7 +100,10 @@ class AsyncThread:
 
     async def fork(self, **options: Any) -> AsyncThread:
         """A new thread with this thread's history; the original is left as it is."""
-        return await self.codex._open_thread("thread/fork", {"threadId": self.id}, options)
+        handlers = self.codex._handlers_of(self.id)  # the fork keeps this thread's handlers
+        return await self.codex._open_thread(
+            "thread/fork", {"threadId": self.id}, handlers, options
+        )
 
     async def read(self, *, include_turns: bool = True) -> Json:
         """The thread as stored by the app-server (``thread/read``), with its turns."""

@@ -5,11 +5,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CodexError, CodexTimeoutError, TransportClosedError, TurnFailedError
+from ._errors import (
+    CodexError,
+    CodexTimeoutError,
+    OutputParseError,
+    TransportClosedError,
+    TurnFailedError,
+)
+from ._structured import OutputSpec
 from .events import (
     Event,
     ItemCompleted,
@@ -38,8 +46,12 @@ class AsyncTurn:
     nothing is missed by iterating late. One consumer per turn.
     """
 
-    def __init__(self, thread: AsyncThread, *, idle_timeout: float | None) -> None:
+    def __init__(
+        self, thread: AsyncThread, *, idle_timeout: float | None, output: OutputSpec | None = None
+    ) -> None:
         self.thread = thread
+        self._output = output
+        self._output_error: OutputParseError | None = None
         self.id: str | None = None
         self.idle_timeout = idle_timeout
         self._queue: collections.deque[_Entry] = collections.deque()
@@ -152,7 +164,7 @@ class AsyncTurn:
         turn = event.turn
         status = event.status if isinstance(event, TurnCompleted) else "failed"
         error = turn.get("error") or self._last_error
-        return TurnResult(
+        result = TurnResult(
             thread_id=self.thread.id,
             turn_id=str(turn.get("id") or self.id),
             status=status,
@@ -162,11 +174,20 @@ class AsyncTurn:
             error=error,
             duration_ms=turn.get("durationMs"),
         )
+        if self._output is None or status != "completed":
+            return result
+        try:
+            return dataclasses.replace(result, output=self._output.parse(result.final_response))
+        except OutputParseError as exc:
+            exc.result = result
+            self._output_error = exc
+            return result
 
     async def run(self, *, timeout: float | None = None) -> TurnResult:
         """Consume the remaining events and return the result.
 
         Raises :class:`TurnFailedError` (with the partial result) when the turn fails,
+        :class:`OutputParseError` when a structured answer does not parse,
         :class:`CodexTimeoutError` when ``timeout`` seconds pass (the turn is then
         interrupted), and :class:`TransportClosedError` if the app-server goes away.
         """
@@ -180,6 +201,8 @@ class AsyncTurn:
         assert self._result is not None
         if self._result.status == "failed":
             raise TurnFailedError(self._result)
+        if self._output_error is not None:
+            raise self._output_error
         return self._result
 
     # -- controlling --------------------------------------------------------------------

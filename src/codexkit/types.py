@@ -8,6 +8,7 @@ schema adds later is one ``raw[...]`` away. The complete generated protocol mode
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,10 +56,19 @@ class TextInput:
 
 @dataclass(frozen=True)
 class ImageInput:
-    """An image by URL (``https://`` or a ``data:`` URL)."""
+    """An image by URL. The pinned runtime takes ``data:`` URLs (see :meth:`from_bytes`)
+    and refuses remote ``https://`` ones with an ``InvalidRequestError``."""
 
     url: str
     detail: str | None = None
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, mime: str = "image/png", *, detail: str | None = None
+    ) -> ImageInput:
+        """An image from its bytes, as an inline ``data:`` URL."""
+        encoded = base64.b64encode(data).decode("ascii")
+        return cls(f"data:{mime};base64,{encoded}", detail)
 
     def to_wire(self) -> Json:
         return _with_detail({"type": "image", "url": self.url}, self.detail)

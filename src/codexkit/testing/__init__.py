@@ -25,7 +25,7 @@ it as the model provider, and assert on the requests the agent sent::
         assert first.last_user_text == "say hi"
         assert "hi" in second.function_call_outputs()[0]["output"]
 
-Replies: `text`, `json_reply`, `shell`, `tool_call`, `failure`, `stall`; join
+Replies: `text`, `json_reply`, `shell`, `apply_patch`, `tool_call`, `failure`, `stall`; join
 them with ``+`` to send several items in one response. A request that finds no
 reply gets ``response.failed``, so a turn never hangs on a missing reply.
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the real imports happen in __getattr__
     from codexkit.testing._replies import Matcher as Matcher
     from codexkit.testing._replies import Reply as Reply
     from codexkit.testing._replies import Usage as Usage
+    from codexkit.testing._replies import apply_patch as apply_patch
     from codexkit.testing._replies import failure as failure
     from codexkit.testing._replies import json_reply as json_reply
     from codexkit.testing._replies import shell as shell
@@ -64,6 +65,7 @@ _EXPORTS = {
     "Reply": "_replies",
     "ScriptedModel": "_server",
     "Usage": "_replies",
+    "apply_patch": "_replies",
     "failure": "_replies",
     "json_reply": "_replies",
     "load_script": "_script",

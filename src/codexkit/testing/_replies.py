@@ -65,6 +65,13 @@ class _FunctionCall:
 
 
 @dataclass(frozen=True)
+class _CustomCall:
+    name: str
+    input: str
+    call_id: str | None
+
+
+@dataclass(frozen=True)
 class Pause:
     """Hold the stream open: for `seconds`, or until the server stops when None."""
 
@@ -77,7 +84,7 @@ class _Failure:
     code: str
 
 
-_Step = Union[_Message, _FunctionCall, Pause, _Failure]  # noqa: UP007
+_Step = Union[_Message, _FunctionCall, _CustomCall, Pause, _Failure]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,22 @@ def tool_call(
     return _reply(call, usage)
 
 
+def apply_patch(
+    patch: str, *, call_id: str | None = None, usage: tuple[int, int] | None = None
+) -> Reply:
+    """A call of codex's file-editing tool, ``apply_patch``, with `patch` in its format::
+
+        *** Begin Patch
+        *** Add File: hello.txt
+        +hello
+        *** End Patch
+
+    codex offers the tool only for models it knows: give the home a known slug, e.g.
+    ``model.codex_home(path, extra_config={"model": "gpt-5.5"})``.
+    """
+    return _reply(_CustomCall("apply_patch", patch, call_id), usage)
+
+
 def failure(message: str = "boom", *, code: str = "server_error") -> Reply:
     """A response that fails with `code` and `message` (``response.failed``)."""
     return Reply((_Failure(message, code),))
@@ -239,6 +262,16 @@ def _render(step: _Step, index: int, response_id: str) -> list[Event | Pause]:
         return list(_message_events(step, index))
     if isinstance(step, _FunctionCall):
         return [_function_call_event(step, index)]
+    if isinstance(step, _CustomCall):
+        item = {
+            "type": "custom_tool_call",
+            "id": _new_id("ctc"),
+            "call_id": step.call_id or _new_id("call"),
+            "name": step.name,
+            "input": step.input,
+            "status": "completed",
+        }
+        return [_event("response.output_item.done", output_index=index, item=item)]
     if isinstance(step, _Failure):
         error = {"code": step.code, "message": step.message}
         response = {"id": response_id, "status": "failed", "error": error}

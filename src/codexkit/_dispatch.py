@@ -1,0 +1,285 @@
+"""Routing the app-server's requests to the right policy, tool or default answer.
+
+Each request is answered by the policy of its thread (set on ``start_thread``), else the
+client's, and dynamic tool calls by the thread's tools layered over the client's. Every
+answer has the shape its request kind expects; a callback that fails or takes longer
+than the policy's ``timeout`` gets the fail-closed default instead, and is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._rpc import ServerRequest
+from ._server_requests import default_response
+from .approvals import (
+    ApprovalPolicy,
+    CommandApprovalRequest,
+    DynamicToolCallRequest,
+    ElicitationRequest,
+    FileChangeApprovalRequest,
+    PermissionsRequest,
+    UserInputQuestion,
+    UserInputRequest,
+    call_maybe_async,
+)
+
+if TYPE_CHECKING:
+    from .tools import ToolRegistry
+
+__all__ = ["Dispatcher", "ThreadHandlers"]
+
+_log = logging.getLogger("codexkit")
+Json = dict[str, Any]
+
+_LEGACY_DECISIONS = {
+    "accept": "approved",
+    "acceptForSession": "approved_for_session",
+    "decline": "denied",
+    "cancel": "abort",
+}
+
+
+@dataclass
+class ThreadHandlers:
+    """What answers one thread's requests."""
+
+    policy: ApprovalPolicy | None = None
+    tools: ToolRegistry | None = None
+
+
+class Dispatcher:
+    """The request handler of one :class:`AsyncCodex` (a ``RequestHandler``)."""
+
+    def __init__(self, policy: ApprovalPolicy, tools: ToolRegistry | None) -> None:
+        self.policy = policy
+        self.tools = tools
+        self.threads: dict[str, ThreadHandlers] = {}
+        # Paths of file changes in flight, by item id: approval requests name only the item.
+        self._changes: dict[str, list[str]] = {}
+        self._kinds: dict[str, Callable[[ServerRequest, Json, ApprovalPolicy], Awaitable[Any]]] = {
+            "item/commandExecution/requestApproval": self._command,
+            "execCommandApproval": self._legacy_command,
+            "item/fileChange/requestApproval": self._file_change,
+            "applyPatchApproval": self._legacy_file_change,
+            "item/permissions/requestApproval": self._permissions,
+            "item/tool/requestUserInput": self._user_input,
+            "mcpServer/elicitation/request": self._elicitation,
+            "item/tool/call": self._tool_call,
+        }
+
+    async def __call__(self, request: ServerRequest) -> Any:
+        handler = self._kinds.get(request.method)
+        params = request.params if isinstance(request.params, dict) else {}
+        if handler is None:
+            return await default_response(request)
+        policy = self._policy_for(params)
+        try:
+            return await asyncio.wait_for(handler(request, params, policy), policy.timeout)
+        except asyncio.TimeoutError:
+            _log.warning("no answer to %s within %s s; declining", request.method, policy.timeout)
+        except Exception:
+            _log.exception("answering %s failed; declining", request.method)
+        return await default_response(request)
+
+    def note_item(self, method: str, params: Json) -> None:
+        """Keep the paths of file-change items so their approvals can name them."""
+        item = params.get("item")
+        if not isinstance(item, dict) or item.get("type") != "fileChange":
+            return
+        if method == "item/started":
+            changes = item.get("changes") or []
+            self._changes[str(item.get("id"))] = [str(c.get("path", "")) for c in changes]
+        else:
+            self._changes.pop(str(item.get("id")), None)
+
+    def _policy_for(self, params: Json) -> ApprovalPolicy:
+        thread_id = params.get("threadId") or params.get("conversationId")
+        handlers = self.threads.get(str(thread_id))
+        return handlers.policy if handlers and handlers.policy else self.policy
+
+    def _tools_for(self, thread_id: str) -> ToolRegistry | None:
+        handlers = self.threads.get(thread_id)
+        local = handlers.tools if handlers else None
+        if self.tools is None or local is None:
+            return local or self.tools
+        return self.tools.merged(local)
+
+    # -- each request kind -------------------------------------------------------------
+
+    async def _command(self, request: ServerRequest, p: Json, policy: ApprovalPolicy) -> Json:
+        typed = CommandApprovalRequest(
+            thread_id=str(p.get("threadId")),
+            turn_id=p.get("turnId"),
+            item_id=p.get("itemId"),
+            command=str(p.get("command") or ""),
+            cwd=p.get("cwd"),
+            reason=p.get("reason"),
+            available_decisions=p.get("availableDecisions"),
+            raw=p,
+        )
+        return {"decision": await _decide(policy.on_command_execution, typed)}
+
+    async def _legacy_command(
+        self, request: ServerRequest, p: Json, policy: ApprovalPolicy
+    ) -> Json:
+        command = p.get("command")
+        typed = CommandApprovalRequest(
+            thread_id=str(p.get("conversationId")),
+            turn_id=None,
+            item_id=p.get("callId"),
+            command=" ".join(command) if isinstance(command, list) else str(command or ""),
+            cwd=p.get("cwd"),
+            reason=p.get("reason"),
+            available_decisions=None,
+            raw=p,
+        )
+        return {"decision": _legacy(await _decide(policy.on_command_execution, typed))}
+
+    async def _file_change(self, request: ServerRequest, p: Json, policy: ApprovalPolicy) -> Json:
+        typed = FileChangeApprovalRequest(
+            thread_id=str(p.get("threadId")),
+            turn_id=p.get("turnId"),
+            item_id=p.get("itemId"),
+            paths=list(self._changes.get(str(p.get("itemId")), [])),
+            reason=p.get("reason"),
+            grant_root=p.get("grantRoot"),
+            raw=p,
+        )
+        return {"decision": await _decide(policy.on_file_change, typed)}
+
+    async def _legacy_file_change(
+        self, request: ServerRequest, p: Json, policy: ApprovalPolicy
+    ) -> Json:
+        changes = p.get("fileChanges")
+        typed = FileChangeApprovalRequest(
+            thread_id=str(p.get("conversationId")),
+            turn_id=None,
+            item_id=p.get("callId"),
+            paths=list(changes) if isinstance(changes, dict) else [],
+            reason=p.get("reason"),
+            grant_root=p.get("grantRoot"),
+            raw=p,
+        )
+        return {"decision": _legacy(await _decide(policy.on_file_change, typed))}
+
+    async def _permissions(self, request: ServerRequest, p: Json, policy: ApprovalPolicy) -> Json:
+        asked = p.get("permissions") if isinstance(p.get("permissions"), dict) else {}
+        typed = PermissionsRequest(
+            thread_id=str(p.get("threadId")),
+            turn_id=str(p.get("turnId")),
+            permissions=dict(asked or {}),
+            reason=p.get("reason"),
+            cwd=p.get("cwd"),
+            raw=p,
+        )
+        answer = None
+        if policy.on_permissions is not None:
+            answer = await call_maybe_async(policy.on_permissions, typed)
+        if answer is True:
+            granted: Json = dict(asked or {})
+        elif isinstance(answer, Mapping):
+            granted = dict(answer)
+        else:
+            granted = {}
+        return {"permissions": granted, "scope": "turn"}
+
+    async def _user_input(self, request: ServerRequest, p: Json, policy: ApprovalPolicy) -> Json:
+        questions = [
+            UserInputQuestion(
+                id=str(q.get("id")),
+                header=str(q.get("header", "")),
+                question=str(q.get("question", "")),
+                options=[str(o.get("label", "")) for o in q.get("options") or []],
+                is_secret=bool(q.get("isSecret")),
+            )
+            for q in p.get("questions") or []
+        ]
+        typed = UserInputRequest(str(p.get("threadId")), str(p.get("turnId")), questions, p)
+        answers = None
+        if policy.on_user_input is not None:
+            answers = await call_maybe_async(policy.on_user_input, typed)
+        wire: Json = {}
+        for question_id, value in (answers or {}).items():
+            values = [value] if isinstance(value, str) else [str(v) for v in value]
+            wire[str(question_id)] = {"answers": values}
+        return {"answers": wire}
+
+    async def _elicitation(self, request: ServerRequest, p: Json, policy: ApprovalPolicy) -> Json:
+        typed = ElicitationRequest(
+            thread_id=str(p.get("threadId")),
+            server_name=str(p.get("serverName", "")),
+            mode=str(p.get("mode", "")),
+            message=str(p.get("message", "")),
+            requested_schema=p.get("requestedSchema"),
+            url=p.get("url"),
+            raw=p,
+        )
+        answer = None
+        if policy.on_elicitation is not None:
+            answer = await call_maybe_async(policy.on_elicitation, typed)
+        if isinstance(answer, Mapping):
+            return {"action": "accept", "content": dict(answer)}
+        if answer in ("accept", "decline", "cancel"):
+            return {"action": answer, "content": None}
+        return {"action": "decline", "content": None}
+
+    async def _tool_call(self, request: ServerRequest, p: Json, policy: ApprovalPolicy) -> Json:
+        tools = self._tools_for(str(p.get("threadId")))
+        name = str(p.get("tool", ""))
+        if tools is not None and tools.get(name) is not None:
+            return await tools.call(p)
+        if policy.on_dynamic_tool_call is None:
+            return await default_response(request)
+        typed = DynamicToolCallRequest(
+            thread_id=str(p.get("threadId")),
+            turn_id=str(p.get("turnId")),
+            call_id=str(p.get("callId")),
+            tool=name,
+            namespace=p.get("namespace"),
+            arguments=p.get("arguments"),
+            raw=p,
+        )
+        try:
+            result = await call_maybe_async(policy.on_dynamic_tool_call, typed)
+        except Exception as exc:  # the agent sees the failure; the client goes on
+            _log.warning("tool callback for %s raised", name, exc_info=True)
+            return _tool_text(False, f"{type(exc).__name__}: {exc}")
+        return _tool_answer(result)
+
+
+async def _decide(callback: Callable[[Any], Any] | None, request: Any) -> Any:
+    if callback is None:
+        return "decline"
+    decision = await call_maybe_async(callback, request)
+    if decision is True:
+        return "accept"
+    if decision is False or decision is None:
+        return "decline"
+    return decision
+
+
+def _legacy(decision: Any) -> Any:
+    return _LEGACY_DECISIONS.get(decision, decision) if isinstance(decision, str) else decision
+
+
+def _tool_text(success: bool, text: str) -> Json:
+    return {"success": success, "contentItems": [{"type": "inputText", "text": text}]}
+
+
+def _tool_answer(result: Any) -> Json:
+    """Turn what a tool callback returned into a ``DynamicToolCallResponse``."""
+    to_wire = getattr(result, "to_wire", None)
+    if callable(to_wire):
+        wire: Json = to_wire()
+        return wire
+    if isinstance(result, Mapping) and "success" in result and "contentItems" in result:
+        return dict(result)
+    if isinstance(result, str):
+        return _tool_text(True, result)
+    return _tool_text(True, json.dumps(result, default=str))
