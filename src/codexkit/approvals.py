@@ -18,6 +18,7 @@ unanswered after ``timeout`` seconds, is declined: the policy fails closed.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import re
@@ -210,9 +211,12 @@ def _always(value: _R) -> Callable[[Any], _R]:
 
 
 async def call_maybe_async(callback: Callable[[Any], Any], request: Any) -> Any:
-    """Call a sync or async callback and return its result."""
-    result = callback(request)
-    if inspect.isawaitable(result):
+    """Call a callback and return its result: ``async`` ones on the event loop, plain ones
+    in a worker thread, so a callback that blocks (a prompt, say) stalls nothing else."""
+    if inspect.iscoroutinefunction(callback):
+        return await callback(request)
+    result = await asyncio.to_thread(callback, request)
+    if inspect.isawaitable(result):  # a plain function that returned a coroutine
         result = await result
     return result
 
