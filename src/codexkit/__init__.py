@@ -30,6 +30,7 @@ __all__ = [
     "AsyncCodex",
     "AsyncThread",
     "AsyncTurn",
+    "Codex",
     "CodexBinary",
     "CodexError",
     "CodexNotFoundError",
@@ -65,9 +66,11 @@ __all__ = [
     "ServerRequest",
     "StreamError",
     "TextInput",
+    "Thread",
     "TokenUsage",
     "TokenUsageUpdated",
     "TransportClosedError",
+    "Turn",
     "TurnCompleted",
     "TurnFailed",
     "TurnFailedError",
@@ -141,6 +144,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "WebSearchItem",
     ),
     ".approvals": ("ApprovalPolicy", "allow_commands", "allow_file_changes_under"),
+    "._sync": ("Codex", "Thread", "Turn"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -176,6 +180,11 @@ if TYPE_CHECKING:
         TurnFailedError,
     )
     from ._rpc import ServerRequest
+    from ._sync import (
+        Codex,
+        Thread,
+        Turn,
+    )
     from ._thread import AsyncThread
     from ._turn import AsyncTurn
     from .approvals import (

@@ -109,10 +109,29 @@ class AsyncTurn:
     async def __anext__(self) -> Event:
         if self._drained:
             raise StopAsyncIteration
+        await self._ready()
+        return self._pop()
+
+    async def next_batch(self, limit: int = 512) -> list[Event]:
+        """Every event buffered now (at least one; up to ``limit``), or ``[]`` at the end.
+
+        One await for many events: the sync client uses it to cross threads once per
+        batch instead of once per event."""
+        if self._drained:
+            return []
+        await self._ready()
+        batch = [self._pop()]
+        while self._queue and not self._drained and len(batch) < limit:
+            batch.append(self._pop())
+        return batch
+
+    async def _ready(self) -> None:
         while not self._queue:
             if self._failure is not None:
                 raise self._failure
             await self._wait()
+
+    def _pop(self) -> Event:
         method, params, raw = self._queue.popleft()
         event = parse_event(method, params, raw)
         self._collect(event)
