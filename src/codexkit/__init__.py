@@ -69,6 +69,9 @@ __all__ = [
     "Thread",
     "TokenUsage",
     "TokenUsageUpdated",
+    "Tool",
+    "ToolRegistry",
+    "ToolResult",
     "TransportClosedError",
     "Turn",
     "TurnCompleted",
@@ -82,6 +85,8 @@ __all__ = [
     "allow_commands",
     "allow_file_changes_under",
     "find_codex",
+    "image_content",
+    "tool",
 ]
 
 # module -> the public names it defines; each is imported on first use
@@ -145,6 +150,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     ".approvals": ("ApprovalPolicy", "allow_commands", "allow_file_changes_under"),
     "._sync": ("Codex", "Thread", "Turn"),
+    ".tools": ("Tool", "ToolRegistry", "ToolResult", "image_content", "tool"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -209,6 +215,13 @@ if TYPE_CHECKING:
         TurnCompleted,
         TurnFailed,
         TurnStarted,
+    )
+    from .tools import (
+        Tool,
+        ToolRegistry,
+        ToolResult,
+        image_content,
+        tool,
     )
     from .types import (
         AgentMessageItem,

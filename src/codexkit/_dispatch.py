@@ -9,7 +9,6 @@ than the policy's ``timeout`` gets the fail-closed default instead, and is logge
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -245,12 +244,16 @@ class Dispatcher:
             arguments=p.get("arguments"),
             raw=p,
         )
+        from .tools import ToolResult
+
         try:
-            result = await call_maybe_async(policy.on_dynamic_tool_call, typed)
+            result = ToolResult.from_value(
+                await call_maybe_async(policy.on_dynamic_tool_call, typed)
+            )
         except Exception as exc:  # the agent sees the failure; the client goes on
             _log.warning("tool callback for %s raised", name, exc_info=True)
-            return _tool_text(False, f"{type(exc).__name__}: {exc}")
-        return _tool_answer(result)
+            result = ToolResult.error(f"{type(exc).__name__}: {exc}")
+        return result.to_wire()
 
 
 async def _decide(callback: Callable[[Any], Any] | None, request: Any) -> Any:
@@ -266,20 +269,3 @@ async def _decide(callback: Callable[[Any], Any] | None, request: Any) -> Any:
 
 def _legacy(decision: Any) -> Any:
     return _LEGACY_DECISIONS.get(decision, decision) if isinstance(decision, str) else decision
-
-
-def _tool_text(success: bool, text: str) -> Json:
-    return {"success": success, "contentItems": [{"type": "inputText", "text": text}]}
-
-
-def _tool_answer(result: Any) -> Json:
-    """Turn what a tool callback returned into a ``DynamicToolCallResponse``."""
-    to_wire = getattr(result, "to_wire", None)
-    if callable(to_wire):
-        wire: Json = to_wire()
-        return wire
-    if isinstance(result, Mapping) and "success" in result and "contentItems" in result:
-        return dict(result)
-    if isinstance(result, str):
-        return _tool_text(True, result)
-    return _tool_text(True, json.dumps(result, default=str))

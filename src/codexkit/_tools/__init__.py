@@ -1,0 +1,1 @@
+"""Internals of :mod:`codexkit.tools`: docstring parsing, argument schemas, results."""
