@@ -24,12 +24,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PINNED_VERSION",
+    "AccountInfo",
     "AgentMessageDelta",
     "AgentMessageItem",
     "ApprovalPolicy",
+    "AsyncAccount",
     "AsyncCodex",
+    "AsyncSettings",
     "AsyncThread",
     "AsyncTurn",
+    "ChatGptLogin",
     "Codex",
     "CodexBinary",
     "CodexError",
@@ -37,6 +41,9 @@ __all__ = [
     "CodexTimeoutError",
     "CommandExecutionItem",
     "CommandOutputDelta",
+    "CommandResult",
+    "ConfigWriteResult",
+    "DeviceCodeLogin",
     "DiffUpdated",
     "DynamicToolCallItem",
     "Event",
@@ -51,8 +58,10 @@ __all__ = [
     "ItemCompleted",
     "ItemStarted",
     "LocalImageInput",
+    "LoginFailedError",
     "McpToolCallItem",
     "MethodNotFoundError",
+    "ModelInfo",
     "Notification",
     "OutputParseError",
     "PlanItem",
@@ -67,6 +76,9 @@ __all__ = [
     "StreamError",
     "TextInput",
     "Thread",
+    "ThreadListing",
+    "ThreadPage",
+    "ThreadSummary",
     "TokenUsage",
     "TokenUsageUpdated",
     "Tool",
@@ -151,6 +163,16 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ".approvals": ("ApprovalPolicy", "allow_commands", "allow_file_changes_under"),
     "._sync": ("Codex", "Thread", "Turn"),
     ".tools": ("Tool", "ToolRegistry", "ToolResult", "image_content", "tool"),
+    "._account": (
+        "AccountInfo",
+        "AsyncAccount",
+        "AsyncSettings",
+        "ChatGptLogin",
+        "ConfigWriteResult",
+        "DeviceCodeLogin",
+        "LoginFailedError",
+    ),
+    "._client_ops": ("CommandResult", "ModelInfo", "ThreadListing", "ThreadPage", "ThreadSummary"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -169,8 +191,24 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from ._account import (
+        AccountInfo,
+        AsyncAccount,
+        AsyncSettings,
+        ChatGptLogin,
+        ConfigWriteResult,
+        DeviceCodeLogin,
+        LoginFailedError,
+    )
     from ._binary import PINNED_VERSION, CodexBinary, find_codex
     from ._client import AsyncCodex
+    from ._client_ops import (
+        CommandResult,
+        ModelInfo,
+        ThreadListing,
+        ThreadPage,
+        ThreadSummary,
+    )
     from ._errors import (
         CodexError,
         CodexNotFoundError,

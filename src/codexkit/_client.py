@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._binary import CodexBinary, check_version, find_codex
+from ._client_ops import ClientOpsMixin
 from ._config import config_overrides, flatten_config
 from ._dispatch import Dispatcher, ThreadHandlers
 from ._errors import CodexError
@@ -32,7 +33,7 @@ Listener = Callable[[Event], None]
 _CLIENT_INFO = {"name": "codexkit", "title": "codexkit", "version": "0.1.0"}
 
 
-class AsyncCodex:
+class AsyncCodex(ClientOpsMixin):
     """An async client for one ``codex app-server``.
 
     ``async with AsyncCodex() as codex`` spawns the bundled binary (or connects to a

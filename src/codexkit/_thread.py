@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import CodexError
 from ._structured import OutputSpec
+from ._thread_ops import ThreadOpsMixin
 from ._turn import AsyncTurn
 from .types import InputLike, TurnResult, normalize_input
 
@@ -18,7 +19,7 @@ Json = dict[str, Any]
 _UNSET: Any = object()
 
 
-class AsyncThread:
+class AsyncThread(ThreadOpsMixin):
     """A thread on the app-server. Get one from :meth:`AsyncCodex.start_thread`,
     :meth:`AsyncCodex.resume_thread` or :meth:`fork`."""
 
@@ -80,8 +81,9 @@ class AsyncThread:
         self.codex._claim(self.id, turn)
         try:
             result = await self.codex._request("turn/start", wire)
-        except BaseException:
+        except BaseException as exc:
             self._turn_finished(turn)
+            turn._end_span(error=exc)
             raise
         turn.id = str(result["turn"]["id"])
         return turn

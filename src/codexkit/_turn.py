@@ -18,6 +18,7 @@ from ._errors import (
     TurnFailedError,
 )
 from ._structured import OutputSpec
+from ._telemetry import end_span, start_span
 from .events import (
     Event,
     ItemCompleted,
@@ -65,6 +66,7 @@ class AsyncTurn:
         self._deadline: float | None = None
         self._last_error: Json | None = None
         self._interrupting: asyncio.Future[None] | None = None
+        self._span = start_span("codex.turn", **{"codex.thread_id": thread.id})
 
     @property
     def thread_id(self) -> str:
@@ -94,7 +96,23 @@ class AsyncTurn:
     def _fail(self, error: BaseException) -> None:
         if not self._finished and self._failure is None:
             self._failure = error
+            self._end_span(error=error)
             self._wake()
+
+    def _end_span(self, *, error: BaseException | None = None) -> None:
+        span, self._span = self._span, None
+        result = self._result
+        end_span(
+            span,
+            error=error,
+            **{
+                "codex.turn_id": self.id,
+                "codex.turn.status": result.status if result else None,
+                "codex.usage.total_tokens": result.usage.total_tokens
+                if result and result.usage
+                else None,
+            },
+        )
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -164,6 +182,7 @@ class AsyncTurn:
         if waiter.done():
             return
         self._failure = CodexTimeoutError(f"turn {self.id}: {reason}")
+        self._end_span(error=self._failure)
         waiter.set_result(None)
         # Stop the agent too: a turn nobody waits for should not keep working.
         self._interrupting = asyncio.ensure_future(self._interrupt_quietly())
@@ -176,6 +195,8 @@ class AsyncTurn:
         elif isinstance(event, (TurnCompleted, TurnFailed)):
             self._drained = True
             self._result = self._build_result(event)
+            failed = isinstance(event, TurnFailed)
+            self._end_span(error=TurnFailedError(self._result) if failed else None)
         elif isinstance(event, StreamError) and not event.will_retry:
             self._last_error = event.error
 

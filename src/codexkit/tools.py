@@ -54,6 +54,7 @@ from typing import TypeVar as _TypeVar
 
 from typing_extensions import ParamSpec, TypeVar  # type parameter defaults (PEP 696)
 
+from ._telemetry import tool_span
 from ._tools.arguments import ArgumentsError, build_arguments
 from ._tools.docstrings import parse_docstring
 from ._tools.results import ImageContent, ToolResult, image_content
@@ -273,7 +274,16 @@ class ToolRegistry:
             _log.warning("the model called unknown tool %r", name)
             message = f"Unknown tool {name!r}. Available tools: {available}."
             return ToolResult.error(message).to_wire()
-        result = await tool.invoke(params.get("arguments"))
+        attributes = {
+            "codex.tool.name": name,
+            "codex.thread_id": params.get("threadId"),
+            "codex.turn_id": params.get("turnId"),
+            "codex.tool.call_id": params.get("callId"),
+        }
+        with tool_span("codex.tool_call", **attributes) as span:
+            result = await tool.invoke(params.get("arguments"))
+            if span is not None:
+                span.set_attribute("codex.tool.success", result.success)
         return result.to_wire()
 
     def __iter__(self) -> Iterator[AnyTool]:

@@ -1,0 +1,248 @@
+"""Thread housekeeping for :class:`~codexkit.AsyncThread`: naming, archiving, deleting,
+compacting, rolling back, reviews."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from ._errors import CodexError, CodexTimeoutError, TransportClosedError, TurnFailedError
+from .events import ItemCompleted, TokenUsageUpdated
+from .types import Item, TokenUsage, TurnResult
+
+if TYPE_CHECKING:
+    from ._client import AsyncCodex
+    from .events import Event
+
+__all__ = ["ThreadOpsMixin"]
+
+Json = dict[str, Any]
+_UNSET: Any = object()
+
+
+class ThreadOpsMixin:
+    """Methods of :class:`~codexkit.AsyncThread` that manage the stored thread."""
+
+    codex: AsyncCodex
+    id: str
+    info: Json
+
+    async def refresh(self) -> Json:
+        """Re-read the thread's metadata from the server into :attr:`info` (without its
+        turns) and return it."""
+        result = await self.codex._request(
+            "thread/read", {"threadId": self.id, "includeTurns": False}
+        )
+        self.info = dict(result["thread"])
+        return self.info
+
+    async def set_name(self, name: str) -> None:
+        """Give the thread a title (shown by ``list_threads`` as ``name``)."""
+        await self.codex._request("thread/name/set", {"threadId": self.id, "name": name})
+        self.info["name"] = name
+
+    async def archive(self) -> None:
+        """Archive the thread: it leaves the default ``list_threads`` listing (see
+        ``list_threads(archived=True)``) and is unloaded from the server. Resume it
+        (``codex.resume_thread(id)``) to run turns again."""
+        await self.codex._request("thread/archive", {"threadId": self.id})
+
+    async def unarchive(self) -> Json:
+        """Bring an archived thread back to the default listing; returns its metadata."""
+        result = await self.codex._request("thread/unarchive", {"threadId": self.id})
+        self.info = dict(result["thread"])
+        return self.info
+
+    async def delete(self) -> None:
+        """Delete the thread and its stored history for good. Reading it afterwards fails
+        with :class:`~codexkit.InvalidRequestError`."""
+        await self.codex._request("thread/delete", {"threadId": self.id})
+
+    async def unsubscribe(self) -> str:
+        """Stop receiving this thread's events on this connection; the server unloads a
+        thread nobody is subscribed to. Returns ``"unsubscribed"``, ``"notSubscribed"``
+        or ``"notLoaded"``. Resume the thread to use it again."""
+        result = await self.codex._request("thread/unsubscribe", {"threadId": self.id})
+        return str(result.get("status", ""))
+
+    async def rollback(self, turns: int = 1) -> Json:
+        """Drop the last ``turns`` turns from the thread's history: the model no longer
+        sees them, and ``read()`` no longer lists them. Files the agent changed in those
+        turns are *not* restored. Returns the thread's updated metadata (also in
+        :attr:`info`).
+
+        Counts every turn the server lists, including compactions and reviews. Raises
+        :class:`~codexkit.CodexError` if the thread has fewer turns. Only threads with
+        paginated history (the default for new threads) can be rolled back; others raise
+        :class:`~codexkit.InvalidRequestError`.
+        """
+        if turns < 1:
+            raise ValueError("rollback needs turns >= 1")
+        oldest = await self._nth_latest_turn(turns)
+        result = await self.codex._request(
+            "thread/revert", {"threadId": self.id, "beforeTurnId": oldest}
+        )
+        self.info = dict(result["thread"])
+        return self.info
+
+    async def _nth_latest_turn(self, n: int) -> str:
+        """The id of the ``n``-th turn counting back from the latest (1 = latest)."""
+        seen = 0
+        cursor: str | None = None
+        while True:
+            params: Json = {
+                "threadId": self.id,
+                "limit": n - seen,
+                "sortDirection": "desc",
+                "itemsView": "notLoaded",
+            }
+            if cursor is not None:
+                params["cursor"] = cursor
+            result = await self.codex._request("thread/turns/list", params)
+            for turn in result.get("data") or []:
+                seen += 1
+                if seen == n:
+                    return str(turn["id"])
+            next_cursor = result.get("nextCursor")
+            if not next_cursor or next_cursor == cursor or not result.get("data"):
+                raise CodexError(f"thread {self.id} has {seen} turns; cannot roll back {n}")
+            cursor = next_cursor
+
+    async def compact(
+        self, *, wait: bool = True, timeout: float | None = _UNSET
+    ) -> TurnResult | None:
+        """Summarize the conversation so far to free the model's context window.
+
+        Codex runs the compaction as a turn of its own (one model call, a
+        ``contextCompaction`` item). By default this waits for it and returns its
+        :class:`TurnResult`; ``wait=False`` returns ``None`` as soon as it started.
+        Raises :class:`TurnFailedError` if the compaction fails and
+        :class:`CodexTimeoutError` (after interrupting it) when ``timeout`` seconds pass
+        (default: the client's ``turn_idle_timeout``). Call it between turns.
+        """
+        if not wait:
+            await self.codex._request("thread/compact/start", {"threadId": self.id})
+            return None
+        limit = self.codex.turn_idle_timeout if timeout is _UNSET else timeout
+        watch = _TurnWatch(self.id)
+        remove = self.codex.add_listener(watch.on_event)
+        try:
+            await self.codex._request("thread/compact/start", {"threadId": self.id})
+            try:
+                turn = await asyncio.wait_for(asyncio.shield(watch.done), limit)
+            except asyncio.TimeoutError:
+                await self._interrupt_quietly(watch.turn_id)
+                raise CodexTimeoutError(
+                    f"compaction of thread {self.id} did not finish within {limit:g} s"
+                ) from None
+        finally:
+            remove()
+        return watch.result(turn)
+
+    async def _interrupt_quietly(self, turn_id: str | None) -> None:
+        if turn_id is None:
+            return
+        with contextlib.suppress(CodexError, TransportClosedError):
+            await self.codex._request("turn/interrupt", {"threadId": self.id, "turnId": turn_id})
+
+    async def review(
+        self,
+        *,
+        base_branch: str | None = None,
+        commit: str | None = None,
+        commit_title: str | None = None,
+        instructions: str | None = None,
+        target: Json | None = None,
+        delivery: str | None = None,
+    ) -> Json:
+        """Ask codex's reviewer to review code changes in the thread's directory.
+
+        With no argument it reviews the uncommitted changes (staged, unstaged and
+        untracked files); ``base_branch="main"`` reviews the current branch against
+        ``main``; ``commit="<sha>"`` (with an optional ``commit_title`` for display) one
+        commit; ``instructions="..."`` whatever you describe. ``target`` gives a raw
+        ``ReviewTarget`` instead. ``delivery="detached"`` (deprecated upstream) runs it
+        on a new thread.
+
+        The review runs as a turn of the thread: its events (``enteredReviewMode``, the
+        reviewer's messages, ``exitedReviewMode`` carrying the review text) arrive like a
+        turn's, under the turn id in ``result["turn"]["id"]``. Returns the raw
+        ``review/start`` result (``turn``, ``reviewThreadId``).
+        """
+        chosen = [
+            name
+            for name, value in (
+                ("base_branch", base_branch),
+                ("commit", commit),
+                ("instructions", instructions),
+                ("target", target),
+            )
+            if value is not None
+        ]
+        if len(chosen) > 1:
+            raise ValueError(f"review takes one target, got {', '.join(chosen)}")
+        if commit_title is not None and commit is None:
+            raise ValueError("commit_title needs commit")
+        wire_target: Json
+        if target is not None:
+            wire_target = dict(target)
+        elif base_branch is not None:
+            wire_target = {"type": "baseBranch", "branch": base_branch}
+        elif commit is not None:
+            wire_target = {"type": "commit", "sha": commit}
+            if commit_title is not None:
+                wire_target["title"] = commit_title
+        elif instructions is not None:
+            wire_target = {"type": "custom", "instructions": instructions}
+        else:
+            wire_target = {"type": "uncommittedChanges"}
+        params: Json = {"threadId": self.id, "target": wire_target}
+        if delivery is not None:
+            params["delivery"] = delivery
+        return dict(await self.codex._request("review/start", params))
+
+
+class _TurnWatch:
+    """Follows the first turn that starts on a thread (one no running ``AsyncTurn``
+    claims) until it completes, collecting its items and token usage."""
+
+    def __init__(self, thread_id: str) -> None:
+        self.thread_id = thread_id
+        self.turn_id: str | None = None
+        self.done: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        self.items: list[Item] = []
+        self.usage: TokenUsage | None = None
+
+    def on_event(self, event: Event) -> None:
+        if event.thread_id != self.thread_id or self.done.done():
+            return
+        if event.method == "turn/started":
+            if self.turn_id is None:
+                self.turn_id = event.turn_id
+            return
+        if self.turn_id is not None and event.turn_id not in (None, self.turn_id):
+            return
+        if isinstance(event, ItemCompleted):
+            self.items.append(event.item)
+        elif isinstance(event, TokenUsageUpdated):
+            self.usage = event.usage
+        elif event.method == "turn/completed":
+            turn = event.params.get("turn")
+            self.done.set_result(turn if isinstance(turn, dict) else {})
+
+    def result(self, turn: Json) -> TurnResult:
+        status = str(turn.get("status", ""))
+        result = TurnResult(
+            thread_id=self.thread_id,
+            turn_id=str(turn.get("id") or self.turn_id or ""),
+            status=status,
+            final_response=None,
+            items=list(self.items),
+            usage=self.usage,
+            error=turn.get("error"),
+            duration_ms=turn.get("durationMs"),
+        )
+        if status == "failed":
+            raise TurnFailedError(result)
+        return result
