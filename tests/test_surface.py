@@ -3,7 +3,6 @@ threads, models, one-off commands, account and settings. Real binary, scripted m
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from codexkit import (
     AsyncCodex,
     CodexError,
     CodexTimeoutError,
-    Event,
     InvalidRequestError,
     RpcError,
 )
@@ -175,20 +173,18 @@ async def test_review_of_uncommitted_changes_runs_on_the_thread(
     scripted_model.add(text("Looks fine."))
     async with AsyncCodex(codex_home=codex_home, cwd=repo) as codex:
         thread = await codex.start_thread()
-        completed: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-
-        def on_event(event: Event) -> None:
-            if event.method == "turn/completed" and not completed.done():
-                completed.set_result(event)
-
-        remove = codex.add_listener(on_event)
-        result = await thread.review()
-        event = await asyncio.wait_for(completed, 30)
-        remove()
+        review = await thread.review()
+        events = [event async for event in review]
+        result = review.result
         with pytest.raises(ValueError, match="one target"):
             await thread.review(base_branch="main", commit="abc")
-    assert result["reviewThreadId"] == thread.id
-    assert event.params["turn"]["id"] == result["turn"]["id"]
+    assert result is not None
+    assert result.status == "completed"
+    kinds = [item.type for item in result.items]
+    assert "enteredReviewMode" in kinds
+    assert "exitedReviewMode" in kinds
+    # The review's own turn/started (which names an inner turn) reached its stream.
+    assert "turn/started" in [event.method for event in events]
     assert "Review the current code changes" in (scripted_model.requests[0].last_user_text or "")
 
 

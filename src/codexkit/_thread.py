@@ -52,11 +52,6 @@ class AsyncThread(ThreadOpsMixin):
         ``collaboration_mode`` ``"plan"`` runs the turn in plan mode (where the agent may
         ask the user questions). ``params`` merges extra raw ``turn/start`` fields.
         """
-        if self._active is not None:
-            raise CodexError(
-                f"thread {self.id} already has turn {self._active.id} in progress; "
-                "steer it, interrupt it or wait for it"
-            )
         wire: Json = {"threadId": self.id, "input": normalize_input(input)}
         output = None
         if output_type is not None or output_schema is not None:
@@ -74,18 +69,37 @@ class AsyncThread(ThreadOpsMixin):
             settings = {"model": model or self.info.get("model"), "developer_instructions": None}
             wire["collaborationMode"] = {"mode": collaboration_mode, "settings": settings}
         wire.update(params or {})
+        return await self._begin("turn/start", wire, idle_timeout=idle_timeout, output=output)
+
+    async def _begin(
+        self,
+        method: str,
+        wire: Json,
+        *,
+        idle_timeout: float | None = _UNSET,
+        output: OutputSpec | None = None,
+    ) -> AsyncTurn:
+        """Send a request that starts a turn on this thread (a prompt, a compaction, a
+        review) and return the turn, already receiving its events."""
+        if self._active is not None:
+            raise CodexError(
+                f"thread {self.id} already has turn {self._active.id} in progress; "
+                "steer it, interrupt it or wait for it"
+            )
         idle = self.codex.turn_idle_timeout if idle_timeout is _UNSET else idle_timeout
         turn = AsyncTurn(self, idle_timeout=idle, output=output)
         # Route this thread's notifications to the turn before asking, so none is lost.
         self._active = turn
         self.codex._claim(self.id, turn)
         try:
-            result = await self.codex._request("turn/start", wire)
+            result = await self.codex._request(method, wire)
         except BaseException as exc:
             self._turn_finished(turn)
             turn._end_span(error=exc)
             raise
-        turn.id = str(result["turn"]["id"])
+        started = result.get("turn") if isinstance(result, dict) else None
+        if isinstance(started, dict) and started.get("id"):
+            turn.id = str(started["id"])  # else the turn's own turn/started names it
         return turn
 
     async def run(

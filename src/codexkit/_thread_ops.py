@@ -3,17 +3,14 @@ compacting, rolling back, reviews."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CodexError, CodexTimeoutError, TransportClosedError, TurnFailedError
-from .events import ItemCompleted, TokenUsageUpdated
-from .types import Item, TokenUsage, TurnResult
+from ._errors import CodexError
+from .types import TurnResult
 
 if TYPE_CHECKING:
     from ._client import AsyncCodex
-    from .events import Event
+    from ._turn import AsyncTurn
 
 __all__ = ["ThreadOpsMixin"]
 
@@ -27,6 +24,10 @@ class ThreadOpsMixin:
     codex: AsyncCodex
     id: str
     info: Json
+
+    if TYPE_CHECKING:  # provided by AsyncThread
+
+        async def _begin(self, method: str, wire: Json) -> AsyncTurn: ...
 
     async def refresh(self) -> Json:
         """Re-read the thread's metadata from the server into :attr:`info` (without its
@@ -110,41 +111,21 @@ class ThreadOpsMixin:
             cursor = next_cursor
 
     async def compact(
-        self, *, wait: bool = True, timeout: float | None = _UNSET
+        self, *, wait: bool = True, timeout: float | None = None
     ) -> TurnResult | None:
         """Summarize the conversation so far to free the model's context window.
 
         Codex runs the compaction as a turn of its own (one model call, a
         ``contextCompaction`` item). By default this waits for it and returns its
-        :class:`TurnResult`; ``wait=False`` returns ``None`` as soon as it started.
-        Raises :class:`TurnFailedError` if the compaction fails and
-        :class:`CodexTimeoutError` (after interrupting it) when ``timeout`` seconds pass
-        (default: the client's ``turn_idle_timeout``). Call it between turns.
+        :class:`TurnResult`; ``wait=False`` returns ``None`` once it started (the thread
+        then accepts a new turn when the compaction is done). Raises
+        :class:`TurnFailedError` if it fails and :class:`CodexTimeoutError` (after
+        interrupting it) when ``timeout`` seconds pass.
         """
+        turn = await self._begin("thread/compact/start", {"threadId": self.id})
         if not wait:
-            await self.codex._request("thread/compact/start", {"threadId": self.id})
             return None
-        limit = self.codex.turn_idle_timeout if timeout is _UNSET else timeout
-        watch = _TurnWatch(self.id)
-        remove = self.codex.add_listener(watch.on_event)
-        try:
-            await self.codex._request("thread/compact/start", {"threadId": self.id})
-            try:
-                turn = await asyncio.wait_for(asyncio.shield(watch.done), limit)
-            except asyncio.TimeoutError:
-                await self._interrupt_quietly(watch.turn_id)
-                raise CodexTimeoutError(
-                    f"compaction of thread {self.id} did not finish within {limit:g} s"
-                ) from None
-        finally:
-            remove()
-        return watch.result(turn)
-
-    async def _interrupt_quietly(self, turn_id: str | None) -> None:
-        if turn_id is None:
-            return
-        with contextlib.suppress(CodexError, TransportClosedError):
-            await self.codex._request("turn/interrupt", {"threadId": self.id, "turnId": turn_id})
+        return await turn.run(timeout=timeout)
 
     async def review(
         self,
@@ -154,8 +135,7 @@ class ThreadOpsMixin:
         commit_title: str | None = None,
         instructions: str | None = None,
         target: Json | None = None,
-        delivery: str | None = None,
-    ) -> Json:
+    ) -> AsyncTurn:
         """Ask codex's reviewer to review code changes in the thread's directory.
 
         With no argument it reviews the uncommitted changes (staged, unstaged and
@@ -197,52 +177,5 @@ class ThreadOpsMixin:
             wire_target = {"type": "custom", "instructions": instructions}
         else:
             wire_target = {"type": "uncommittedChanges"}
-        params: Json = {"threadId": self.id, "target": wire_target}
-        if delivery is not None:
-            params["delivery"] = delivery
-        return dict(await self.codex._request("review/start", params))
-
-
-class _TurnWatch:
-    """Follows the first turn that starts on a thread (one no running ``AsyncTurn``
-    claims) until it completes, collecting its items and token usage."""
-
-    def __init__(self, thread_id: str) -> None:
-        self.thread_id = thread_id
-        self.turn_id: str | None = None
-        self.done: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
-        self.items: list[Item] = []
-        self.usage: TokenUsage | None = None
-
-    def on_event(self, event: Event) -> None:
-        if event.thread_id != self.thread_id or self.done.done():
-            return
-        if event.method == "turn/started":
-            if self.turn_id is None:
-                self.turn_id = event.turn_id
-            return
-        if self.turn_id is not None and event.turn_id not in (None, self.turn_id):
-            return
-        if isinstance(event, ItemCompleted):
-            self.items.append(event.item)
-        elif isinstance(event, TokenUsageUpdated):
-            self.usage = event.usage
-        elif event.method == "turn/completed":
-            turn = event.params.get("turn")
-            self.done.set_result(turn if isinstance(turn, dict) else {})
-
-    def result(self, turn: Json) -> TurnResult:
-        status = str(turn.get("status", ""))
-        result = TurnResult(
-            thread_id=self.thread_id,
-            turn_id=str(turn.get("id") or self.turn_id or ""),
-            status=status,
-            final_response=None,
-            items=list(self.items),
-            usage=self.usage,
-            error=turn.get("error"),
-            duration_ms=turn.get("durationMs"),
-        )
-        if status == "failed":
-            raise TurnFailedError(result)
-        return result
+        params: Json = {"threadId": self.id, "target": wire_target, "delivery": "inline"}
+        return await self._begin("review/start", params)

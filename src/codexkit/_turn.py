@@ -83,10 +83,18 @@ class AsyncTurn:
         turn_id = params.get("turnId")
         if turn_id is None:
             turn = params.get("turn")
-            turn_id = turn.get("id") if isinstance(turn, dict) else None
+            if isinstance(turn, dict):
+                # A review's turn/started names its inner turn and points at ours as root.
+                if self.id is not None and turn.get("rootTurnId") == self.id:
+                    return True
+                turn_id = turn.get("id")
         return turn_id is None or self.id is None or turn_id == self.id
 
     def _feed(self, method: str, params: Json, raw: Json) -> None:
+        if self.id is None and method == "turn/started":
+            turn = params.get("turn")  # a turn started without an id in the request's answer
+            if isinstance(turn, dict) and turn.get("id"):
+                self.id = str(turn["id"])
         self._queue.append((method, params, raw))
         if method == "turn/completed":
             self._finished = True
