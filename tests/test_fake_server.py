@@ -12,6 +12,7 @@ import pytest
 
 from codexkit import (
     AgentMessageDelta,
+    ApprovalPolicy,
     AsyncCodex,
     CodexTimeoutError,
     MethodNotFoundError,
@@ -144,8 +145,10 @@ async def test_unknown_server_request_gets_an_error_not_an_empty_result(
     assert answer["error"]["code"] == -32601
 
 
-async def _answer_to(fake_codex: Callable[..., str], method: str) -> dict[str, Any]:
-    async with AsyncCodex(codex_bin=fake_codex("request", method)) as codex:
+async def _answer_to(
+    fake_codex: Callable[..., str], method: str, policy: ApprovalPolicy | None = None
+) -> dict[str, Any]:
+    async with AsyncCodex(codex_bin=fake_codex("request", method), approval_policy=policy) as codex:
         thread = await codex.start_thread()
         events = [e async for e in await thread.turn("go")]
     [report] = [e for e in events if e.method == "test/answer"]
@@ -188,3 +191,40 @@ async def test_turns_on_other_threads_keep_flowing_while_one_handler_is_slow(
         gate.set()
         result = await turn.run(timeout=5)
         assert result.status == "completed"
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        ("execCommandApproval", {"decision": "approved"}),
+        ("applyPatchApproval", {"decision": "approved"}),
+        ("item/commandExecution/requestApproval", {"decision": "accept"}),
+    ],
+)
+async def test_legacy_and_current_approvals_speak_their_own_vocabulary(
+    fake_codex: Callable[..., str], method: str, expected: dict[str, Any]
+) -> None:
+    answer = await _answer_to(fake_codex, method, ApprovalPolicy.auto_accept())
+    assert answer["result"] == expected
+
+
+async def test_elicitation_callback_content_is_accepted(fake_codex: Callable[..., str]) -> None:
+    seen: list[Any] = []
+
+    def fill_in(request: Any) -> dict[str, Any]:
+        seen.append(request)
+        return {"name": "Ada"}
+
+    policy = ApprovalPolicy.custom(on_elicitation=fill_in)
+    answer = await _answer_to(fake_codex, "mcpServer/elicitation/request", policy)
+    assert answer["result"] == {"action": "accept", "content": {"name": "Ada"}}
+    assert seen[0].thread_id == "thread-1"
+
+
+async def test_a_raising_callback_fails_closed(fake_codex: Callable[..., str]) -> None:
+    def broken(request: Any) -> str:
+        raise RuntimeError("bug in my callback")
+
+    policy = ApprovalPolicy.custom(on_command_execution=broken)
+    answer = await _answer_to(fake_codex, "item/commandExecution/requestApproval", policy)
+    assert answer["result"] == {"decision": "decline"}
