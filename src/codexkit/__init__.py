@@ -24,14 +24,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PINNED_VERSION",
+    "Account",
     "AccountInfo",
     "AgentMessageDelta",
     "AgentMessageItem",
     "ApprovalPolicy",
     "AsyncAccount",
+    "AsyncChatGptLogin",
     "AsyncCodex",
+    "AsyncDeviceCodeLogin",
     "AsyncSettings",
     "AsyncThread",
+    "AsyncThreadListing",
     "AsyncTurn",
     "ChatGptLogin",
     "Codex",
@@ -73,6 +77,7 @@ __all__ = [
     "ServerInfo",
     "ServerOverloadedError",
     "ServerRequest",
+    "Settings",
     "StreamError",
     "TextInput",
     "Thread",
@@ -167,12 +172,25 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "AccountInfo",
         "AsyncAccount",
         "AsyncSettings",
-        "ChatGptLogin",
+        "AsyncChatGptLogin",
         "ConfigWriteResult",
-        "DeviceCodeLogin",
+        "AsyncDeviceCodeLogin",
         "LoginFailedError",
     ),
-    "._client_ops": ("CommandResult", "ModelInfo", "ThreadListing", "ThreadPage", "ThreadSummary"),
+    "._client_ops": (
+        "CommandResult",
+        "ModelInfo",
+        "AsyncThreadListing",
+        "ThreadPage",
+        "ThreadSummary",
+    ),
+    "._sync_account": (
+        "Account",
+        "Settings",
+        "ChatGptLogin",
+        "DeviceCodeLogin",
+        "ThreadListing",
+    ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -194,18 +212,18 @@ if TYPE_CHECKING:
     from ._account import (
         AccountInfo,
         AsyncAccount,
+        AsyncChatGptLogin,
+        AsyncDeviceCodeLogin,
         AsyncSettings,
-        ChatGptLogin,
         ConfigWriteResult,
-        DeviceCodeLogin,
         LoginFailedError,
     )
     from ._binary import PINNED_VERSION, CodexBinary, find_codex
     from ._client import AsyncCodex
     from ._client_ops import (
+        AsyncThreadListing,
         CommandResult,
         ModelInfo,
-        ThreadListing,
         ThreadPage,
         ThreadSummary,
     )
@@ -228,6 +246,13 @@ if TYPE_CHECKING:
         Codex,
         Thread,
         Turn,
+    )
+    from ._sync_account import (
+        Account,
+        ChatGptLogin,
+        DeviceCodeLogin,
+        Settings,
+        ThreadListing,
     )
     from ._thread import AsyncThread
     from ._turn import AsyncTurn

@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountInfo",
     "AsyncAccount",
+    "AsyncChatGptLogin",
+    "AsyncDeviceCodeLogin",
     "AsyncSettings",
-    "ChatGptLogin",
     "ConfigWriteResult",
-    "DeviceCodeLogin",
     "LoginFailedError",
 ]
 
@@ -147,7 +147,7 @@ class _PendingLogin:
 _LoginT = TypeVar("_LoginT", bound=_PendingLogin)
 
 
-class ChatGptLogin(_PendingLogin):
+class AsyncChatGptLogin(_PendingLogin):
     """A browser sign-in in progress: open :attr:`url`, then ``await login.wait()``.
 
     Codex listens on a local port for the browser's redirect, so the browser must run on
@@ -159,10 +159,10 @@ class ChatGptLogin(_PendingLogin):
         self.url: str = str(raw["authUrl"])
 
     def __repr__(self) -> str:
-        return f"ChatGptLogin(login_id={self.login_id!r}, url={self.url!r})"
+        return f"AsyncChatGptLogin(login_id={self.login_id!r}, url={self.url!r})"
 
 
-class DeviceCodeLogin(_PendingLogin):
+class AsyncDeviceCodeLogin(_PendingLogin):
     """A device-code sign-in in progress: have the user open :attr:`verification_url`
     anywhere and enter :attr:`user_code`, then ``await login.wait()``."""
 
@@ -173,7 +173,7 @@ class DeviceCodeLogin(_PendingLogin):
 
     def __repr__(self) -> str:
         return (
-            f"DeviceCodeLogin(login_id={self.login_id!r}, user_code={self.user_code!r}, "
+            f"AsyncDeviceCodeLogin(login_id={self.login_id!r}, user_code={self.user_code!r}, "
             f"verification_url={self.verification_url!r})"
         )
 
@@ -211,14 +211,14 @@ class AsyncAccount:
         """Store an OpenAI API key as codex's credentials (takes effect at once)."""
         await self._codex._request("account/login/start", {"type": "apiKey", "apiKey": api_key})
 
-    async def login_chatgpt(self) -> ChatGptLogin:
-        """Start the browser sign-in with a ChatGPT account; see :class:`ChatGptLogin`."""
-        return await self._start_login({"type": "chatgpt"}, ChatGptLogin)
+    async def login_chatgpt(self) -> AsyncChatGptLogin:
+        """Start the browser sign-in with a ChatGPT account; see :class:`AsyncChatGptLogin`."""
+        return await self._start_login({"type": "chatgpt"}, AsyncChatGptLogin)
 
-    async def login_device_code(self) -> DeviceCodeLogin:
+    async def login_device_code(self) -> AsyncDeviceCodeLogin:
         """Start a device-code sign-in (for machines without a browser); see
-        :class:`DeviceCodeLogin`. Codex asks OpenAI for the code, so this needs network."""
-        return await self._start_login({"type": "chatgptDeviceCode"}, DeviceCodeLogin)
+        :class:`AsyncDeviceCodeLogin`. Codex asks OpenAI for the code, so this needs network."""
+        return await self._start_login({"type": "chatgptDeviceCode"}, AsyncDeviceCodeLogin)
 
     async def _start_login(self, params: Json, cls: type[_LoginT]) -> _LoginT:
         watch = _LoginWatch(self._codex)

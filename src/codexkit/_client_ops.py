@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from .events import Event
 
 __all__ = [
+    "AsyncThreadListing",
     "ClientOpsMixin",
     "CommandResult",
     "ModelInfo",
-    "ThreadListing",
     "ThreadPage",
     "ThreadSummary",
 ]
@@ -103,7 +103,7 @@ class ThreadPage:
     raw: Json = field(repr=False, compare=False)
 
 
-class ThreadListing:
+class AsyncThreadListing:
     """The result of :meth:`AsyncCodex.list_threads`: iterate it for every matching
     thread across pages (``async for thread in listing``), or call :meth:`pages` for
     the pages themselves. Each iteration starts again from the first page; nothing is
@@ -239,7 +239,7 @@ class ClientOpsMixin:
         state_db_only: bool = False,
         cursor: str | None = None,
         params: Json | None = None,
-    ) -> ThreadListing:
+    ) -> AsyncThreadListing:
         """The stored threads, newest first, across pages::
 
             async for thread in codex.list_threads(cwd="/src/project"):
@@ -285,7 +285,7 @@ class ClientOpsMixin:
             cursor=cursor,
         )
         wire.update(params or {})
-        return ThreadListing(self, wire, archived=bool(wire.get("archived")))
+        return AsyncThreadListing(self, wire, archived=bool(wire.get("archived")))
 
     async def read_thread(self, thread_id: str, *, include_turns: bool = True) -> Json:
         """A stored thread by id, raw (``thread/read``), with its turns unless

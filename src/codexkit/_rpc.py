@@ -163,16 +163,20 @@ class Connection:
         except ValueError:
             _log.warning("ignoring a malformed message from the app-server: %.200r", data)
             return
+        self.on_parsed(message)
+
+    def on_parsed(self, message: Any) -> None:
         if not isinstance(message, dict):
-            _log.warning("ignoring a non-object message from the app-server: %.200r", data)
+            _log.warning("ignoring a non-object message from the app-server: %.200r", message)
             return
-        for hook in self._middleware:
-            hook("incoming", message)
+        if self._middleware:
+            for hook in self._middleware:
+                hook("incoming", message)
         method = message.get("method")
         if method is None:
             self._on_response(message)
         elif not isinstance(method, str):
-            _log.warning("ignoring a message with a non-string method: %.200r", data)
+            _log.warning("ignoring a message with a non-string method: %.200r", message)
         elif "id" in message:
             self._on_server_request(message["id"], method, message.get("params"))
         else:

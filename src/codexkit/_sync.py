@@ -4,21 +4,29 @@ Every ``Codex`` owns one private event loop running on its own thread; each call
 a coroutine to that loop and waits for it. Nothing uses ``asyncio.run`` or the caller's
 loop, so the sync client works the same in a script, a thread, a Jupyter cell or code
 that already runs an event loop. Turn events cross the thread in batches.
+
+Callbacks you give the client run where the async client would run them: approval
+callbacks and ``@tool`` functions that are plain functions run in a worker thread (they
+may block, and may use this client); listeners (:meth:`Codex.add_listener`) run on the
+loop thread. Only ``exec_command``'s ``on_output`` is brought back to the calling thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import os
 import threading
-from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._client import AsyncCodex
 from ._errors import CodexError
 from ._rpc import Middleware, RequestHandler
+from ._sync_account import SyncClientOps, SyncThreadOps
+from ._thread import _UNSET
 from .approvals import ApprovalPolicy
 from .events import Event
 from .types import InputLike, ServerInfo, TurnResult
@@ -53,18 +61,22 @@ class _Portal:
         self._loop.run_until_complete(self._loop.shutdown_asyncgens())
         self._loop.close()
 
-    def call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        """Run ``coroutine`` on the private loop and return its result (or raise)."""
+    def submit(self, coroutine: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        """Start ``coroutine`` on the private loop; the future holds its outcome."""
         if threading.current_thread() is self._thread:
             coroutine.close()
             raise CodexError(
                 "a sync codexkit call was made from codexkit's own loop thread (from an "
-                "async callback?); use the async API there"
+                "async callback or a listener?); use the async API there"
             )
         if self._loop.is_closed():
             coroutine.close()
             raise CodexError("this Codex client is closed")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``coroutine`` on the private loop and return its result (or raise)."""
+        future = self.submit(coroutine)
         try:
             return future.result()
         except BaseException:
@@ -78,7 +90,7 @@ class _Portal:
         self._thread.join(timeout=10)
 
 
-class Codex:
+class Codex(SyncClientOps):
     """A synchronous client for one ``codex app-server``; see :class:`AsyncCodex`.
 
     ::
@@ -154,6 +166,12 @@ class Codex:
             finally:
                 portal.close()
 
+    def _submit(self, coroutine: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        if self._portal is None:
+            coroutine.close()
+            raise CodexError("Codex is not started; use `with Codex() as codex`")
+        return self._portal.submit(coroutine)
+
     def _call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         if self._portal is None:
             coroutine.close()
@@ -162,29 +180,84 @@ class Codex:
 
     @property
     def metadata(self) -> ServerInfo:
+        """What the server said in the handshake (its version, ``CODEX_HOME``, platform)."""
         return self._async.metadata
 
-    def start_thread(self, **options: Any) -> Thread:
-        """Start a new thread; takes the options of :meth:`AsyncCodex.start_thread`."""
-        return Thread(self, self._call(self._async.start_thread(**options)))
+    # -- threads ------------------------------------------------------------------------
 
-    def resume_thread(self, thread_id: str, **options: Any) -> Thread:
-        """Open a stored thread; takes the options of :meth:`AsyncCodex.resume_thread`."""
-        return Thread(self, self._call(self._async.resume_thread(thread_id, **options)))
+    def start_thread(
+        self,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        sandbox: str | None = None,
+        approval_policy: str | ApprovalPolicy | None = None,
+        instructions: str | None = None,
+        base_instructions: str | None = None,
+        ephemeral: bool | None = None,
+        config: Mapping[str, Any] | None = None,
+        tools: Iterable[Tool] | None = None,
+        params: Json | None = None,
+    ) -> Thread:
+        """Start a new thread; see :meth:`AsyncCodex.start_thread`."""
+        thread = self._async.start_thread(
+            cwd=cwd,
+            model=model,
+            sandbox=sandbox,
+            approval_policy=approval_policy,
+            instructions=instructions,
+            base_instructions=base_instructions,
+            ephemeral=ephemeral,
+            config=config,
+            tools=tools,
+            params=params,
+        )
+        return Thread(self, self._call(thread))
+
+    def resume_thread(
+        self,
+        thread_id: str,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        sandbox: str | None = None,
+        approval_policy: str | ApprovalPolicy | None = None,
+        config: Mapping[str, Any] | None = None,
+        params: Json | None = None,
+    ) -> Thread:
+        """Open a stored thread; see :meth:`AsyncCodex.resume_thread`."""
+        thread = self._async.resume_thread(
+            thread_id,
+            cwd=cwd,
+            model=model,
+            sandbox=sandbox,
+            approval_policy=approval_policy,
+            config=config,
+            params=params,
+        )
+        return Thread(self, self._call(thread))
 
     def request(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
         """Send any app-server request and return its raw result."""
         return self._call(self._async.request(method, params, timeout=timeout))
 
+    def add_listener(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``listener`` with every event no running turn claims; returns a function
+        that removes it. The listener runs on the client's loop thread: keep it quick
+        (hand work to a queue) and do not call this client from it."""
+        return self._async.add_listener(listener)
+
     def use(self, middleware: Middleware) -> None:
-        """Add a hook ``(direction, message)`` that sees every message in and out."""
+        """Add a hook ``(direction, message)`` that sees every message in and out (it
+        runs on the client's loop thread)."""
         self._async.use(middleware)
 
     def stderr_tail(self) -> str:
+        """The last lines the app-server wrote to stderr."""
         return self._async.stderr_tail()
 
 
-class Thread:
+class Thread(SyncThreadOps):
     """A thread on the app-server; the sync twin of :class:`AsyncThread`."""
 
     def __init__(self, codex: Codex, thread: AsyncThread) -> None:
@@ -199,23 +272,156 @@ class Thread:
     def info(self) -> Json:
         return self._async.info
 
-    def turn(self, input: InputLike, **options: Any) -> Turn:
-        """Start a turn and return it at once; iterate it or call ``turn.run()``."""
-        return Turn(self, self.codex._call(self._async.turn(input, **options)))
+    def _call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        return self.codex._call(coroutine)
 
-    def run(self, input: InputLike, *, timeout: float | None = None, **options: Any) -> TurnResult:
+    def turn(
+        self,
+        input: InputLike,
+        *,
+        model: str | None = None,
+        effort: str | None = None,
+        cwd: str | None = None,
+        output_type: type[Any] | None = None,
+        output_schema: Json | None = None,
+        approval_policy: str | None = None,
+        summary: str | None = None,
+        collaboration_mode: str | None = None,
+        idle_timeout: float | None = _UNSET,
+        params: Json | None = None,
+    ) -> Turn:
+        """Start a turn and return it at once; iterate it or call ``turn.run()``. The
+        options are those of :meth:`AsyncThread.turn`."""
+        turn = self._async.turn(
+            input,
+            model=model,
+            effort=effort,
+            cwd=cwd,
+            output_type=output_type,
+            output_schema=output_schema,
+            approval_policy=approval_policy,
+            summary=summary,
+            collaboration_mode=collaboration_mode,
+            idle_timeout=idle_timeout,
+            params=params,
+        )
+        return Turn(self, self._call(turn))
+
+    def run(
+        self,
+        input: InputLike,
+        *,
+        timeout: float | None = None,
+        model: str | None = None,
+        effort: str | None = None,
+        cwd: str | None = None,
+        output_type: type[Any] | None = None,
+        output_schema: Json | None = None,
+        approval_policy: str | None = None,
+        summary: str | None = None,
+        collaboration_mode: str | None = None,
+        idle_timeout: float | None = _UNSET,
+        params: Json | None = None,
+    ) -> TurnResult:
         """Run one turn to the end and return its :class:`TurnResult`."""
-        return self.turn(input, **options).run(timeout=timeout)
+        turn = self.turn(
+            input,
+            model=model,
+            effort=effort,
+            cwd=cwd,
+            output_type=output_type,
+            output_schema=output_schema,
+            approval_policy=approval_policy,
+            summary=summary,
+            collaboration_mode=collaboration_mode,
+            idle_timeout=idle_timeout,
+            params=params,
+        )
+        return turn.run(timeout=timeout)
 
-    def ask(self, input: InputLike, *, timeout: float | None = None, **options: Any) -> str:
-        """Run one turn and return only the agent's final text."""
-        return self.run(input, timeout=timeout, **options).final_response or ""
+    def ask(
+        self,
+        input: InputLike,
+        *,
+        timeout: float | None = None,
+        model: str | None = None,
+        effort: str | None = None,
+        cwd: str | None = None,
+        output_type: type[Any] | None = None,
+        output_schema: Json | None = None,
+        approval_policy: str | None = None,
+        summary: str | None = None,
+        collaboration_mode: str | None = None,
+        idle_timeout: float | None = _UNSET,
+        params: Json | None = None,
+    ) -> str:
+        """Run one turn and return only the agent's final text ("" if it wrote none)."""
+        result = self.run(
+            input,
+            timeout=timeout,
+            model=model,
+            effort=effort,
+            cwd=cwd,
+            output_type=output_type,
+            output_schema=output_schema,
+            approval_policy=approval_policy,
+            summary=summary,
+            collaboration_mode=collaboration_mode,
+            idle_timeout=idle_timeout,
+            params=params,
+        )
+        return result.final_response or ""
 
-    def fork(self, **options: Any) -> Thread:
-        return Thread(self.codex, self.codex._call(self._async.fork(**options)))
+    def fork(
+        self,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        sandbox: str | None = None,
+        approval_policy: str | ApprovalPolicy | None = None,
+        instructions: str | None = None,
+        base_instructions: str | None = None,
+        ephemeral: bool | None = None,
+        config: Mapping[str, Any] | None = None,
+        params: Json | None = None,
+    ) -> Thread:
+        """A new thread with this thread's history; the original is left as it is."""
+        fork = self._async.fork(
+            cwd=cwd,
+            model=model,
+            sandbox=sandbox,
+            approval_policy=approval_policy,
+            instructions=instructions,
+            base_instructions=base_instructions,
+            ephemeral=ephemeral,
+            config=config,
+            params=params,
+        )
+        return Thread(self.codex, self._call(fork))
 
     def read(self, *, include_turns: bool = True) -> Json:
-        return self.codex._call(self._async.read(include_turns=include_turns))
+        """The thread as stored by the app-server (``thread/read``), with its turns."""
+        return self._call(self._async.read(include_turns=include_turns))
+
+    def review(
+        self,
+        *,
+        base_branch: str | None = None,
+        commit: str | None = None,
+        commit_title: str | None = None,
+        instructions: str | None = None,
+        target: Json | None = None,
+    ) -> Turn:
+        """Start a review of code changes in the thread's directory, as a turn of the
+        thread; see :meth:`AsyncThread.review`."""
+        review = self._async.review(
+            base_branch=base_branch,
+            commit=commit,
+            commit_title=commit_title,
+            instructions=instructions,
+            target=target,
+        )
+        return Turn(self, self._call(review))
 
     def __repr__(self) -> str:
         return f"Thread(id={self.id!r})"
@@ -234,7 +440,16 @@ class Turn:
         return self._async.id
 
     @property
+    def thread_id(self) -> str:
+        return self._async.thread_id
+
+    @property
+    def idle_timeout(self) -> float | None:
+        return self._async.idle_timeout
+
+    @property
     def result(self) -> TurnResult | None:
+        """The result once the stream has reached the end of the turn."""
         return self._async.result
 
     def __iter__(self) -> Iterator[Event]:
@@ -254,9 +469,11 @@ class Turn:
         return self.thread.codex._call(self._async.run(timeout=timeout))
 
     def steer(self, input: InputLike) -> None:
+        """Add input to the turn while it runs."""
         self.thread.codex._call(self._async.steer(input))
 
     def interrupt(self) -> None:
+        """Ask the agent to stop; the stream then ends with status ``interrupted``."""
         self.thread.codex._call(self._async.interrupt())
 
     def __repr__(self) -> str:

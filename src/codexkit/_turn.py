@@ -20,8 +20,13 @@ from ._errors import (
 from ._structured import OutputSpec
 from ._telemetry import end_span, start_span
 from .events import (
+    AgentMessageDelta,
+    CommandOutputDelta,
     Event,
+    FileChangeOutputDelta,
     ItemCompleted,
+    ItemStarted,
+    ReasoningDelta,
     StreamError,
     TokenUsageUpdated,
     TurnCompleted,
@@ -135,7 +140,8 @@ class AsyncTurn:
     async def __anext__(self) -> Event:
         if self._drained:
             raise StopAsyncIteration
-        await self._ready()
+        if not self._queue:
+            await self._ready()
         return self._pop()
 
     async def next_batch(self, limit: int = 512) -> list[Event]:
@@ -196,10 +202,13 @@ class AsyncTurn:
         self._interrupting = asyncio.ensure_future(self._interrupt_quietly())
 
     def _collect(self, event: Event) -> None:
-        if isinstance(event, ItemCompleted):
-            self._items.append(event.item)
-        elif isinstance(event, TokenUsageUpdated):
-            self._usage = event.usage
+        kind = type(event)
+        if kind in _PASSING:  # deltas and the like: nothing to keep (the common case)
+            return
+        if kind is ItemCompleted:
+            self._items.append(event.item)  # type: ignore[attr-defined]
+        elif kind is TokenUsageUpdated:
+            self._usage = event.usage  # type: ignore[attr-defined]
         elif isinstance(event, (TurnCompleted, TurnFailed)):
             self._drained = True
             self._result = self._build_result(event)
@@ -285,6 +294,12 @@ class AsyncTurn:
 
     def __repr__(self) -> str:
         return f"AsyncTurn(id={self.id!r}, thread_id={self.thread.id!r})"
+
+
+# Event types that change nothing in the turn's result.
+_PASSING = frozenset(
+    {AgentMessageDelta, CommandOutputDelta, FileChangeOutputDelta, ReasoningDelta, ItemStarted}
+)
 
 
 def _final_text(items: list[Item]) -> str | None:

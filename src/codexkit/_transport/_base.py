@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import collections
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from .._errors import TransportClosedError
 
@@ -13,10 +13,13 @@ __all__ = ["MessageSink", "StderrTail", "Transport"]
 
 
 class MessageSink(Protocol):
-    """Where a transport delivers what it reads. Both are called on the event loop."""
+    """Where a transport delivers what it reads. All are called on the event loop."""
 
     def on_message(self, data: bytes) -> None:
-        """One complete JSON message, without its framing."""
+        """One complete JSON message, without its framing, still to be parsed."""
+
+    def on_parsed(self, message: Any) -> None:
+        """One message the transport has already parsed (any JSON value)."""
 
     def on_closed(self, error: TransportClosedError) -> None:
         """The peer went away; called once, after the last ``on_message``."""
