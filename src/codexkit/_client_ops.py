@@ -118,9 +118,14 @@ class AsyncThreadListing:
         return self._threads()
 
     async def _threads(self) -> AsyncIterator[ThreadSummary]:
+        # The server's file scan can list a thread once per rollout file (after a
+        # rollback, say): each thread is yielded once.
+        seen: set[str] = set()
         async for page in self.pages():
             for thread in page.threads:
-                yield thread
+                if thread.id not in seen:
+                    seen.add(thread.id)
+                    yield thread
 
     async def pages(self) -> AsyncIterator[ThreadPage]:
         """Each page in turn, following ``nextCursor``."""

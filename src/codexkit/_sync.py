@@ -26,7 +26,7 @@ from ._client import AsyncCodex
 from ._errors import CodexError
 from ._rpc import Middleware, RequestHandler
 from ._sync_account import SyncClientOps, SyncThreadOps
-from ._thread import _UNSET
+from ._thread import CLIENT_DEFAULT
 from .approvals import ApprovalPolicy
 from .events import Event
 from .types import InputLike, ServerInfo, TurnResult
@@ -287,7 +287,7 @@ class Thread(SyncThreadOps):
         approval_policy: str | None = None,
         summary: str | None = None,
         collaboration_mode: str | None = None,
-        idle_timeout: float | None = _UNSET,
+        idle_timeout: float | None = CLIENT_DEFAULT,
         params: Json | None = None,
     ) -> Turn:
         """Start a turn and return it at once; iterate it or call ``turn.run()``. The
@@ -320,7 +320,7 @@ class Thread(SyncThreadOps):
         approval_policy: str | None = None,
         summary: str | None = None,
         collaboration_mode: str | None = None,
-        idle_timeout: float | None = _UNSET,
+        idle_timeout: float | None = CLIENT_DEFAULT,
         params: Json | None = None,
     ) -> TurnResult:
         """Run one turn to the end and return its :class:`TurnResult`."""
@@ -352,7 +352,7 @@ class Thread(SyncThreadOps):
         approval_policy: str | None = None,
         summary: str | None = None,
         collaboration_mode: str | None = None,
-        idle_timeout: float | None = _UNSET,
+        idle_timeout: float | None = CLIENT_DEFAULT,
         params: Json | None = None,
     ) -> str:
         """Run one turn and return only the agent's final text ("" if it wrote none)."""

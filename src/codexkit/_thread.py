@@ -16,7 +16,16 @@ if TYPE_CHECKING:
 __all__ = ["AsyncThread"]
 
 Json = dict[str, Any]
-_UNSET: Any = object()
+
+
+class _ClientDefault:
+    """The value of an argument left to the client's setting (``turn_idle_timeout``)."""
+
+    def __repr__(self) -> str:
+        return "CLIENT_DEFAULT"
+
+
+CLIENT_DEFAULT: Any = _ClientDefault()
 
 
 class AsyncThread(ThreadOpsMixin):
@@ -41,7 +50,7 @@ class AsyncThread(ThreadOpsMixin):
         approval_policy: str | None = None,
         summary: str | None = None,
         collaboration_mode: str | None = None,
-        idle_timeout: float | None = _UNSET,
+        idle_timeout: float | None = CLIENT_DEFAULT,
         params: Json | None = None,
     ) -> AsyncTurn:
         """Start a turn and return it at once; iterate it or ``await turn.run()``.
@@ -76,7 +85,7 @@ class AsyncThread(ThreadOpsMixin):
         method: str,
         wire: Json,
         *,
-        idle_timeout: float | None = _UNSET,
+        idle_timeout: float | None = CLIENT_DEFAULT,
         output: OutputSpec | None = None,
     ) -> AsyncTurn:
         """Send a request that starts a turn on this thread (a prompt, a compaction, a
@@ -86,7 +95,7 @@ class AsyncThread(ThreadOpsMixin):
                 f"thread {self.id} already has turn {self._active.id} in progress; "
                 "steer it, interrupt it or wait for it"
             )
-        idle = self.codex.turn_idle_timeout if idle_timeout is _UNSET else idle_timeout
+        idle = self.codex.turn_idle_timeout if idle_timeout is CLIENT_DEFAULT else idle_timeout
         turn = AsyncTurn(self, idle_timeout=idle, output=output)
         # Route this thread's notifications to the turn before asking, so none is lost.
         self._active = turn

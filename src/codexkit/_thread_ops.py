@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 __all__ = ["ThreadOpsMixin"]
 
 Json = dict[str, Any]
-_UNSET: Any = object()
 
 
 class ThreadOpsMixin:
@@ -142,13 +141,11 @@ class ThreadOpsMixin:
         untracked files); ``base_branch="main"`` reviews the current branch against
         ``main``; ``commit="<sha>"`` (with an optional ``commit_title`` for display) one
         commit; ``instructions="..."`` whatever you describe. ``target`` gives a raw
-        ``ReviewTarget`` instead. ``delivery="detached"`` (deprecated upstream) runs it
-        on a new thread.
+        ``ReviewTarget`` instead.
 
-        The review runs as a turn of the thread: its events (``enteredReviewMode``, the
-        reviewer's messages, ``exitedReviewMode`` carrying the review text) arrive like a
-        turn's, under the turn id in ``result["turn"]["id"]``. Returns the raw
-        ``review/start`` result (``turn``, ``reviewThreadId``).
+        The review runs as a turn of this thread, returned at once: iterate it for its
+        events (``enteredReviewMode``, the reviewer's messages, ``exitedReviewMode``
+        carrying the review text) or ``await review.run()`` for the result.
         """
         chosen = [
             name
