@@ -1,0 +1,215 @@
+"""One adapter per client under test, all driven by the same scenarios.
+
+Every adapter imports its SDK lazily, inside :meth:`Adapter.start`, so a worker process
+holds exactly one SDK and its memory and import costs are its own.
+
+The adapter methods are coroutines even for the synchronous ``openai-codex`` client:
+its adapter calls the blocking API inside the coroutine (nothing else runs on the loop),
+which adds one coroutine call (about a microsecond) per operation, not per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from bench.raw_client import RawClient
+
+if TYPE_CHECKING:
+    import openai_codex
+
+    import codexkit
+
+CLIENTS = ("raw", "codexkit", "openai_sync", "openai_async")
+
+LABELS = {
+    "raw": "raw JSON-RPC",
+    "codexkit": "codexkit",
+    "openai_sync": "openai-codex sync",
+    "openai_async": "openai-codex async",
+}
+
+ThreadT = TypeVar("ThreadT")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the server comes from: the ``codex`` executable, its home and working dir."""
+
+    codex_bin: str
+    codex_home: str | None
+    cwd: str
+
+
+class Adapter(Generic[ThreadT]):
+    """The operations the scenarios need; each client implements them with its own API."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    async def start(self) -> None:
+        """Spawn the app-server and finish the handshake (what "spawn to ready" times)."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def new_thread(self) -> ThreadT:
+        raise NotImplementedError
+
+    async def run_turn(self, thread: ThreadT, text: str) -> str | None:
+        """Run one turn to its end; return the agent's final text."""
+        raise NotImplementedError
+
+    async def stream_turn(self, thread: ThreadT, text: str) -> int:
+        """Run one turn consuming its events one at a time; return how many there were."""
+        raise NotImplementedError
+
+    async def run_concurrent(self, threads: list[ThreadT], text: str) -> list[str | None]:
+        """One turn on each thread, all at once."""
+        return list(await asyncio.gather(*(self.run_turn(t, text) for t in threads)))
+
+
+class RawAdapter(Adapter[str]):
+    """:class:`bench.raw_client.RawClient`, the floor."""
+
+    client: RawClient
+
+    async def start(self) -> None:
+        env = dict(os.environ)
+        if self.target.codex_home is not None:
+            env["CODEX_HOME"] = self.target.codex_home
+        argv = [self.target.codex_bin, "app-server"]
+        self.client = RawClient(argv, env=env, cwd=self.target.cwd)
+        await self.client.start()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def new_thread(self) -> str:
+        return await self.client.thread_start()
+
+    async def run_turn(self, thread: str, text: str) -> str | None:
+        turn, _ = await self.client.run_turn(thread, text)
+        # turn/completed carries a summary of the items: the agent's messages included.
+        texts = [i.get("text") for i in turn.get("items", []) if i.get("type") == "agentMessage"]
+        return texts[-1] if texts else None
+
+    async def stream_turn(self, thread: str, text: str) -> int:
+        _, events = await self.client.run_turn(thread, text)
+        return events
+
+
+class CodexkitAdapter(Adapter["codexkit.AsyncThread"]):
+    """``codexkit.AsyncCodex``."""
+
+    codex: codexkit.AsyncCodex
+
+    async def start(self) -> None:
+        from codexkit import AsyncCodex
+
+        t = self.target
+        self.codex = AsyncCodex(codex_bin=t.codex_bin, codex_home=t.codex_home, cwd=t.cwd)
+        await self.codex.start()
+
+    async def close(self) -> None:
+        await self.codex.close()
+
+    async def new_thread(self) -> codexkit.AsyncThread:
+        return await self.codex.start_thread()
+
+    async def run_turn(self, thread: codexkit.AsyncThread, text: str) -> str | None:
+        return (await thread.run(text)).final_response
+
+    async def stream_turn(self, thread: codexkit.AsyncThread, text: str) -> int:
+        turn = await thread.turn(text)
+        count = 0
+        async for _event in turn:
+            count += 1
+        return count
+
+
+def _openai_config(target: Target) -> openai_codex.CodexConfig:
+    from openai_codex import CodexConfig
+
+    env = {"CODEX_HOME": target.codex_home} if target.codex_home is not None else None
+    return CodexConfig(codex_bin=target.codex_bin, cwd=target.cwd, env=env)
+
+
+class OpenAISyncAdapter(Adapter["openai_codex.Thread"]):
+    """``openai_codex.Codex``: blocking calls; a reader thread fills per-turn queues."""
+
+    codex: openai_codex.Codex
+
+    async def start(self) -> None:
+        from openai_codex import Codex
+
+        self.codex = Codex(_openai_config(self.target))  # spawns and initializes
+
+    async def close(self) -> None:
+        self.codex.close()
+
+    async def new_thread(self) -> openai_codex.Thread:
+        from openai_codex import ApprovalMode
+
+        # deny_all sends approvalPolicy "never", as the CODEX_HOME config already says;
+        # the default (auto_review) would add an approvals reviewer the others lack.
+        return self.codex.thread_start(approval_mode=ApprovalMode.deny_all)
+
+    async def run_turn(self, thread: openai_codex.Thread, text: str) -> str | None:
+        return thread.run(text).final_response
+
+    async def stream_turn(self, thread: openai_codex.Thread, text: str) -> int:
+        count = 0
+        for _event in thread.turn(text).stream():
+            count += 1
+        return count
+
+    async def run_concurrent(
+        self, threads: list[openai_codex.Thread], text: str
+    ) -> list[str | None]:
+        # The sync client is thread-safe and routes per turn: one OS thread per turn.
+        with ThreadPoolExecutor(max_workers=len(threads)) as pool:
+            futures = [pool.submit(t.run, text) for t in threads]
+            return [f.result().final_response for f in futures]
+
+
+class OpenAIAsyncAdapter(Adapter["openai_codex.AsyncThread"]):
+    """``openai_codex.AsyncCodex``: the sync client driven through ``asyncio.to_thread``."""
+
+    codex: openai_codex.AsyncCodex
+
+    async def start(self) -> None:
+        from openai_codex import AsyncCodex
+
+        self.codex = AsyncCodex(_openai_config(self.target))
+        await self.codex.__aenter__()  # what `async with` does: spawn and initialize
+
+    async def close(self) -> None:
+        await self.codex.close()
+
+    async def new_thread(self) -> openai_codex.AsyncThread:
+        from openai_codex import ApprovalMode
+
+        return await self.codex.thread_start(approval_mode=ApprovalMode.deny_all)
+
+    async def run_turn(self, thread: openai_codex.AsyncThread, text: str) -> str | None:
+        return (await thread.run(text)).final_response
+
+    async def stream_turn(self, thread: openai_codex.AsyncThread, text: str) -> int:
+        turn = await thread.turn(text)
+        count = 0
+        async for _event in turn.stream():
+            count += 1
+        return count
+
+
+ADAPTERS: dict[str, type[Adapter[Any]]] = {
+    "raw": RawAdapter,
+    "codexkit": CodexkitAdapter,
+    "openai_sync": OpenAISyncAdapter,
+    "openai_async": OpenAIAsyncAdapter,
+}
