@@ -80,7 +80,14 @@ async def test_two_hundred_open_close_cycles_leak_nothing(codex_home: Path, tmp_
     assert len(os.listdir("/proc/self/fd")) == fds_before
 
 
-def test_sigkill_of_the_parent_leaves_no_orphan(codex_home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["inherited", "without-setpriv"])
+def test_sigkill_of_the_parent_leaves_no_orphan(
+    codex_home: Path, tmp_path: Path, path: str
+) -> None:
+    # Without setpriv on PATH the death signal comes from a pre-exec hook instead.
+    env = dict(os.environ)
+    if path == "without-setpriv":
+        env["PATH"] = str(tmp_path / "empty-bin")
     program = textwrap.dedent(
         f"""
         import asyncio, sys
@@ -94,7 +101,9 @@ def test_sigkill_of_the_parent_leaves_no_orphan(codex_home: Path, tmp_path: Path
         asyncio.run(main())
         """
     )
-    parent = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", program], stdout=subprocess.PIPE, text=True, env=env
+    )
     assert parent.stdout is not None
     server = int(parent.stdout.readline())
     assert _alive(server)

@@ -15,6 +15,7 @@ import contextlib
 import json
 import json.scanner
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,15 +76,16 @@ class StdioTransport(Transport):
         loop = asyncio.get_running_loop()
         self._sink = sink
         # Popen only forks and execs; asyncio's own subprocess support does the same here.
+        argv, hook = tied_to_parent(self._argv)
         self._proc = subprocess.Popen(  # noqa: ASYNC220
-            self._argv,
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=self._cwd,
             env=self._env,
             start_new_session=True,
-            preexec_fn=_death_signal_hook(),
+            preexec_fn=hook,
         )
         _LIVE.add(self)
         assert self._proc.stdin
@@ -310,6 +312,22 @@ def _peek_exit_code(proc: subprocess.Popen[bytes]) -> int | None:
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def tied_to_parent(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """How to start ``argv`` so that Linux SIGKILLs it when its parent dies.
+
+    ``setpriv --pdeathsig`` sets the signal and execs the program in place (same pid); it
+    needs no Python code between fork and exec, which is unsafe in a process with
+    threads and keeps ``subprocess`` off its fast spawn path. Without ``setpriv`` a
+    pre-exec hook does the same job.
+    """
+    if not sys.platform.startswith("linux"):
+        return list(argv), None
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        return [setpriv, "--pdeathsig", "KILL", "--", *argv], None
+    return list(argv), _death_signal_hook()
 
 
 def _death_signal_hook() -> Callable[[], None] | None:
