@@ -15,7 +15,7 @@ install: $(VENV)/.installed
 
 ## The real agent, offline, against the built-in scripted model.
 demo: install
-	$(BIN)/python -m codexkit.demo
+	$(BIN)/codexkit demo
 
 ## Lint, type-check, then the whole test suite (real codex binary, scripted model).
 test: check

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import OutputParseError
+
+if TYPE_CHECKING:
+    from .types import TurnResult
 
 __all__ = ["OutputSpec", "strict_schema"]
 
@@ -60,6 +64,18 @@ class OutputSpec:
             raise TypeError("pass output_type or output_schema, not both")
         self.output_type = output_type
         self.schema = strict_schema(output_type) if output_type is not None else schema
+
+    def apply(self, result: TurnResult) -> tuple[TurnResult, OutputParseError | None]:
+        """``result`` with ``output`` parsed from its final answer, or the unchanged result
+        and the parse error (which carries it). A turn that did not complete is left
+        alone: it has no answer to parse."""
+        if result.status != "completed":
+            return result, None
+        try:
+            return dataclasses.replace(result, output=self.parse(result.final_response)), None
+        except OutputParseError as exc:
+            exc.result = result
+            return result, exc
 
     def parse(self, text: str | None) -> Any:
         """The final answer as an instance of the model (or as JSON for a raw schema)."""

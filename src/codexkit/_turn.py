@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -231,14 +230,10 @@ class AsyncTurn:
             error=error,
             duration_ms=turn.get("durationMs"),
         )
-        if self._output is None or status != "completed":
+        if self._output is None:
             return result
-        try:
-            return dataclasses.replace(result, output=self._output.parse(result.final_response))
-        except OutputParseError as exc:
-            exc.result = result
-            self._output_error = exc
-            return result
+        result, self._output_error = self._output.apply(result)
+        return result
 
     async def run(self, *, timeout: float | None = None) -> TurnResult:
         """Consume the remaining events and return the result.

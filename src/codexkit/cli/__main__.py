@@ -1,0 +1,5 @@
+"""``python -m codexkit.cli``."""
+
+from . import main
+
+main()

@@ -1,0 +1,192 @@
+"""The one-shot engine: every turn is one ``codex exec --json`` process, nothing lives on.
+
+::
+
+    from codexkit.exec import ExecCodex
+
+    codex = ExecCodex()
+    thread = codex.start_thread(cwd="/src/project", sandbox="workspace-write")
+    result = await thread.run("Fix the failing test")
+    print(result.final_response)
+    again = await thread.run("Now add a test for it")    # resumes the same thread
+
+Events and results are the app-server client's own types (:mod:`codexkit.events`,
+:class:`~codexkit.TurnResult`). exec runs without a human: no approvals, no dynamic tools,
+no steering. Use :class:`~codexkit.AsyncCodex` for those; see ``docs/exec.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._binary import find_codex
+from ._errors import CodexError
+from ._exec._command import StrPath, ThreadOptions
+from ._exec._stream import ExecError, ExecStream
+from ._structured import OutputSpec
+from .types import InputLike, TurnResult
+
+__all__ = ["ExecCodex", "ExecError", "ExecStream", "ExecThread"]
+
+Json = dict[str, Any]
+
+
+class ExecCodex:
+    """Settings shared by the threads it starts; it runs nothing itself.
+
+    ``codex_bin`` picks the binary as :func:`~codexkit.find_codex` does, ``codex_home``
+    sets ``CODEX_HOME``, ``env`` adds environment variables, ``config`` is a nested dict
+    of codex settings (``-c key=value``) and ``model`` the default model.
+    ``turn_idle_timeout`` bounds the silence between two events of a turn (seconds;
+    ``None`` for no limit), as on :class:`~codexkit.AsyncCodex`.
+    """
+
+    def __init__(
+        self,
+        *,
+        codex_bin: StrPath | None = None,
+        codex_home: StrPath | None = None,
+        env: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        turn_idle_timeout: float | None = 600.0,
+    ) -> None:
+        self.binary = find_codex(codex_bin)
+        self.codex_home = os.fspath(codex_home) if codex_home is not None else None
+        self.env = dict(env or {})
+        self.config = dict(config or {})
+        self.model = model
+        self.turn_idle_timeout = turn_idle_timeout
+
+    def start_thread(
+        self,
+        *,
+        cwd: StrPath | None = None,
+        model: str | None = None,
+        sandbox: str | None = None,
+        reasoning_effort: str | None = None,
+        additional_directories: Sequence[StrPath] = (),
+        network_access: bool | None = None,
+        web_search: bool | str | None = None,
+        approval_policy: str | None = "never",
+        skip_git_repo_check: bool = True,
+        ephemeral: bool = False,
+        config: Mapping[str, Any] | None = None,
+    ) -> ExecThread:
+        """A new thread; codex creates it on the first run, which sets ``thread.id``.
+
+        ``sandbox`` is ``read-only``, ``workspace-write`` or ``danger-full-access``;
+        ``network_access`` applies to ``workspace-write``; ``web_search`` is ``True``
+        (live), ``False`` (disabled) or a mode (``"live"``, ``"cached"``, ``"disabled"``).
+        An ``ephemeral`` thread is not stored, so it runs one turn only.
+        """
+        options = ThreadOptions(
+            cwd=os.fspath(cwd) if cwd is not None else None,
+            model=model,
+            sandbox=sandbox,
+            reasoning_effort=reasoning_effort,
+            additional_directories=tuple(os.fspath(d) for d in additional_directories),
+            network_access=network_access,
+            web_search=web_search,
+            approval_policy=approval_policy,
+            skip_git_repo_check=skip_git_repo_check,
+            ephemeral=ephemeral,
+            config=dict(config or {}),
+        )
+        return ExecThread(self, options)
+
+    def resume_thread(self, thread_id: str, **options: Any) -> ExecThread:
+        """A stored thread (``codex exec resume THREAD_ID``), with the options of
+        :meth:`start_thread`. Works from any process using the same ``CODEX_HOME``."""
+        thread = self.start_thread(**options)
+        thread.id = thread_id
+        return thread
+
+    def _child_env(self) -> dict[str, str]:
+        extra = dict(self.env)
+        if self.codex_home is not None:
+            extra["CODEX_HOME"] = self.codex_home
+        return self.binary.child_env(extra)
+
+    def __repr__(self) -> str:
+        return f"ExecCodex(codex_bin={self.binary.path!r}, codex_home={self.codex_home!r})"
+
+
+class ExecThread:
+    """A conversation; each run is one ``codex exec`` process that resumes it.
+
+    ``id`` is ``None`` until the first run's ``thread.started``. One run at a time.
+    """
+
+    def __init__(self, codex: ExecCodex, options: ThreadOptions) -> None:
+        self.codex = codex
+        self._options = options
+        self.id: str | None = None
+        self._running: str | None = None  # the turn id of the run in progress
+        self._turns = 0
+
+    def run_streamed(
+        self,
+        input: InputLike,
+        *,
+        output_type: type[Any] | None = None,
+        output_schema: Json | None = None,
+        images: Sequence[StrPath] = (),
+        timeout: float | None = None,
+    ) -> ExecStream:
+        """The turn as a stream of events; the process starts on ``async with`` or on
+        the first ``async for`` step. ``stream.result`` holds the result at the end."""
+        output = None
+        if output_type is not None or output_schema is not None:
+            output = OutputSpec(output_type, output_schema)
+        return ExecStream(self, input, output=output, images=images, timeout=timeout)
+
+    async def run(
+        self,
+        input: InputLike,
+        *,
+        output_type: type[Any] | None = None,
+        output_schema: Json | None = None,
+        images: Sequence[StrPath] = (),
+        timeout: float | None = None,
+    ) -> TurnResult:
+        """Run one turn to the end and return its :class:`~codexkit.TurnResult`.
+
+        A prompt is a string, an input (``TextInput``, ``LocalImageInput``, an
+        ``ImageInput`` with a ``data:`` URL) or a list of them; ``images`` adds image
+        files. ``output_type`` (a pydantic model) or ``output_schema`` (a JSON schema)
+        asks for a structured answer, parsed into ``result.output``.
+
+        Raises :class:`~codexkit.TurnFailedError` (with the partial result),
+        :class:`~codexkit.OutputParseError`, :class:`~codexkit.CodexTimeoutError` after
+        ``timeout`` seconds, and :class:`ExecError` when codex dies or misbehaves. Each
+        way out, the process group is ended and the private files are removed.
+        """
+        stream = self.run_streamed(
+            input,
+            output_type=output_type,
+            output_schema=output_schema,
+            images=images,
+            timeout=timeout,
+        )
+        async with stream:
+            async for _ in stream:
+                pass
+        return stream._outcome()
+
+    def _begin(self, turn_id: str) -> None:
+        if self._running is not None:
+            raise CodexError(f"thread {self.id} already has turn {self._running} running")
+        if self._options.ephemeral and self._turns:
+            raise CodexError("an ephemeral thread is not stored, so it runs one turn only")
+        self._running = turn_id
+        self._turns += 1
+
+    def _release(self, turn_id: str) -> None:
+        if self._running == turn_id:
+            self._running = None
+
+    def __repr__(self) -> str:
+        return f"ExecThread(id={self.id!r})"
