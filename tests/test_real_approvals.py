@@ -196,3 +196,17 @@ async def test_user_input_answers_reach_the_model(
     assert asked[0].questions[0].options == ["red", "blue"]
     [output] = scripted_model.requests[1].function_call_outputs()
     assert '"color":{"answers":["blue"]}' in str(output["output"]).replace(" ", "")
+
+
+async def test_a_slow_answer_does_not_count_as_the_agent_going_idle(
+    scripted_model: ScriptedModel, codex_home: Path, workspace: Path
+) -> None:
+    async def think_it_over(request: CommandApprovalRequest) -> str:
+        await asyncio.sleep(1.5)  # longer than the turn's idle limit below
+        return "accept"
+
+    scripted_model.extend([shell("touch pondered.txt", escalate=True), text("ok")])
+    policy = ApprovalPolicy.custom(on_command_execution=think_it_over)
+    _, status = await _run(codex_home, workspace, approval_policy=policy, turn_idle_timeout=0.5)
+    assert status == "completed"
+    assert (workspace / "pondered.txt").exists()

@@ -217,3 +217,21 @@ async def test_default_answers_validate_against_the_protocol_response_models() -
         types[1].model_validate(answer)  # raises if the shape is wrong
     # Only the two requests that need credentials the client does not hold are refused.
     assert refused == {"account/chatgptAuthTokens/refresh", "attestation/generate"}
+
+
+def test_file_changes_keep_their_move_target() -> None:
+    from codexkit import FileChangeItem
+
+    item = parse_item(
+        {
+            "type": "fileChange",
+            "id": "f",
+            "status": "completed",
+            "changes": [
+                {"path": "a.py", "kind": {"type": "update", "move_path": "b.py"}, "diff": "@@"},
+                {"path": "c.py", "kind": {"type": "add"}, "diff": "x"},
+            ],
+        }
+    )
+    assert isinstance(item, FileChangeItem)
+    assert [(c.kind, c.move_path) for c in item.changes] == [("update", "b.py"), ("add", None)]

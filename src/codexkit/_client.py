@@ -13,7 +13,7 @@ from ._client_ops import ClientOpsMixin
 from ._config import config_overrides, flatten_config
 from ._dispatch import Dispatcher, ThreadHandlers
 from ._errors import CodexError
-from ._rpc import Connection, Middleware, RequestHandler
+from ._rpc import Connection, Middleware, RequestHandler, ServerRequest
 from ._thread import AsyncThread
 from ._transport import StdioTransport, Transport, UnixSocketTransport
 from ._turn import AsyncTurn
@@ -109,7 +109,7 @@ class AsyncCodex(ClientOpsMixin):
         connection = Connection(
             self._make_transport(),
             on_notification=self._route,
-            request_handler=self._request_handler,
+            request_handler=self._answer,
             request_timeout=self.request_timeout,
         )
         for hook in self._middleware:
@@ -232,6 +232,11 @@ class AsyncCodex(ClientOpsMixin):
             ),
         )
 
+    def thread(self, thread_id: str) -> AsyncThread:
+        """A handle on a stored thread without loading it on the server: enough to read,
+        rename, archive or delete it. Run turns on a thread from :meth:`resume_thread`."""
+        return AsyncThread(self, {"id": thread_id})
+
     async def _open_thread(
         self, method: str, wire: Json, handlers: ThreadHandlers, options: Mapping[str, Any]
     ) -> AsyncThread:
@@ -303,6 +308,14 @@ class AsyncCodex(ClientOpsMixin):
                     listener(event)
                 except Exception:
                     _log.exception("event listener failed")
+
+    async def _answer(self, request: ServerRequest) -> Any:
+        params = request.params if isinstance(request.params, dict) else {}
+        turn = self._active.get(str(params.get("threadId")))
+        if turn is None:
+            return await self._request_handler(request)
+        with turn.answering():
+            return await self._request_handler(request)
 
     def _claim(self, thread_id: str, turn: AsyncTurn) -> None:
         self._active[thread_id] = turn

@@ -237,6 +237,10 @@ class Codex(SyncClientOps):
         )
         return Thread(self, self._call(thread))
 
+    def thread(self, thread_id: str) -> Thread:
+        """A handle on a stored thread without loading it; see :meth:`AsyncCodex.thread`."""
+        return Thread(self, self._async.thread(thread_id))
+
     def request(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
         """Send any app-server request and return its raw result."""
         return self._call(self._async.request(method, params, timeout=timeout))

@@ -6,7 +6,7 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._errors import (
@@ -69,6 +69,7 @@ class AsyncTurn:
         self._result: TurnResult | None = None
         self._deadline: float | None = None
         self._last_error: Json | None = None
+        self._answering = 0
         self._interrupting: asyncio.Future[None] | None = None
         self._span = start_span("codex.turn", **{"codex.thread_id": thread.id})
 
@@ -183,13 +184,26 @@ class AsyncTurn:
                 timer.cancel()
 
     def _next_limit(self) -> tuple[float | None, str]:
-        idle = self.idle_timeout
+        # While the agent waits for one of our answers (an approval a person is reading,
+        # say) its silence is ours, not its: only the turn's own deadline applies.
+        idle = None if self._answering else self.idle_timeout
         if self._deadline is None:
             return idle, f"no event for {idle:g} s" if idle is not None else ""
         left = max(0.0, self._deadline - time.monotonic())
         if idle is not None and idle < left:
             return idle, f"no event for {idle:g} s"
         return left, "the turn's time limit passed"
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Mark that a request of this turn's agent is being answered (see above)."""
+        self._answering += 1
+        self._wake()  # re-arm the wait without the idle limit
+        try:
+            yield
+        finally:
+            self._answering -= 1
+            self._wake()  # and with it again
 
     def _time_out(self, waiter: asyncio.Future[None], reason: str) -> None:
         if waiter.done():

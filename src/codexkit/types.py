@@ -167,9 +167,14 @@ class CommandExecutionItem(Item):
 
 @dataclass(frozen=True)
 class FileChange:
+    """One file of a change: ``kind`` is ``add``, ``delete`` or ``update`` (a move when
+    ``move_path`` is set); ``diff`` is a unified diff, or the content of an added or
+    deleted file."""
+
     path: str
     kind: str
     diff: str
+    move_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,11 +212,15 @@ class UnknownItem(Item):
     """An item type this version of codexkit does not model; read ``raw``."""
 
 
-def _kind(change: Any) -> str:
+def _file_change(change: Any) -> FileChange:
     kind = change.get("kind")
+    move_path = None
     if isinstance(kind, dict):  # {"type": "update", "move_path": ...}
-        return str(kind.get("type", ""))
-    return str(kind or "")
+        move_path = kind.get("move_path")
+        kind = kind.get("type", "")
+    return FileChange(
+        str(change.get("path", "")), str(kind or ""), str(change.get("diff", "")), move_path
+    )
 
 
 def parse_item(raw: Json) -> Item:
@@ -242,10 +251,7 @@ def parse_item(raw: Json) -> Item:
                 duration_ms=raw.get("durationMs"),
             )
         if kind == "fileChange":
-            changes = [
-                FileChange(str(c.get("path", "")), _kind(c), str(c.get("diff", "")))
-                for c in raw.get("changes") or []
-            ]
+            changes = [_file_change(c) for c in raw.get("changes") or []]
             return FileChangeItem(*base, changes=changes, status=str(raw.get("status", "")))
         if kind == "mcpToolCall":
             return McpToolCallItem(

@@ -239,10 +239,9 @@ class TurnView:
     def file_changes(self, item: FileChangeItem) -> list[RenderableType]:
         """Each changed file: a line saying what happened to it, then its diff."""
         parts: list[RenderableType] = []
-        moves = _moves(item)
-        for index, change in enumerate(item.changes):
+        for change in item.changes:
             verb = _CHANGE_VERBS.get(change.kind, change.kind)
-            move = moves[index] if index < len(moves) else None
+            move = change.move_path
             target = self._relative(change.path) + (f" → {self._relative(move)}" if move else "")
             parts.append(Text.assemble(("✎ ", "bold blue"), (f"{verb} ", "bold"), target))
             diff = diff_text(change).rstrip("\n")
@@ -375,16 +374,6 @@ class _Activity:
 def command_text(command: str) -> str:
     """The command as the agent wrote it, without the ``bash -c '…'`` codex wraps it in."""
     return _unwrap_shell(command)
-
-
-def _moves(item: FileChangeItem) -> list[str | None]:
-    """Where each change moves its file, if it does (kept only in the raw item)."""
-    moves: list[str | None] = []
-    for raw in item.raw.get("changes") or []:
-        kind = raw.get("kind") if isinstance(raw, dict) else None
-        move = kind.get("move_path") if isinstance(kind, dict) else None
-        moves.append(str(move) if move else None)
-    return moves
 
 
 def diff_text(change: FileChange) -> str:
