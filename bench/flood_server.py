@@ -104,13 +104,16 @@ def agent_message(item_id: str, text: str) -> dict[str, Any]:
 def flood(turn_id: str, count: int) -> None:
     notify("turn/started", {"threadId": THREAD, "turn": turn_obj(turn_id, "inProgress", [])})
     item_id = f"msg-{turn_id}"
-    line = json.dumps(
-        {
-            "method": "item/agentMessage/delta",
-            "params": {"threadId": THREAD, "turnId": turn_id, "itemId": item_id, "delta": "x"},
-            "emittedAtMs": EMITTED,
-        }
-    ).encode() + b"\n"
+    line = (
+        json.dumps(
+            {
+                "method": "item/agentMessage/delta",
+                "params": {"threadId": THREAD, "turnId": turn_id, "itemId": item_id, "delta": "x"},
+                "emittedAtMs": EMITTED,
+            }
+        ).encode()
+        + b"\n"
+    )
     batch = line * 1000
     for _ in range(count // 1000):
         OUT.write(batch)
@@ -132,8 +135,12 @@ def main() -> None:
             continue  # notifications (initialized) and stray responses
         if method == "initialize":
             agent = "codex_flood/0.163.0 (bench stand-in)"
-            result = {"userAgent": agent, "codexHome": "/tmp", "platformFamily": "unix",
-                      "platformOs": "linux"}
+            result = {
+                "userAgent": agent,
+                "codexHome": "/tmp",
+                "platformFamily": "unix",
+                "platformOs": "linux",
+            }
             send({"id": request_id, "result": result})
         elif method == "thread/start":
             send({"id": request_id, "result": thread_result()})

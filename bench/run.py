@@ -139,12 +139,13 @@ def git_state() -> Json:
     """The commit measured, and whether ``src/`` had uncommitted changes."""
 
     def git(*args: str) -> str:
-        proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
         return proc.stdout.strip()
 
-    return {"commit": git("rev-parse", "HEAD"),
-            "src_changes": len(git("status", "--porcelain", "--", "src").splitlines())}
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "src_changes": len(git("status", "--porcelain", "--", "src").splitlines()),
+    }
 
 
 def package_versions() -> Json:
@@ -175,15 +176,19 @@ class Worker:
         self._log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed in finish)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.worker", json.dumps(spec)],
-            cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._log, text=True,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
         )
 
     def read(self, kind: str) -> Json:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.startswith(MARKER):
-                message: Json = json.loads(line[len(MARKER):])
+                message: Json = json.loads(line[len(MARKER) :])
                 if kind in message:
                     value: Json = message[kind]
                     return value
@@ -218,9 +223,18 @@ class Worker:
         self._log.close()
 
 
-def interleaved(scenario: str, steps: int, env: dict[str, str], work: Path, codex_bin: str,
-                extra: Json, *, model: bool = True, limits: dict[str, int] | None = None,
-                per_client: dict[str, Json] | None = None) -> Json:
+def interleaved(
+    scenario: str,
+    steps: int,
+    env: dict[str, str],
+    work: Path,
+    codex_bin: str,
+    extra: Json,
+    *,
+    model: bool = True,
+    limits: dict[str, int] | None = None,
+    per_client: dict[str, Json] | None = None,
+) -> Json:
     """Run ``scenario`` with one live worker per client, stepping them in turn: step ``i``
     visits every client, starting from a different one each time. Each client has its own
     ``CODEX_HOME``; all share one scripted model. ``limits`` caps some clients' steps;
@@ -234,11 +248,18 @@ def interleaved(scenario: str, steps: int, env: dict[str, str], work: Path, code
             scripted = stack.enter_context(ScriptedModel(default=lambda request: text("ok")))
         workers: dict[str, Worker] = {}
         for client in CLIENTS:
-            spec = {"client": client, "scenario": scenario, "codex_bin": codex_bin,
-                    "cwd": str(work / "cwd"), **extra, **(per_client or {}).get(client, {})}
+            spec = {
+                "client": client,
+                "scenario": scenario,
+                "codex_bin": codex_bin,
+                "cwd": str(work / "cwd"),
+                **extra,
+                **(per_client or {}).get(client, {}),
+            }
             if scripted is not None:
-                home = scripted.codex_home(work / f"home-{scenario}-{client}",
-                                           extra_config=CODEX_CONFIG)
+                home = scripted.codex_home(
+                    work / f"home-{scenario}-{client}", extra_config=CODEX_CONFIG
+                )
                 spec["codex_home"] = str(home)
             worker = Worker(spec, env, work / f"{scenario}-{client}.log")
             stack.callback(worker.kill)
@@ -256,8 +277,10 @@ def interleaved(scenario: str, steps: int, env: dict[str, str], work: Path, code
         data["summary"] = summary(data["times"])
         if all("cpu" in sample for sample in data["samples"]):
             data["cpu_median"] = statistics.median(s["cpu"] for s in data["samples"])
-        log(f"{scenario}: {client}: median {median_ms(data['times']):.1f} ms "
-            f"of {len(data['times'])}")
+        log(
+            f"{scenario}: {client}: median {median_ms(data['times']):.1f} ms "
+            f"of {len(data['times'])}"
+        )
     return out
 
 
@@ -281,8 +304,12 @@ def bench_imports(settings: Settings, env: dict[str, str]) -> Json:
                 f"{statement}; print(time.perf_counter() - t0)"
             )
             proc = subprocess.run(
-                [sys.executable, "-c", code], cwd=REPO, env=env,
-                capture_output=True, text=True, check=True,
+                [sys.executable, "-c", code],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             if i:
                 samples[label].append(float(proc.stdout.strip()))
@@ -293,17 +320,22 @@ def bench_imports(settings: Settings, env: dict[str, str]) -> Json:
 
 def bench_flood(settings: Settings, env: dict[str, str], work: Path) -> Json:
     codex_bin = flood_wrapper(work, settings.flood_events)
-    out = interleaved("flood", settings.flood_reps, env, work, codex_bin,
-                      {"warmup": settings.flood_warmup}, model=False,
-                      limits={"openai_async": settings.flood_reps_openai_async},
-                      per_client={"openai_async": {"warmup": 0}})
+    out = interleaved(
+        "flood",
+        settings.flood_reps,
+        env,
+        work,
+        codex_bin,
+        {"warmup": settings.flood_warmup},
+        model=False,
+        limits={"openai_async": settings.flood_reps_openai_async},
+        per_client={"openai_async": {"warmup": 0}},
+    )
     for data in out.values():
         samples = data["samples"]
         data["events"] = [s["events"] for s in samples]
         data["events_per_s"] = statistics.median(s["events"] / s["time"] for s in samples)
-        data["cpu_us_per_event"] = statistics.median(
-            s["cpu"] / s["events"] * 1e6 for s in samples
-        )
+        data["cpu_us_per_event"] = statistics.median(s["cpu"] / s["events"] * 1e6 for s in samples)
     return out
 
 
@@ -333,55 +365,88 @@ def report(results: Json) -> str:
 
     ck_imp = imp["from codexkit import AsyncCodex"]["median"]
     oa_imp = imp["import openai_codex"]["median"]
-    row("import (`import codexkit` / `from codexkit import AsyncCodex` / `import openai_codex`)",
-        [f"{fmt_ms(imp['import asyncio (baseline)']['median'])} (`import asyncio`)",
-         f"{fmt_ms(imp['import codexkit']['median'])} / {fmt_ms(ck_imp)}",
-         fmt_ms(oa_imp), "(same package)"],
-        f"{ck_imp / oa_imp:.2f}x of openai-codex")
+    row(
+        "import (`import codexkit` / `from codexkit import AsyncCodex` / `import openai_codex`)",
+        [
+            f"{fmt_ms(imp['import asyncio (baseline)']['median'])} (`import asyncio`)",
+            f"{fmt_ms(imp['import codexkit']['median'])} / {fmt_ms(ck_imp)}",
+            fmt_ms(oa_imp),
+            "(same package)",
+        ],
+        f"{ck_imp / oa_imp:.2f}x of openai-codex",
+    )
 
     def med(block: Json, client: str) -> float:
         return float(block[client]["summary"]["median"])
 
-    row("spawn to ready, median", [fmt_ms(med(spawn, c)) for c in CLIENTS],
-        f"{med(spawn, 'codexkit') / med(spawn, 'raw'):.2f}x of raw")
+    row(
+        "spawn to ready, median",
+        [fmt_ms(med(spawn, c)) for c in CLIENTS],
+        f"{med(spawn, 'codexkit') / med(spawn, 'raw'):.2f}x of raw",
+    )
     lat_ratio = med(lat, "codexkit") / med(lat, "raw")
-    row(f"trivial turn, median of {lat['codexkit']['summary']['n']} (warm thread)",
+    row(
+        f"trivial turn, median of {lat['codexkit']['summary']['n']} (warm thread)",
         [fmt_ms(med(lat, c)) for c in CLIENTS],
-        ratio_cell(lat_ratio, f"<= {LATENCY_TARGET:.2f}x raw", lat_ratio <= LATENCY_TARGET,
-                   paired_ratio(lat, "codexkit", "raw")))
-    row("  client CPU per trivial turn, median", [fmt_ms(lat[c]["cpu_median"]) for c in CLIENTS],
-        f"+{(lat['codexkit']['cpu_median'] - lat['raw']['cpu_median']) * 1000:.2f} ms vs raw")
+        ratio_cell(
+            lat_ratio,
+            f"<= {LATENCY_TARGET:.2f}x raw",
+            lat_ratio <= LATENCY_TARGET,
+            paired_ratio(lat, "codexkit", "raw"),
+        ),
+    )
+    row(
+        "  client CPU per trivial turn, median",
+        [fmt_ms(lat[c]["cpu_median"]) for c in CLIENTS],
+        f"+{(lat['codexkit']['cpu_median'] - lat['raw']['cpu_median']) * 1000:.2f} ms vs raw",
+    )
     conc_ratio = med(conc, "codexkit") / med(conc, "raw")
-    row(f"{results['settings']['width']} concurrent turns, wall, median of "
+    row(
+        f"{results['settings']['width']} concurrent turns, wall, median of "
         f"{conc['codexkit']['summary']['n']}",
         [fmt_ms(med(conc, c)) for c in CLIENTS],
-        ratio_cell(conc_ratio, f"<= {CONCURRENT_TARGET:.2f}x raw",
-                   conc_ratio <= CONCURRENT_TARGET, paired_ratio(conc, "codexkit", "raw")))
-    row(f"  client CPU per {results['settings']['width']}-turn round, median",
+        ratio_cell(
+            conc_ratio,
+            f"<= {CONCURRENT_TARGET:.2f}x raw",
+            conc_ratio <= CONCURRENT_TARGET,
+            paired_ratio(conc, "codexkit", "raw"),
+        ),
+    )
+    row(
+        f"  client CPU per {results['settings']['width']}-turn round, median",
         [fmt_ms(conc[c]["cpu_median"]) for c in CLIENTS],
-        f"+{(conc['codexkit']['cpu_median'] - conc['raw']['cpu_median']) * 1000:.1f} ms vs raw")
+        f"+{(conc['codexkit']['cpu_median'] - conc['raw']['cpu_median']) * 1000:.1f} ms vs raw",
+    )
     flood_ratio = flood["codexkit"]["events_per_s"] / flood["openai_sync"]["events_per_s"]
-    row(f"event dispatch, {results['settings']['flood_events']:,}-delta turn, events/s",
+    row(
+        f"event dispatch, {results['settings']['flood_events']:,}-delta turn, events/s",
         [f"{flood[c]['events_per_s']:,.0f}" for c in CLIENTS],
-        ratio_cell(flood_ratio, f">= {FLOOD_TARGET:.0f}x openai sync",
-                   flood_ratio >= FLOOD_TARGET))
-    row("  client CPU per event, median",
+        ratio_cell(flood_ratio, f">= {FLOOD_TARGET:.0f}x openai sync", flood_ratio >= FLOOD_TARGET),
+    )
+    row(
+        "  client CPU per event, median",
         [f"{flood[c]['cpu_us_per_event']:.1f} us" for c in CLIENTS],
         f"{flood['openai_sync']['cpu_us_per_event'] / flood['codexkit']['cpu_us_per_event']:.2f}x"
-        " less CPU than openai sync")
+        " less CPU than openai sync",
+    )
 
     def rss(c: str) -> float:
         return float(lat[c]["setup"]["memory_after_warmup"]["VmRSS"]) / 1024
 
-    row(f"RSS of the Python process after {results['settings']['warmup_turns']} turns",
+    row(
+        f"RSS of the Python process after {results['settings']['warmup_turns']} turns",
         [f"{rss(c):.1f} MiB" for c in CLIENTS],
-        f"{rss('codexkit') / rss('openai_sync'):.2f}x of openai sync")
+        f"{rss('codexkit') / rss('openai_sync'):.2f}x of openai sync",
+    )
 
     def peak(c: str) -> float:
         return float(flood[c]["teardown"]["memory_end"]["VmHWM"]) / 1024
 
-    row("  peak RSS of the flood worker (VmHWM)", [f"{peak(c):.1f} MiB" for c in CLIENTS],
-        f"{peak('codexkit') / peak('openai_sync'):.2f}x of openai sync")
+    row(
+        "  peak RSS of the flood worker (VmHWM)",
+        [f"{peak(c):.1f} MiB" for c in CLIENTS],
+        f"{peak('codexkit') / peak('openai_sync'):.2f}x of openai sync",
+    )
     return "\n".join(lines)
 
 
@@ -389,8 +454,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (smoke test)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON output ({RESULTS})")
-    parser.add_argument("--render", type=Path, metavar="JSON",
-                        help="measure nothing: print the table of an earlier run's JSON")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: print the table of an earlier run's JSON",
+    )
     args = parser.parse_args(argv)
     if args.render is not None:
         print(report(json.loads(args.render.read_text(encoding="utf-8"))))
@@ -401,8 +470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     codex_bin = str(codex_cli_bin.bundled_codex_path())
     env = worker_env()
-    version = subprocess.run([codex_bin, "--version"], capture_output=True, text=True,
-                             check=True).stdout.strip()
+    version = subprocess.run(
+        [codex_bin, "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     started = time.time()
     results: Json = {
         "command": "python -m bench" + (" --quick" if args.quick else ""),
@@ -420,10 +490,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         (work / "cwd").mkdir()
         results["imports"] = bench_imports(settings, env)
         results["spawn"] = interleaved("spawn", settings.spawn_runs, env, work, codex_bin, {})
-        results["latency"] = interleaved("latency", settings.turns, env, work, codex_bin,
-                                         {"warmup": settings.warmup_turns})
-        results["concurrent"] = interleaved("concurrent", settings.concurrent_reps, env, work,
-                                            codex_bin, {"width": settings.width})
+        results["latency"] = interleaved(
+            "latency", settings.turns, env, work, codex_bin, {"warmup": settings.warmup_turns}
+        )
+        results["concurrent"] = interleaved(
+            "concurrent", settings.concurrent_reps, env, work, codex_bin, {"width": settings.width}
+        )
         results["flood"] = bench_flood(settings, env, work)
     results["load_average_after"] = list(os.getloadavg())
     results["duration_s"] = round(time.time() - started, 1)
@@ -432,9 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(table)
-    print(f"\n{version}; {results['machine']['cpus']} CPUs ({results['machine']['cpu_model']}); "
-          f"Python {results['machine']['python']}; load average "
-          f"{results['load_average_before'][0]:.2f} before, "
-          f"{results['load_average_after'][0]:.2f} after; {results['duration_s']} s; "
-          f"JSON in {args.out}")
+    print(
+        f"\n{version}; {results['machine']['cpus']} CPUs ({results['machine']['cpu_model']}); "
+        f"Python {results['machine']['python']}; load average "
+        f"{results['load_average_before'][0]:.2f} before, "
+        f"{results['load_average_after'][0]:.2f} after; {results['duration_s']} s; "
+        f"JSON in {args.out}"
+    )
     return 0

@@ -96,8 +96,9 @@ class Latency(Scenario):
     async def setup(self) -> Json:
         adapter = await self.started()
         self.thread = await adapter.new_thread()
-        texts = [await adapter.run_turn(self.thread, f"warm-up {i}")
-                 for i in range(self.spec["warmup"])]
+        texts = [
+            await adapter.run_turn(self.thread, f"warm-up {i}") for i in range(self.spec["warmup"])
+        ]
         _check(texts)
         return {"memory_after_warmup": memory_kib()}
 

@@ -314,7 +314,7 @@ class AsyncCodex(ClientOpsMixin):
         turn = self._active.get(str(params.get("threadId")))
         if turn is None:
             return await self._request_handler(request)
-        with turn.answering():
+        with turn._answering_request():
             return await self._request_handler(request)
 
     def _claim(self, thread_id: str, turn: AsyncTurn) -> None:

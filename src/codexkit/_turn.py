@@ -195,7 +195,7 @@ class AsyncTurn:
         return left, "the turn's time limit passed"
 
     @contextlib.contextmanager
-    def answering(self) -> Iterator[None]:
+    def _answering_request(self) -> Iterator[None]:
         """Mark that a request of this turn's agent is being answered (see above)."""
         self._answering += 1
         self._wake()  # re-arm the wait without the idle limit
