@@ -160,7 +160,8 @@ class OpenAISyncAdapter(Adapter["openai_codex.Thread"]):
         return self.codex.thread_start(approval_mode=ApprovalMode.deny_all)
 
     async def run_turn(self, thread: openai_codex.Thread, text: str) -> str | None:
-        return thread.run(text).final_response
+        final: str | None = thread.run(text).final_response
+        return final
 
     async def stream_turn(self, thread: openai_codex.Thread, text: str) -> int:
         count = 0
@@ -197,7 +198,8 @@ class OpenAIAsyncAdapter(Adapter["openai_codex.AsyncThread"]):
         return await self.codex.thread_start(approval_mode=ApprovalMode.deny_all)
 
     async def run_turn(self, thread: openai_codex.AsyncThread, text: str) -> str | None:
-        return (await thread.run(text)).final_response
+        final: str | None = (await thread.run(text)).final_response
+        return final
 
     async def stream_turn(self, thread: openai_codex.AsyncThread, text: str) -> int:
         turn = await thread.turn(text)
