@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from codexkit import PINNED_VERSION
+from codexkit import PINNED_VERSION, find_codex
 from codexkit.events import ItemCompleted, PlanStep, PlanUpdated
 from codexkit.testing import ScriptedModel, apply_patch, failure, json_reply, shell, text
 from codexkit.types import parse_item
@@ -328,7 +328,13 @@ def test_doctor_reports_a_working_setup(codex_home: Path) -> None:
     done = codexkit("doctor", "--codex-home", codex_home)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert f"✓ codex version {PINNED_VERSION} (the pinned version)" in out
+    runtime = subprocess.run(
+        [find_codex().path, "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    if runtime == PINNED_VERSION:
+        assert f"✓ codex version {PINNED_VERSION} (the pinned version)" in out
+    else:  # `make compat` against another runtime: a warning, not a failure
+        assert f"! codex version {runtime}; codexkit is pinned to {PINNED_VERSION}" in out
     assert f"✓ CODEX_HOME    {codex_home} (--codex-home)" in out
     assert "✓ sign-in       not needed" in out
     assert "✓ sandbox       a read-only sandboxed command ran, and its write was blocked" in out
@@ -415,6 +421,8 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(
     assert process.stdout.readline().startswith("thread ")
     process.stdout.close()  # like `codexkit run … | head -1`
     _, stderr = process.communicate(timeout=60)
+    # Nothing but, against another runtime (`make compat`), the version warning.
+    stderr = "" if "is not the pinned version" in stderr and "Error" not in stderr else stderr
     assert process.returncode == 1
     assert stderr == ""
 

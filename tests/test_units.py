@@ -235,3 +235,16 @@ def test_file_changes_keep_their_move_target() -> None:
     )
     assert isinstance(item, FileChangeItem)
     assert [(c.kind, c.move_path) for c in item.changes] == [("update", "b.py"), ("add", None)]
+
+
+def test_commands_show_without_the_shell_codex_wraps_them_in() -> None:
+    from codexkit.types import unwrap_shell
+
+    assert unwrap_shell("/bin/bash -lc 'ls -la'") == "ls -la"
+    assert unwrap_shell("""/bin/bash -c "echo 'hi' > x" """) == "echo 'hi' > x"
+    assert unwrap_shell("git status") == "git status"
+    item = parse_item(
+        {"type": "commandExecution", "id": "c", "command": "bash -lc 'make test'", "status": "x"}
+    )
+    assert isinstance(item, CommandExecutionItem)
+    assert item.display_command == "make test"

@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .types import unwrap_shell
+
 __all__ = [
     "ApprovalPolicy",
     "CommandApprovalRequest",
@@ -239,7 +241,7 @@ def allow_commands(
     patterns = [re.compile(p) for p in ([regex] if isinstance(regex, (str, re.Pattern)) else regex)]
 
     def decide(request: CommandApprovalRequest) -> Decision:
-        command = _unwrap_shell(request.command)
+        command = unwrap_shell(request.command)
         simple = _SHELL_CONTROL.search(command) is None
         for prefix in prefixes:
             if simple and (command == prefix or command.startswith(prefix + " ")):
@@ -271,11 +273,3 @@ def allow_file_changes_under(
 
 
 _SHELL_CONTROL = re.compile(r"[;&|<>`\n]|\$\(")
-_SHELL_WRAPPER = re.compile(
-    r"^(?:/\S*/)?(?:bash|sh|zsh) -l?c (?P<q>['\"])(?P<body>.*)(?P=q)$", re.S
-)
-
-
-def _unwrap_shell(command: str) -> str:
-    match = _SHELL_WRAPPER.match(command.strip())
-    return match.group("body").strip() if match else command.strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "WebSearchItem",
     "normalize_input",
     "parse_item",
+    "unwrap_shell",
 ]
 
 Json = dict[str, Any]
@@ -164,6 +166,11 @@ class CommandExecutionItem(Item):
     aggregated_output: str | None
     duration_ms: int | None
 
+    @property
+    def display_command(self) -> str:
+        """The command as the agent wrote it, without the ``bash -lc '…'`` codex adds."""
+        return unwrap_shell(self.command)
+
 
 @dataclass(frozen=True)
 class FileChange:
@@ -221,6 +228,18 @@ def _file_change(change: Any) -> FileChange:
     return FileChange(
         str(change.get("path", "")), str(kind or ""), str(change.get("diff", "")), move_path
     )
+
+
+_SHELL_WRAPPER = re.compile(
+    r"^(?:/\S*/)?(?:bash|sh|zsh) -l?c (?P<q>['\"])(?P<body>.*)(?P=q)$", re.S
+)
+
+
+def unwrap_shell(command: str) -> str:
+    """``/bin/bash -lc 'ls -la'`` → ``ls -la``: a command without the shell codex runs
+    it in (other commands come back stripped, unchanged)."""
+    match = _SHELL_WRAPPER.match(command.strip())
+    return match.group("body").strip() if match else command.strip()
 
 
 def parse_item(raw: Json) -> Item:

@@ -26,7 +26,6 @@ from rich.spinner import Spinner
 from rich.syntax import Syntax
 from rich.text import Text
 
-from ..approvals import _unwrap_shell
 from ..events import (
     AgentMessageDelta,
     CommandOutputDelta,
@@ -54,6 +53,7 @@ from ..types import (
     TurnResult,
     UserMessageItem,
     WebSearchItem,
+    unwrap_shell,
 )
 
 __all__ = ["TurnView", "command_text", "diff_text", "home_relative", "token_summary"]
@@ -373,7 +373,7 @@ class _Activity:
 
 def command_text(command: str) -> str:
     """The command as the agent wrote it, without the ``bash -c '…'`` codex wraps it in."""
-    return _unwrap_shell(command)
+    return unwrap_shell(command)
 
 
 def diff_text(change: FileChange) -> str:
