@@ -61,3 +61,6 @@ async def test_turns_and_tool_calls_make_spans(
     assert failed.attributes is not None
     assert failed.attributes["codex.turn.status"] == "failed"
     assert not failed.status.is_ok
+    # The tool call happened inside the first turn, and traces as its child.
+    assert tool_span.parent is not None
+    assert tool_span.parent.span_id == ok.context.span_id

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["end_span", "start_span", "tool_span"]
+__all__ = ["end_span", "start_span", "tool_span", "within"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,6 +59,18 @@ def tool_span(name: str, **attributes: Any) -> Iterator[Any]:
         return
     with tracer.start_as_current_span(name, attributes=_clean(attributes)) as span:
         yield span
+
+
+@contextlib.contextmanager
+def within(span: Any) -> Iterator[None]:
+    """Make ``span`` (a turn's) the current one, so spans started inside are its children."""
+    if span is None:
+        yield
+        return
+    from opentelemetry import trace
+
+    with trace.use_span(span, end_on_exit=False):
+        yield
 
 
 def _clean(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ._errors import (
     TurnFailedError,
 )
 from ._structured import OutputSpec
-from ._telemetry import end_span, start_span
+from ._telemetry import end_span, start_span, within
 from .events import (
     AgentMessageDelta,
     CommandOutputDelta,
@@ -196,11 +196,13 @@ class AsyncTurn:
 
     @contextlib.contextmanager
     def _answering_request(self) -> Iterator[None]:
-        """Mark that a request of this turn's agent is being answered (see above)."""
+        """Mark that a request of this turn's agent is being answered (see above); tool
+        calls answered meanwhile trace as children of the turn."""
         self._answering += 1
         self._wake()  # re-arm the wait without the idle limit
         try:
-            yield
+            with within(self._span):
+                yield
         finally:
             self._answering -= 1
             self._wake()  # and with it again
