@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -168,17 +170,7 @@ def archive_thread(
     debug: DebugOption = False,
 ) -> None:
     """Archive a thread: it leaves the listing (see `list --archived`) but is kept."""
-
-    async def main() -> int:
-        async with AsyncCodex(codex_home=require_codex_home(codex_home)) as codex:
-            thread = await _thread(codex, thread_id)
-            if not _confirmed(f"Archive thread {_describe(thread)}?", yes):
-                return EXIT_FAILED
-            await thread.archive()
-        out.print(Text(f"✓ archived {thread_id}", style="green"))
-        return EXIT_OK
-
-    execute(main, debug=debug)
+    _change(thread_id, codex_home, debug, "archived", lambda t: t.archive(), "Archive", yes)
 
 
 @threads_app.command("unarchive")
@@ -188,15 +180,7 @@ def unarchive_thread(
     debug: DebugOption = False,
 ) -> None:
     """Bring an archived thread back to the listing."""
-
-    async def main() -> int:
-        async with AsyncCodex(codex_home=require_codex_home(codex_home)) as codex:
-            thread = await _thread(codex, thread_id)
-            await thread.unarchive()
-        out.print(Text(f"✓ unarchived {thread_id}", style="green"))
-        return EXIT_OK
-
-    execute(main, debug=debug)
+    _change(thread_id, codex_home, debug, "unarchived", lambda t: t.unarchive())
 
 
 @threads_app.command("rm")
@@ -207,14 +191,27 @@ def delete_thread(
     debug: DebugOption = False,
 ) -> None:
     """Delete a thread and its history for good."""
+    _change(thread_id, codex_home, debug, "deleted", lambda t: t.delete(), "Delete", yes)
+
+
+def _change(
+    thread_id: str,
+    codex_home: Path | None,
+    debug: bool,
+    done: str,
+    act: Callable[[AsyncThread], Awaitable[object]],
+    ask: str | None = None,
+    yes: bool = False,
+) -> None:
+    """Do one thing to a stored thread, after asking ``ask`` (unless ``yes``)."""
 
     async def main() -> int:
         async with AsyncCodex(codex_home=require_codex_home(codex_home)) as codex:
             thread = await _thread(codex, thread_id)
-            if not _confirmed(f"Delete thread {_describe(thread)} for good?", yes):
+            if ask is not None and not _confirmed(f"{ask} thread {_describe(thread)}?", yes):
                 return EXIT_FAILED
-            await thread.delete()
-        out.print(Text(f"✓ deleted {thread_id}", style="green"))
+            await act(thread)
+        out.print(Text(f"✓ {done} {thread_id}", style="green"))
         return EXIT_OK
 
     execute(main, debug=debug)
@@ -225,7 +222,9 @@ def delete_thread(
 
 async def _thread(codex: AsyncCodex, thread_id: str) -> AsyncThread:
     """A handle on a stored thread, without resuming it (reading it checks it exists)."""
-    return AsyncThread(codex, await codex.read_thread(thread_id, include_turns=False))
+    thread = codex.thread(thread_id)
+    await thread.refresh()
+    return thread
 
 
 def _describe(thread: AsyncThread) -> str:
