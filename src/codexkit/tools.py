@@ -127,6 +127,7 @@ class Tool(Generic[P, R]):
     def from_function(
         cls,
         fn: Callable[P, R],
+        *,
         name: str | None = None,
         description: str | None = None,
     ) -> Tool[P, R]:

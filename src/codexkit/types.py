@@ -66,7 +66,7 @@ class ImageInput:
 
     @classmethod
     def from_bytes(
-        cls, data: bytes, mime: str = "image/png", *, detail: str | None = None
+        cls, data: bytes, *, mime: str = "image/png", detail: str | None = None
     ) -> ImageInput:
         """An image from its bytes, as an inline ``data:`` URL."""
         encoded = base64.b64encode(data).decode("ascii")

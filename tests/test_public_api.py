@@ -1,0 +1,56 @@
+"""The public surface keeps its shape: snake_case names, options keyword-only."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import codexkit
+
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Public methods that take two leading positional arguments, each with a reason.
+TWO_POSITIONAL = {
+    "request": "method and params, as in JSON-RPC",
+    "write": "a setting's key and its value",
+    "write_codex_home": "where, and the model's URL",
+}
+
+
+def _public_classes() -> list[type]:
+    found = [getattr(codexkit, name) for name in codexkit.__all__]
+    return [obj for obj in found if inspect.isclass(obj) and obj.__module__.startswith("codexkit")]
+
+
+def _public_methods(cls: type) -> list[tuple[str, inspect.Signature]]:
+    methods = []
+    for name, member in inspect.getmembers(cls):
+        if name.startswith("_") or not callable(member) or inspect.isclass(member):
+            continue
+        try:
+            methods.append((name, inspect.signature(member)))
+        except (TypeError, ValueError):
+            continue
+    return methods
+
+
+def test_public_names_are_snake_case() -> None:
+    for cls in _public_classes():
+        for name, signature in _public_methods(cls):
+            assert SNAKE.match(name), f"{cls.__name__}.{name}"
+            for parameter in signature.parameters.values():
+                assert SNAKE.match(parameter.name), f"{cls.__name__}.{name}({parameter.name})"
+
+
+def test_options_are_keyword_only() -> None:
+    checked = 0
+    for cls in _public_classes():
+        for name, signature in _public_methods(cls):
+            positional = [
+                p
+                for p in signature.parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
+            ]
+            limit = 2 if name in TWO_POSITIONAL else 1
+            assert len(positional) <= limit, f"{cls.__name__}.{name}{signature}"
+            checked += 1
+    assert checked > 100
