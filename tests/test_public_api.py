@@ -54,3 +54,15 @@ def test_options_are_keyword_only() -> None:
             assert len(positional) <= limit, f"{cls.__name__}.{name}{signature}"
             checked += 1
     assert checked > 100
+
+
+def test_typed_pass_through_options_match_their_target() -> None:
+    from codexkit._client import AsyncCodex
+    from codexkit._thread import AsyncThread, ForkOptions, TurnOptions
+
+    def keywords(function: object) -> list[str]:
+        parameters = inspect.signature(function).parameters.values()  # type: ignore[arg-type]
+        return [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+
+    assert list(TurnOptions.__annotations__) == keywords(AsyncThread.turn)
+    assert list(ForkOptions.__annotations__) == keywords(AsyncCodex._thread_params)

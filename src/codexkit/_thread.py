@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from typing_extensions import Unpack
 
 from ._errors import CodexError
 from ._structured import OutputSpec
@@ -12,10 +16,40 @@ from .types import InputLike, TurnResult, normalize_input
 
 if TYPE_CHECKING:
     from ._client import AsyncCodex
+    from .approvals import ApprovalPolicy
 
 __all__ = ["AsyncThread"]
 
 Json = dict[str, Any]
+
+
+class TurnOptions(TypedDict, total=False):
+    """The options of :meth:`AsyncThread.turn`, as taken by ``run`` and ``ask``."""
+
+    model: str | None
+    effort: str | None
+    cwd: str | None
+    output_type: type[Any] | None
+    output_schema: Json | None
+    approval_policy: str | None
+    summary: str | None
+    collaboration_mode: str | None
+    idle_timeout: float | None
+    params: Json | None
+
+
+class ForkOptions(TypedDict, total=False):
+    """How a forked thread is set up (the thread options of ``start_thread``)."""
+
+    cwd: str | os.PathLike[str] | None
+    model: str | None
+    sandbox: str | None
+    approval_policy: str | ApprovalPolicy | None
+    instructions: str | None
+    base_instructions: str | None
+    ephemeral: bool | None
+    config: Mapping[str, Any] | None
+    params: Json | None
 
 
 class _ClientDefault:
@@ -112,19 +146,23 @@ class AsyncThread(ThreadOpsMixin):
         return turn
 
     async def run(
-        self, input: InputLike, *, timeout: float | None = None, **options: Any
+        self, input: InputLike, *, timeout: float | None = None, **options: Unpack[TurnOptions]
     ) -> TurnResult:
-        """Run one turn to the end and return its :class:`TurnResult`."""
+        """Run one turn to the end and return its :class:`TurnResult`; ``options`` are
+        those of :meth:`turn`."""
         turn = await self.turn(input, **options)
         return await turn.run(timeout=timeout)
 
-    async def ask(self, input: InputLike, *, timeout: float | None = None, **options: Any) -> str:
+    async def ask(
+        self, input: InputLike, *, timeout: float | None = None, **options: Unpack[TurnOptions]
+    ) -> str:
         """Run one turn and return only the agent's final text ("" if it wrote none)."""
         result = await self.run(input, timeout=timeout, **options)
         return result.final_response or ""
 
-    async def fork(self, **options: Any) -> AsyncThread:
-        """A new thread with this thread's history; the original is left as it is."""
+    async def fork(self, **options: Unpack[ForkOptions]) -> AsyncThread:
+        """A new thread with this thread's history; the original is left as it is.
+        ``options`` set the new thread up as in :meth:`AsyncCodex.start_thread`."""
         handlers = self.codex._handlers_of(self.id)  # the fork keeps this thread's handlers
         return await self.codex._open_thread(
             "thread/fork", {"threadId": self.id}, handlers, options
