@@ -55,11 +55,8 @@ SYNC_ONLY: dict[type, dict[str, str]] = {
 
 # Async methods that take ``**options``: the sync twin spells out, in place of the
 # ``**options``, the keyword-only parameters of the method the options are passed to.
-EXPANDED_OPTIONS: dict[tuple[type, str], Callable[..., Any]] = {
-    (AsyncThread, "run"): AsyncThread.turn,
-    (AsyncThread, "ask"): AsyncThread.turn,
-    (AsyncThread, "fork"): AsyncCodex._thread_params,
-}
+# (Options typed with ``Unpack[SomeTypedDict]`` need no entry: both twins take the same.)
+EXPANDED_OPTIONS: dict[tuple[type, str], Callable[..., Any]] = {}
 
 # Protocol methods whose twin has another name.
 DUNDER_TWINS = {
@@ -115,13 +112,20 @@ def _params(function: Callable[..., Any]) -> list[Param]:
     parameters = list(inspect.signature(function).parameters.values())
     if parameters and parameters[0].name == "self":
         parameters = parameters[1:]
-    return [(p.name, p.kind, p.default) for p in parameters]
+    # A ``**options`` is compared by its annotation: ``Unpack[TurnOptions]`` on both sides.
+    return [
+        (p.name, p.kind, p.annotation if p.kind is p.VAR_KEYWORD else p.default) for p in parameters
+    ]
+
+
+def _typed(param: Param) -> bool:
+    return isinstance(param[2], str) and param[2].startswith("Unpack[")
 
 
 def _expected_params(cls: type, name: str) -> list[Param]:
     params = _params(getattr(cls, name))
     options = [p for p in params if p[1] is inspect.Parameter.VAR_KEYWORD]
-    if not options:
+    if not options or _typed(options[0]):
         return params
     source = next(
         (
@@ -217,7 +221,7 @@ def test_a_new_passthrough_without_an_expansion_is_caught() -> None:
         _differences(athread, Thread(Codex(), athread))
 
 
-def test_sync_methods_spell_out_their_options() -> None:
+def test_sync_methods_spell_out_or_type_their_options() -> None:
     seen = 0
     for _, scls in PAIRS:
         for name in ["__init__", *sorted(n for n in dir(scls) if not n.startswith("_"))]:
@@ -226,8 +230,8 @@ def test_sync_methods_spell_out_their_options() -> None:
                 continue
             seen += 1
             for parameter in inspect.signature(member).parameters.values():
-                assert parameter.kind not in (
-                    inspect.Parameter.VAR_KEYWORD,
-                    inspect.Parameter.VAR_POSITIONAL,
-                ), f"{scls.__name__}.{name} takes {parameter}"
+                where = f"{scls.__name__}.{name} takes {parameter}"
+                assert parameter.kind is not inspect.Parameter.VAR_POSITIONAL, where
+                if parameter.kind is inspect.Parameter.VAR_KEYWORD:  # only typed ones
+                    assert str(parameter.annotation).startswith("Unpack["), where
     assert seen > 40

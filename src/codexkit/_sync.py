@@ -22,11 +22,13 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from typing_extensions import Unpack
+
 from ._client import AsyncCodex
 from ._errors import CodexError
 from ._rpc import Middleware, RequestHandler
 from ._sync_account import SyncClientOps, SyncThreadOps
-from ._thread import CLIENT_DEFAULT
+from ._thread import CLIENT_DEFAULT, ForkOptions, TurnOptions
 from .approvals import ApprovalPolicy
 from .events import Event
 from .types import InputLike, ServerInfo, TurnResult
@@ -312,96 +314,21 @@ class Thread(SyncThreadOps):
         return Turn(self, self._call(turn))
 
     def run(
-        self,
-        input: InputLike,
-        *,
-        timeout: float | None = None,
-        model: str | None = None,
-        effort: str | None = None,
-        cwd: str | None = None,
-        output_type: type[Any] | None = None,
-        output_schema: Json | None = None,
-        approval_policy: str | None = None,
-        summary: str | None = None,
-        collaboration_mode: str | None = None,
-        idle_timeout: float | None = CLIENT_DEFAULT,
-        params: Json | None = None,
+        self, input: InputLike, *, timeout: float | None = None, **options: Unpack[TurnOptions]
     ) -> TurnResult:
-        """Run one turn to the end and return its :class:`TurnResult`."""
-        turn = self.turn(
-            input,
-            model=model,
-            effort=effort,
-            cwd=cwd,
-            output_type=output_type,
-            output_schema=output_schema,
-            approval_policy=approval_policy,
-            summary=summary,
-            collaboration_mode=collaboration_mode,
-            idle_timeout=idle_timeout,
-            params=params,
-        )
-        return turn.run(timeout=timeout)
+        """Run one turn to the end and return its :class:`TurnResult`; ``options`` are
+        those of :meth:`turn`."""
+        return self.turn(input, **options).run(timeout=timeout)
 
     def ask(
-        self,
-        input: InputLike,
-        *,
-        timeout: float | None = None,
-        model: str | None = None,
-        effort: str | None = None,
-        cwd: str | None = None,
-        output_type: type[Any] | None = None,
-        output_schema: Json | None = None,
-        approval_policy: str | None = None,
-        summary: str | None = None,
-        collaboration_mode: str | None = None,
-        idle_timeout: float | None = CLIENT_DEFAULT,
-        params: Json | None = None,
+        self, input: InputLike, *, timeout: float | None = None, **options: Unpack[TurnOptions]
     ) -> str:
         """Run one turn and return only the agent's final text ("" if it wrote none)."""
-        result = self.run(
-            input,
-            timeout=timeout,
-            model=model,
-            effort=effort,
-            cwd=cwd,
-            output_type=output_type,
-            output_schema=output_schema,
-            approval_policy=approval_policy,
-            summary=summary,
-            collaboration_mode=collaboration_mode,
-            idle_timeout=idle_timeout,
-            params=params,
-        )
-        return result.final_response or ""
+        return self.run(input, timeout=timeout, **options).final_response or ""
 
-    def fork(
-        self,
-        *,
-        cwd: str | os.PathLike[str] | None = None,
-        model: str | None = None,
-        sandbox: str | None = None,
-        approval_policy: str | ApprovalPolicy | None = None,
-        instructions: str | None = None,
-        base_instructions: str | None = None,
-        ephemeral: bool | None = None,
-        config: Mapping[str, Any] | None = None,
-        params: Json | None = None,
-    ) -> Thread:
+    def fork(self, **options: Unpack[ForkOptions]) -> Thread:
         """A new thread with this thread's history; the original is left as it is."""
-        fork = self._async.fork(
-            cwd=cwd,
-            model=model,
-            sandbox=sandbox,
-            approval_policy=approval_policy,
-            instructions=instructions,
-            base_instructions=base_instructions,
-            ephemeral=ephemeral,
-            config=config,
-            params=params,
-        )
-        return Thread(self.codex, self._call(fork))
+        return Thread(self.codex, self._call(self._async.fork(**options)))
 
     def read(self, *, include_turns: bool = True) -> Json:
         """The thread as stored by the app-server (``thread/read``), with its turns."""
