@@ -217,13 +217,12 @@ class AsyncTurn:
         self._interrupting = asyncio.ensure_future(self._interrupt_quietly())
 
     def _collect(self, event: Event) -> None:
-        kind = type(event)
-        if kind in _PASSING:  # deltas and the like: nothing to keep (the common case)
+        if type(event) in _PASSING:  # deltas and the like: nothing to keep (the common case)
             return
-        if kind is ItemCompleted:
-            self._items.append(event.item)  # type: ignore[attr-defined]
-        elif kind is TokenUsageUpdated:
-            self._usage = event.usage  # type: ignore[attr-defined]
+        if isinstance(event, ItemCompleted):
+            self._items.append(event.item)
+        elif isinstance(event, TokenUsageUpdated):
+            self._usage = event.usage
         elif isinstance(event, (TurnCompleted, TurnFailed)):
             self._drained = True
             self._result = self._build_result(event)

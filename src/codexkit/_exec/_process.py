@@ -17,7 +17,6 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any, cast
 
-from .._errors import TransportClosedError
 from .._transport._base import StderrTail
 from .._transport._stdio import _LineReader, _signal_group, tied_to_parent
 
@@ -50,9 +49,6 @@ class _Pipes(asyncio.SubprocessProtocol):
             self.on_parsed(json.loads(data))
         except ValueError:
             self.messages.put_nowait(data)
-
-    def on_closed(self, error: TransportClosedError) -> None:
-        """Part of ``MessageSink``; the line reader never calls it (``on_eof`` does that)."""
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd == 1:

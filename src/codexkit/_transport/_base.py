@@ -9,17 +9,21 @@ from typing import Any, Protocol
 
 from .._errors import TransportClosedError
 
-__all__ = ["MessageSink", "StderrTail", "Transport"]
+__all__ = ["LineSink", "MessageSink", "StderrTail", "Transport"]
 
 
-class MessageSink(Protocol):
-    """Where a transport delivers what it reads. All are called on the event loop."""
+class LineSink(Protocol):
+    """Where messages read off a stream go. Called on the event loop."""
 
     def on_message(self, data: bytes) -> None:
         """One complete JSON message, without its framing, still to be parsed."""
 
     def on_parsed(self, message: Any) -> None:
         """One message the transport has already parsed (any JSON value)."""
+
+
+class MessageSink(LineSink, Protocol):
+    """Where a transport delivers what it reads, and that it closed."""
 
     def on_closed(self, error: TransportClosedError) -> None:
         """The peer went away; called once, after the last ``on_message``."""

@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Sequence
 
 from .._errors import TransportClosedError
-from ._base import MessageSink, StderrTail, Transport
+from ._base import LineSink, MessageSink, StderrTail, Transport
 
 __all__ = ["StdioTransport"]
 
@@ -237,7 +237,7 @@ class _LineReader(asyncio.Protocol):
     where it is parsed (or reported as malformed) alone.
     """
 
-    def __init__(self, sink: MessageSink, on_eof: Callable[[], None]) -> None:
+    def __init__(self, sink: LineSink, on_eof: Callable[[], None]) -> None:
         self._sink = sink
         self._on_eof = on_eof
         self._buf = bytearray()
