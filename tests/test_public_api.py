@@ -57,8 +57,8 @@ def test_options_are_keyword_only() -> None:
 
 
 def test_typed_pass_through_options_match_their_target() -> None:
-    from codexkit._client import AsyncCodex
-    from codexkit._thread import AsyncThread, ForkOptions, TurnOptions
+    from codexkit._client.client import AsyncCodex
+    from codexkit._client.thread import AsyncThread, ForkOptions, TurnOptions
 
     def keywords(function: object) -> list[str]:
         parameters = inspect.signature(function).parameters.values()  # type: ignore[arg-type]

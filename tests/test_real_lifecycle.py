@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from codexkit import AsyncCodex, TransportClosedError
-from codexkit._transport import StdioTransport
 from codexkit.testing import ScriptedModel, stall, text
+from codexkit.transport import StdioTransport
 
 pytestmark = pytest.mark.real
 

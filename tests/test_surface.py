@@ -15,7 +15,7 @@ from codexkit import (
     InvalidRequestError,
     RpcError,
 )
-from codexkit._account import LoginFailedError
+from codexkit._client.account import LoginFailedError
 from codexkit.testing import ScriptedModel, text
 
 pytestmark = pytest.mark.real

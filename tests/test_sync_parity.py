@@ -13,19 +13,24 @@ from typing import Any, cast
 
 import pytest
 
-from codexkit._account import AsyncAccount, AsyncChatGptLogin, AsyncDeviceCodeLogin, AsyncSettings
-from codexkit._client import AsyncCodex
-from codexkit._client_ops import AsyncThreadListing
-from codexkit._sync import Codex, Thread, Turn
-from codexkit._sync_account import (
+from codexkit._client.account import (
+    AsyncAccount,
+    AsyncChatGptLogin,
+    AsyncDeviceCodeLogin,
+    AsyncSettings,
+)
+from codexkit._client.client import AsyncCodex
+from codexkit._client.ops import AsyncThreadListing
+from codexkit._client.thread import AsyncThread
+from codexkit._client.turn import AsyncTurn
+from codexkit._sync.account import (
     Account,
     ChatGptLogin,
     DeviceCodeLogin,
     Settings,
     ThreadListing,
 )
-from codexkit._thread import AsyncThread
-from codexkit._turn import AsyncTurn
+from codexkit._sync.client import Codex, Thread, Turn
 
 # Public async names with no sync twin, each with the reason.
 ASYNC_ONLY: dict[type, dict[str, str]] = {

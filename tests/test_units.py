@@ -22,9 +22,9 @@ from codexkit import (
     UnknownItem,
     find_codex,
 )
-from codexkit._binary import PINNED_VERSION, CodexBinary, check_version
-from codexkit._config import config_overrides
-from codexkit._toml import toml_value
+from codexkit._runtime.binary import PINNED_VERSION, CodexBinary, check_version
+from codexkit._runtime.config import config_overrides
+from codexkit._runtime.toml import toml_value
 from codexkit.events import PlanUpdated, TurnFailed, parse_event
 from codexkit.types import normalize_input, parse_item
 
@@ -193,7 +193,7 @@ def test_events_validate_into_generated_models_on_demand() -> None:
 
 
 def test_every_server_request_kind_of_the_protocol_has_a_default_answer() -> None:
-    from codexkit._server_requests import SERVER_REQUEST_METHODS
+    from codexkit._client.server_requests import SERVER_REQUEST_METHODS
     from codexkit.protocol import SERVER_REQUESTS
 
     assert set(SERVER_REQUESTS) == SERVER_REQUEST_METHODS
@@ -201,7 +201,7 @@ def test_every_server_request_kind_of_the_protocol_has_a_default_answer() -> Non
 
 async def test_default_answers_validate_against_the_protocol_response_models() -> None:
     from codexkit import RpcError, ServerRequest
-    from codexkit._server_requests import SERVER_REQUEST_METHODS, default_response
+    from codexkit._client.server_requests import SERVER_REQUEST_METHODS, default_response
     from codexkit.protocol import server_request_types
 
     refused = set()

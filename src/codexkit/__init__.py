@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "PINNED_VERSION",
@@ -108,9 +108,9 @@ __all__ = [
 
 # module -> the public names it defines; each is imported on first use
 _MODULES: dict[str, tuple[str, ...]] = {
-    "._binary": ("PINNED_VERSION", "CodexBinary", "find_codex"),
-    "._client": ("AsyncCodex",),
-    "._errors": (
+    "._runtime.binary": ("PINNED_VERSION", "CodexBinary", "find_codex"),
+    "._client.client": ("AsyncCodex",),
+    ".errors": (
         "CodexError",
         "CodexNotFoundError",
         "CodexTimeoutError",
@@ -124,9 +124,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "TransportClosedError",
         "TurnFailedError",
     ),
-    "._rpc": ("ServerRequest",),
-    "._thread": ("AsyncThread",),
-    "._turn": ("AsyncTurn",),
+    "._connection.rpc": ("ServerRequest",),
+    "._client.thread": ("AsyncThread",),
+    "._client.turn": ("AsyncTurn",),
     ".events": (
         "AgentMessageDelta",
         "CommandOutputDelta",
@@ -166,9 +166,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "WebSearchItem",
     ),
     ".approvals": ("ApprovalPolicy", "allow_commands", "allow_file_changes_under"),
-    "._sync": ("Codex", "Thread", "Turn"),
+    "._sync.client": ("Codex", "Thread", "Turn"),
     ".tools": ("Tool", "ToolRegistry", "ToolResult", "image_content", "tool"),
-    "._account": (
+    "._client.account": (
         "AccountInfo",
         "AsyncAccount",
         "AsyncSettings",
@@ -177,14 +177,14 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "AsyncDeviceCodeLogin",
         "LoginFailedError",
     ),
-    "._client_ops": (
+    "._client.ops": (
         "CommandResult",
         "ModelInfo",
         "AsyncThreadListing",
         "ThreadPage",
         "ThreadSummary",
     ),
-    "._sync_account": (
+    "._sync.account": (
         "Account",
         "Settings",
         "ChatGptLogin",
@@ -209,7 +209,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from ._account import (
+    from ._client.account import (
         AccountInfo,
         AsyncAccount,
         AsyncChatGptLogin,
@@ -218,16 +218,36 @@ if TYPE_CHECKING:
         ConfigWriteResult,
         LoginFailedError,
     )
-    from ._binary import PINNED_VERSION, CodexBinary, find_codex
-    from ._client import AsyncCodex
-    from ._client_ops import (
+    from ._client.client import AsyncCodex
+    from ._client.ops import (
         AsyncThreadListing,
         CommandResult,
         ModelInfo,
         ThreadPage,
         ThreadSummary,
     )
-    from ._errors import (
+    from ._client.thread import AsyncThread
+    from ._client.turn import AsyncTurn
+    from ._connection.rpc import ServerRequest
+    from ._runtime.binary import PINNED_VERSION, CodexBinary, find_codex
+    from ._sync.account import (
+        Account,
+        ChatGptLogin,
+        DeviceCodeLogin,
+        Settings,
+        ThreadListing,
+    )
+    from ._sync.client import (
+        Codex,
+        Thread,
+        Turn,
+    )
+    from .approvals import (
+        ApprovalPolicy,
+        allow_commands,
+        allow_file_changes_under,
+    )
+    from .errors import (
         CodexError,
         CodexNotFoundError,
         CodexTimeoutError,
@@ -240,26 +260,6 @@ if TYPE_CHECKING:
         ServerOverloadedError,
         TransportClosedError,
         TurnFailedError,
-    )
-    from ._rpc import ServerRequest
-    from ._sync import (
-        Codex,
-        Thread,
-        Turn,
-    )
-    from ._sync_account import (
-        Account,
-        ChatGptLogin,
-        DeviceCodeLogin,
-        Settings,
-        ThreadListing,
-    )
-    from ._thread import AsyncThread
-    from ._turn import AsyncTurn
-    from .approvals import (
-        ApprovalPolicy,
-        allow_commands,
-        allow_file_changes_under,
     )
     from .events import (
         AgentMessageDelta,

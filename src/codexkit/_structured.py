@@ -7,7 +7,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
-from ._errors import OutputParseError
+from .errors import OutputParseError
 
 if TYPE_CHECKING:
     from .types import TurnResult

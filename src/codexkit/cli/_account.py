@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from .._account import AccountInfo, AsyncChatGptLogin, AsyncDeviceCodeLogin
-from .._client import AsyncCodex
-from .._errors import CodexError
+from .._client.account import AccountInfo, AsyncChatGptLogin, AsyncDeviceCodeLogin
+from .._client.client import AsyncCodex
+from ..errors import CodexError
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .. import __version__
-from .._binary import PINNED_VERSION
+from .._runtime.binary import PINNED_VERSION
+from .._version import __version__
 from ._account import login, logout, whoami
 from ._common import CodexHomeOption, DebugOption, execute, out
 from ._demo import demo

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from .._errors import CodexError
+from ..errors import CodexError
 
 __all__ = [
     "EXIT_FAILED",

@@ -19,7 +19,7 @@ import typer
 from rich.panel import Panel
 from rich.text import Text
 
-from .._client import AsyncCodex
+from .._client.client import AsyncCodex
 from ..testing import RecordedRequest, Reply, ScriptedModel, apply_patch, shell, text
 from ..types import TurnResult
 from ._approve import Approvals

@@ -21,10 +21,10 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from .. import __version__
-from .._binary import PINNED_VERSION, CodexBinary, find_codex
-from .._client import AsyncCodex
-from .._errors import CodexError, CodexNotFoundError
+from .._client.client import AsyncCodex
+from .._runtime.binary import PINNED_VERSION, CodexBinary, find_codex
+from .._version import __version__
+from ..errors import CodexError, CodexNotFoundError
 from ._account import describe_account
 from ._common import (
     EXIT_FAILED,

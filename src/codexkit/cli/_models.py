@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .._client import AsyncCodex
+from .._client.client import AsyncCodex
 from ._common import (
     EXIT_OK,
     CodexHomeOption,

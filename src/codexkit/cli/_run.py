@@ -22,8 +22,8 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.text import Text
 
-from .._client import AsyncCodex
-from .._errors import CodexError
+from .._client.client import AsyncCodex
+from ..errors import CodexError
 from ..events import Event
 from ..types import Input, LocalImageInput, TurnResult
 from ._approve import ApprovalChoice, Approvals

@@ -11,9 +11,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .._client import AsyncCodex
-from .._client_ops import ThreadSummary
-from .._thread import AsyncThread
+from .._client.client import AsyncCodex
+from .._client.ops import ThreadSummary
+from .._client.thread import AsyncThread
 from ..types import parse_item
 from ._common import (
     EXIT_FAILED,

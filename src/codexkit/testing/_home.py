@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from codexkit._toml import toml_document
+from codexkit._runtime.toml import toml_document
 
 #: The provider id and model slug written into config.toml.
 PROVIDER_ID = "codexkit-scripted"

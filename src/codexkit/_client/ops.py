@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ._account import AsyncAccount, AsyncSettings, _Client
+from .account import AsyncAccount, AsyncSettings, _Client
 
 if TYPE_CHECKING:
-    from .events import Event
+    from ..events import Event
 
 __all__ = [
     "AsyncThreadListing",

@@ -8,21 +8,22 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._binary import CodexBinary, check_version, find_codex
-from ._client_ops import ClientOpsMixin
-from ._config import config_overrides, flatten_config
-from ._dispatch import Dispatcher, ThreadHandlers
-from ._errors import CodexError
-from ._rpc import Connection, Middleware, RequestHandler, ServerRequest
-from ._thread import AsyncThread
-from ._transport import StdioTransport, Transport, UnixSocketTransport
-from ._turn import AsyncTurn
-from .approvals import ApprovalPolicy
-from .events import Event, parse_event
-from .types import ServerInfo
+from .._connection.rpc import Connection, Middleware, RequestHandler, ServerRequest
+from .._runtime.binary import CodexBinary, check_version, find_codex
+from .._runtime.config import config_overrides, flatten_config
+from .._version import __version__
+from ..approvals import ApprovalPolicy
+from ..errors import CodexError
+from ..events import Event, parse_event
+from ..transport import StdioTransport, Transport, UnixSocketTransport
+from ..types import ServerInfo
+from .dispatch import Dispatcher, ThreadHandlers
+from .ops import ClientOpsMixin
+from .thread import AsyncThread
+from .turn import AsyncTurn
 
 if TYPE_CHECKING:
-    from .tools import Tool, ToolRegistry
+    from ..tools import Tool, ToolRegistry
 
 __all__ = ["AsyncCodex"]
 
@@ -30,7 +31,7 @@ _log = logging.getLogger("codexkit")
 Json = dict[str, Any]
 Listener = Callable[[Event], None]
 
-_CLIENT_INFO = {"name": "codexkit", "title": "codexkit", "version": "0.1.0"}
+_CLIENT_INFO = {"name": "codexkit", "title": "codexkit", "version": __version__}
 
 
 class AsyncCodex(ClientOpsMixin):
@@ -363,6 +364,6 @@ def _mode_of(policy: str | ApprovalPolicy | None) -> str | None:
 def _registry(tools: Iterable[Tool] | None) -> ToolRegistry | None:
     if tools is None:
         return None
-    from .tools import ToolRegistry
+    from ..tools import ToolRegistry
 
     return ToolRegistry(tools)

@@ -17,8 +17,8 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any, cast
 
-from .._transport._base import StderrTail
-from .._transport._stdio import _LineReader, _signal_group, tied_to_parent
+from ..transport._base import StderrTail
+from ..transport._stdio import _LineReader, _signal_group, tied_to_parent
 
 __all__ = ["ExecProcess"]
 

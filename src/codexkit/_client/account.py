@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ._errors import CodexError, CodexTimeoutError
+from ..errors import CodexError, CodexTimeoutError
 
 if TYPE_CHECKING:
-    from .events import Event
+    from ..events import Event
 
 __all__ = [
     "AccountInfo",

@@ -17,7 +17,7 @@ import queue
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ._account import (
+from .._client.account import (
     AccountInfo,
     AsyncAccount,
     AsyncChatGptLogin,
@@ -25,7 +25,7 @@ from ._account import (
     AsyncSettings,
     ConfigWriteResult,
 )
-from ._client_ops import (
+from .._client.ops import (
     AsyncThreadListing,
     CommandResult,
     ModelInfo,
@@ -33,11 +33,11 @@ from ._client_ops import (
     ThreadPage,
     ThreadSummary,
 )
-from .types import TurnResult
+from ..types import TurnResult
 
 if TYPE_CHECKING:
-    from ._client import AsyncCodex
-    from ._thread import AsyncThread
+    from .._client.client import AsyncCodex
+    from .._client.thread import AsyncThread
 
 __all__ = [
     "Account",

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import RpcError
-from ._rpc import ServerRequest
+from .._connection.rpc import ServerRequest
+from ..errors import RpcError
 
 __all__ = ["SERVER_REQUEST_METHODS", "default_response"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._toml import toml_key, toml_value
+from .toml import toml_key, toml_value
 
 __all__ = ["config_overrides", "flatten_config"]
 

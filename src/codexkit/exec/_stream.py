@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._errors import CodexError, CodexTimeoutError, OutputParseError, TurnFailedError
+from .._client.turn import _final_text
 from .._structured import OutputSpec
-from .._turn import _final_text
+from ..errors import CodexError, CodexTimeoutError, OutputParseError, TurnFailedError
 from ..events import (
     Event,
     ItemCompleted,
@@ -27,7 +27,7 @@ from ._mapping import exec_event, exec_usage
 from ._process import ExecProcess
 
 if TYPE_CHECKING:
-    from ..exec import ExecThread
+    from ._client import ExecThread
 
 __all__ = ["ExecError", "ExecStream"]
 

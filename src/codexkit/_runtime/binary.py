@@ -8,7 +8,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 
-from ._errors import CodexNotFoundError
+from ..errors import CodexNotFoundError
 
 __all__ = ["PINNED_VERSION", "CodexBinary", "check_version", "find_codex"]
 

@@ -7,7 +7,7 @@ import collections
 import logging
 from typing import Any, Protocol
 
-from .._errors import TransportClosedError
+from ..errors import TransportClosedError
 
 __all__ = ["LineSink", "MessageSink", "StderrTail", "Transport"]
 

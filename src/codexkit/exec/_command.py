@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._config import config_overrides
+from .._runtime.config import config_overrides
 from ..types import InputLike, normalize_input
 
 __all__ = ["ThreadOptions", "TurnFiles", "exec_argv", "split_input"]

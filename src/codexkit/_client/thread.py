@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from typing_extensions import Unpack
 
-from ._errors import CodexError
-from ._structured import OutputSpec
-from ._thread_ops import ThreadOpsMixin
-from ._turn import AsyncTurn
-from .types import InputLike, TurnResult, normalize_input
+from .._structured import OutputSpec
+from ..errors import CodexError
+from ..types import InputLike, TurnResult, normalize_input
+from .thread_ops import ThreadOpsMixin
+from .turn import AsyncTurn
 
 if TYPE_CHECKING:
-    from ._client import AsyncCodex
-    from .approvals import ApprovalPolicy
+    from ..approvals import ApprovalPolicy
+    from .client import AsyncCodex
 
 __all__ = ["AsyncThread"]
 

@@ -15,8 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from ._errors import CodexTimeoutError, RpcError, TransportClosedError
-from ._transport import Transport
+from ..errors import CodexTimeoutError, RpcError, TransportClosedError
+from ..transport import Transport
 
 __all__ = ["Connection", "Direction", "Middleware", "RequestHandler", "ServerRequest"]
 

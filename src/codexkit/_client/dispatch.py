@@ -14,9 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._rpc import ServerRequest
-from ._server_requests import default_response
-from .approvals import (
+from .._connection.rpc import ServerRequest
+from ..approvals import (
     ApprovalPolicy,
     CommandApprovalRequest,
     DynamicToolCallRequest,
@@ -27,9 +26,10 @@ from .approvals import (
     UserInputRequest,
     call_maybe_async,
 )
+from .server_requests import default_response
 
 if TYPE_CHECKING:
-    from .tools import ToolRegistry
+    from ..tools import ToolRegistry
 
 __all__ = ["Dispatcher", "ThreadHandlers"]
 
@@ -244,7 +244,7 @@ class Dispatcher:
             arguments=p.get("arguments"),
             raw=p,
         )
-        from .tools import ToolResult
+        from ..tools import ToolResult
 
         try:
             result = ToolResult.from_value(

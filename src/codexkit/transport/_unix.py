@@ -13,7 +13,7 @@ import os
 import struct
 from typing import cast
 
-from .._errors import TransportClosedError
+from ..errors import TransportClosedError
 from ._base import MessageSink, Transport
 
 __all__ = ["UnixSocketTransport"]

@@ -9,16 +9,16 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._errors import (
+from .._structured import OutputSpec
+from .._telemetry import end_span, start_span, within
+from ..errors import (
     CodexError,
     CodexTimeoutError,
     OutputParseError,
     TransportClosedError,
     TurnFailedError,
 )
-from ._structured import OutputSpec
-from ._telemetry import end_span, start_span, within
-from .events import (
+from ..events import (
     AgentMessageDelta,
     CommandOutputDelta,
     Event,
@@ -32,10 +32,10 @@ from .events import (
     TurnFailed,
     parse_event,
 )
-from .types import AgentMessageItem, InputLike, Item, TokenUsage, TurnResult, normalize_input
+from ..types import AgentMessageItem, InputLike, Item, TokenUsage, TurnResult, normalize_input
 
 if TYPE_CHECKING:
-    from ._thread import AsyncThread
+    from .thread import AsyncThread
 
 __all__ = ["AsyncTurn"]
 

@@ -1,19 +1,5 @@
-"""The one-shot engine: every turn is one ``codex exec --json`` process, nothing lives on.
-
-::
-
-    from codexkit.exec import ExecCodex
-
-    codex = ExecCodex()
-    thread = codex.start_thread(cwd="/src/project", sandbox="workspace-write")
-    result = await thread.run("Fix the failing test")
-    print(result.final_response)
-    again = await thread.run("Now add a test for it")    # resumes the same thread
-
-Events and results are the app-server client's own types (:mod:`codexkit.events`,
-:class:`~codexkit.TurnResult`). exec runs without a human: no approvals, no dynamic tools,
-no steering. Use :class:`~codexkit.AsyncCodex` for those; see ``docs/exec.md``.
-"""
+"""``ExecCodex`` and ``ExecThread``: settings and threads of the one-shot engine (public in
+:mod:`codexkit.exec`)."""
 
 from __future__ import annotations
 
@@ -21,12 +7,12 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._binary import find_codex
-from ._errors import CodexError
-from ._exec._command import StrPath, ThreadOptions
-from ._exec._stream import ExecError, ExecStream
-from ._structured import OutputSpec
-from .types import InputLike, TurnResult
+from .._runtime.binary import find_codex
+from .._structured import OutputSpec
+from ..errors import CodexError
+from ..types import InputLike, TurnResult
+from ._command import StrPath, ThreadOptions
+from ._stream import ExecError, ExecStream
 
 __all__ = ["ExecCodex", "ExecError", "ExecStream", "ExecThread"]
 

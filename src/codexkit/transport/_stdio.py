@@ -23,7 +23,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 
-from .._errors import TransportClosedError
+from ..errors import TransportClosedError
 from ._base import LineSink, MessageSink, StderrTail, Transport
 
 __all__ = ["StdioTransport"]

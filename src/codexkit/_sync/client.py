@@ -24,19 +24,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import Unpack
 
-from ._client import AsyncCodex
-from ._errors import CodexError
-from ._rpc import Middleware, RequestHandler
-from ._sync_account import SyncClientOps, SyncThreadOps
-from ._thread import CLIENT_DEFAULT, ForkOptions, TurnOptions
-from .approvals import ApprovalPolicy
-from .events import Event
-from .types import InputLike, ServerInfo, TurnResult
+from .._client.client import AsyncCodex
+from .._client.thread import CLIENT_DEFAULT, ForkOptions, TurnOptions
+from .._connection.rpc import Middleware, RequestHandler
+from ..approvals import ApprovalPolicy
+from ..errors import CodexError
+from ..events import Event
+from ..types import InputLike, ServerInfo, TurnResult
+from .account import SyncClientOps, SyncThreadOps
 
 if TYPE_CHECKING:
-    from ._thread import AsyncThread
-    from ._turn import AsyncTurn
-    from .tools import Tool
+    from .._client.thread import AsyncThread
+    from .._client.turn import AsyncTurn
+    from ..tools import Tool
 
 __all__ = ["Codex", "Thread", "Turn"]
 

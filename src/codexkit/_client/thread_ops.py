@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CodexError
-from .types import TurnResult
+from ..errors import CodexError
+from ..types import TurnResult
 
 if TYPE_CHECKING:
-    from ._client import AsyncCodex
-    from ._turn import AsyncTurn
+    from .client import AsyncCodex
+    from .turn import AsyncTurn
 
 __all__ = ["ThreadOpsMixin"]
 

@@ -1,0 +1,1 @@
+"""The async client: the router, AsyncCodex, threads, turns, resources."""

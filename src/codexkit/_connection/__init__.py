@@ -1,0 +1,1 @@
+"""JSON-RPC over a transport: requests, notifications, server requests."""

@@ -1,0 +1,1 @@
+"""Finding, configuring and launching the codex binary."""

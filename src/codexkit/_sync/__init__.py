@@ -1,0 +1,1 @@
+"""The synchronous twin of the async client, on a private loop thread."""

@@ -1,1 +1,0 @@
-"""Internals of :mod:`codexkit.tools`: docstring parsing, argument schemas, results."""
