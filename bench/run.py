@@ -53,6 +53,10 @@ CODEX_CONFIG: Json = {"features": {"shell_snapshot": False}}
 
 # Targets: codexkit's trivial turn within 5 % of raw, 20 concurrent turns within 10 %,
 # event dispatch at least 3x openai-codex's sync stream.
+# `from codexkit import AsyncCodex` at most 1.3x `import asyncio` (which it needs anyway);
+# `codexkit --help` under 0.15 s, the whole process.
+IMPORT_TARGET = 1.3
+HELP_TARGET = 0.15
 LATENCY_TARGET = 1.05
 CONCURRENT_TARGET = 1.10
 FLOOD_TARGET = 3.0
@@ -318,6 +322,26 @@ def bench_imports(settings: Settings, env: dict[str, str]) -> Json:
     return {label: summary(values) for label, values in samples.items()}
 
 
+def bench_help(settings: Settings, env: dict[str, str], codex_bin: str) -> Json:
+    """Whole processes, wall clock: ``codexkit --help`` beside the interpreter's own start
+    (``python -c pass``) and the native ``codex --help``, taking turns."""
+    commands = {
+        "codexkit --help": [sys.executable, "-m", "codexkit.cli", "--help"],
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "codex --help": [codex_bin, "--help"],
+    }
+    samples: dict[str, list[float]] = {label: [] for label in commands}
+    for i in range(settings.import_runs + 1):
+        for label, argv in commands.items():
+            t0 = time.perf_counter()
+            subprocess.run(argv, cwd=REPO, env=env, capture_output=True, check=True)
+            if i:
+                samples[label].append(time.perf_counter() - t0)
+    for label, values in samples.items():
+        log(f"help: {label}: {median_ms(values):.1f} ms")
+    return {label: summary(values) for label, values in samples.items()}
+
+
 def bench_flood(settings: Settings, env: dict[str, str], work: Path) -> Json:
     codex_bin = flood_wrapper(work, settings.flood_events)
     out = interleaved(
@@ -352,8 +376,7 @@ def ratio_cell(value: float, target: str, ok: bool, paired: float | None = None)
 
 
 def report(results: Json) -> str:
-    imp, spawn, lat = results["imports"], results["spawn"], results["latency"]
-    conc, flood = results["concurrent"], results["flood"]
+    imp = results["imports"]
     cols = [LABELS[c] for c in CLIENTS]
     lines = [
         "| benchmark | " + " | ".join(cols) + " | codexkit ratio |",
@@ -365,16 +388,40 @@ def report(results: Json) -> str:
 
     ck_imp = imp["from codexkit import AsyncCodex"]["median"]
     oa_imp = imp["import openai_codex"]["median"]
+    asyncio_imp = imp["import asyncio (baseline)"]["median"]
     row(
         "import (`import codexkit` / `from codexkit import AsyncCodex` / `import openai_codex`)",
         [
-            f"{fmt_ms(imp['import asyncio (baseline)']['median'])} (`import asyncio`)",
+            f"{fmt_ms(asyncio_imp)} (`import asyncio`)",
             f"{fmt_ms(imp['import codexkit']['median'])} / {fmt_ms(ck_imp)}",
             fmt_ms(oa_imp),
             "(same package)",
         ],
-        f"{ck_imp / oa_imp:.2f}x of openai-codex",
+        f"{ck_imp / oa_imp:.2f}x of openai-codex; "
+        + ratio_cell(
+            ck_imp / asyncio_imp,
+            f"<= {IMPORT_TARGET:.1f}x `import asyncio`",
+            ck_imp / asyncio_imp <= IMPORT_TARGET,
+        ),
     )
+    if "help" in results:
+        help_ = results["help"]
+        ck_help = help_["codexkit --help"]["median"]
+        row(
+            "`codexkit --help`, whole process (beside `python -c pass` / `codex --help`)",
+            [
+                f"{fmt_ms(help_['python -c pass']['median'])} (`python -c pass`)",
+                f"**{fmt_ms(ck_help)}** (target < {HELP_TARGET * 1000:.0f} ms: "
+                f"{'met' if ck_help < HELP_TARGET else 'missed'})",
+                "(no command line)",
+                f"{fmt_ms(help_['codex --help']['median'])} (`codex --help`)",
+            ],
+            f"{ck_help / help_['python -c pass']['median']:.1f}x the bare interpreter",
+        )
+    if "spawn" not in results:  # a --startup run measures nothing else
+        return "\n".join(lines)
+    spawn, lat = results["spawn"], results["latency"]
+    conc, flood = results["concurrent"], results["flood"]
 
     def med(block: Json, client: str) -> float:
         return float(block[client]["summary"]["median"])
@@ -453,6 +500,9 @@ def report(results: Json) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (smoke test)")
+    parser.add_argument(
+        "--startup", action="store_true", help="only the import and `codexkit --help` benchmarks"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON output ({RESULTS})")
     parser.add_argument(
         "--render",
@@ -489,6 +539,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         (work / "cwd").mkdir()
         results["imports"] = bench_imports(settings, env)
+        results["help"] = bench_help(settings, env, codex_bin)
+        if args.startup:
+            return finish(results, started, version, args.out)
         results["spawn"] = interleaved("spawn", settings.spawn_runs, env, work, codex_bin, {})
         results["latency"] = interleaved(
             "latency", settings.turns, env, work, codex_bin, {"warmup": settings.warmup_turns}
@@ -497,18 +550,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             "concurrent", settings.concurrent_reps, env, work, codex_bin, {"width": settings.width}
         )
         results["flood"] = bench_flood(settings, env, work)
+    return finish(results, started, version, args.out)
+
+
+def finish(results: Json, started: float, version: str, out: Path) -> int:
     results["load_average_after"] = list(os.getloadavg())
     results["duration_s"] = round(time.time() - started, 1)
     table = report(results)
     results["table"] = table
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(table)
     print(
         f"\n{version}; {results['machine']['cpus']} CPUs ({results['machine']['cpu_model']}); "
         f"Python {results['machine']['python']}; load average "
         f"{results['load_average_before'][0]:.2f} before, "
         f"{results['load_average_after'][0]:.2f} after; {results['duration_s']} s; "
-        f"JSON in {args.out}"
+        f"JSON in {out}"
     )
     return 0

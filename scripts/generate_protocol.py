@@ -881,6 +881,11 @@ def render_table(name: str, annotation: str, table: dict[str, Any]) -> str:
     return f"{name}: {annotation} = {{\n{rows}}}\n"
 
 
+def render_literal(name: str, table: dict[str, Any]) -> str:
+    rows = "".join(f"    {py_literal(key)},\n" for key in table)
+    return f"{name} = Literal[\n{rows}]\n"
+
+
 def render_methods(protocol: Protocol, modules: dict[str, str]) -> str:
     pair = "dict[str, tuple[str, str | None]]"
     optional = "".join(f"        {json.dumps(m)},\n" for m in protocol.params_optional)
@@ -890,11 +895,14 @@ def render_methods(protocol: Protocol, modules: dict[str, str]) -> str:
             f'"""Method tables of the codex app-server protocol (codex {protocol.version}).\n\n'
             "Plain strings only, so importing this module costs next to nothing. Model names\n"
             'are classes of ``models``.\n"""\n\n'
-            "from __future__ import annotations\n\n",
+            "from __future__ import annotations\n\n"
+            "from typing import Literal\n\n",
             f'SCHEMA_VERSION = "{protocol.version}"\n',
             '"""Version of the codex binary the schema came from."""\n\n',
             "# client -> server requests: method -> (params model, result model)\n",
             render_table("CLIENT_REQUESTS", pair, protocol.client_requests),
+            "\n# the name of every client -> server request, for type checkers\n",
+            render_literal("ClientMethod", protocol.client_requests),
             "\n# server -> client requests: method -> (params model, result model)\n",
             render_table("SERVER_REQUESTS", pair, protocol.server_requests),
             "\n# server -> client notifications: method -> params model\n",

@@ -58,8 +58,8 @@ def _imports(path: Path, module: str, is_package: bool) -> set[str]:
             else:
                 target = node.module or ""
             # `from package import submodule` imports the submodule.
-            names = [f"{target}.{alias.name}" for alias in node.names]
-            found.update(name for name in names if name in _MODULES) or found.add(target)
+            submodules = {f"{target}.{alias.name}" for alias in node.names} & _MODULES
+            found.update(submodules or {target})
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
     return {name for name in found if name.startswith("codexkit")}

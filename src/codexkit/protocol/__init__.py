@@ -30,6 +30,7 @@ from ._generated.methods import (
     PARAMS_OPTIONAL,
     SCHEMA_VERSION,
     SERVER_REQUESTS,
+    ClientMethod,
 )
 from ._registry import (
     client_request_types,
@@ -50,6 +51,7 @@ __all__ = [
     "PARAMS_OPTIONAL",
     "SCHEMA_VERSION",
     "SERVER_REQUESTS",
+    "ClientMethod",
     "client_request_types",
     "is_known_notification",
     "load_model",

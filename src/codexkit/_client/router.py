@@ -1,0 +1,131 @@
+"""The router: the one way a client, its threads and its turns reach the app-server.
+
+Everything the SDK asks goes out through :meth:`Router.request`; everything the server
+says comes in through :meth:`Router.route` (notifications) and :meth:`Router.answer`
+(the server's own requests). A running turn registers its inbox for its thread
+(:meth:`Router.claim`) and gets that thread's notifications; what no turn claims goes to
+the listeners. Threads and turns hold the router, never the client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import CodexError
+from ..events import Event, parse_event
+
+if TYPE_CHECKING:
+    from .._connection.rpc import Connection, RequestHandler, ServerRequest
+    from ..protocol import ClientMethod
+    from .dispatch import Dispatcher, ThreadHandlers
+
+__all__ = ["Listener", "Router", "TurnInbox"]
+
+_log = logging.getLogger("codexkit")
+Json = dict[str, Any]
+Listener = Callable[[Event], None]
+
+_NOT_STARTED = "AsyncCodex is not started; use `async with AsyncCodex() as codex`"
+
+
+class TurnInbox(Protocol):
+    """What a running turn offers the router: a place for its thread's messages."""
+
+    def owns(self, params: Json) -> bool:
+        """Whether a notification of the turn's thread belongs to this turn."""
+
+    def feed(self, method: str, params: Json, raw: Json) -> None:
+        """One notification of this turn, in arrival order."""
+
+    def fail(self, error: BaseException) -> None:
+        """The connection is gone: end the turn's stream with ``error``."""
+
+    def answering_request(self) -> contextlib.AbstractContextManager[None]:
+        """Held while one of the turn's server requests is being answered."""
+
+
+class Router:
+    """Requests out, notifications and server requests in, for one client."""
+
+    def __init__(self, dispatcher: Dispatcher, request_handler: RequestHandler | None) -> None:
+        self.dispatcher = dispatcher
+        self._handler: RequestHandler = request_handler or dispatcher
+        self.connection: Connection | None = None
+        self._turns: dict[str, TurnInbox] = {}
+        self._listeners: list[Listener] = []
+
+    # -- out ----------------------------------------------------------------------------
+
+    async def request(
+        self, method: ClientMethod, params: Any = None, *, timeout: float | None = None
+    ) -> Any:
+        """Send one request and return its result; ``timeout`` defaults to the
+        connection's ``request_timeout``."""
+        connection = self.connection
+        if connection is None:
+            raise CodexError(_NOT_STARTED)
+        if timeout is None:
+            return await connection.request(method, params)
+        return await connection.request(method, params, timeout=timeout)
+
+    # -- threads and turns ----------------------------------------------------------------
+
+    def handlers(self, thread_id: str) -> ThreadHandlers | None:
+        """The policy and tools registered for one thread, if any."""
+        return self.dispatcher.threads.get(thread_id)
+
+    def register(self, thread_id: str, handlers: ThreadHandlers) -> None:
+        if handlers.policy is not None or handlers.tools is not None:
+            self.dispatcher.threads[thread_id] = handlers
+
+    def claim(self, thread_id: str, turn: TurnInbox) -> None:
+        """Send ``thread_id``'s notifications to ``turn`` from now on."""
+        self._turns[thread_id] = turn
+
+    def release(self, thread_id: str, turn: TurnInbox) -> None:
+        if self._turns.get(thread_id) is turn:
+            del self._turns[thread_id]
+
+    # -- in -------------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def route(self, method: str, params: Json, raw: Json) -> None:
+        """One notification: to the turn that owns it, else to every listener."""
+        if method == "item/started" or method == "item/completed":
+            self.dispatcher.note_item(method, params)
+        thread_id = params.get("threadId")
+        if thread_id is not None:
+            turn = self._turns.get(thread_id)
+            if turn is not None and turn.owns(params):
+                turn.feed(method, params, raw)
+                return
+        if self._listeners:
+            event = parse_event(method, params, raw)
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    _log.exception("event listener failed")
+
+    async def answer(self, request: ServerRequest) -> Any:
+        """One server request, answered by the handler while its turn waits without an
+        idle limit."""
+        params = request.params if isinstance(request.params, dict) else {}
+        turn = self._turns.get(str(params.get("threadId")))
+        with turn.answering_request() if turn is not None else contextlib.nullcontext():
+            return await self._handler(request)
+
+    def closed(self, error: Exception) -> None:
+        """The connection closed: every running turn ends with ``error``."""
+        for turn in list(self._turns.values()):
+            turn.fail(error)
+        self._turns.clear()
+
+    def turns(self) -> Iterator[TurnInbox]:
+        return iter(list(self._turns.values()))
