@@ -51,6 +51,7 @@ __all__ = [
     "DiffUpdated",
     "DynamicToolCallItem",
     "Event",
+    "ExecError",
     "FileChange",
     "FileChangeItem",
     "FileChangeOutputDelta",
@@ -114,9 +115,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "CodexError",
         "CodexNotFoundError",
         "CodexTimeoutError",
+        "ExecError",
         "InternalRpcError",
         "InvalidParamsError",
         "InvalidRequestError",
+        "LoginFailedError",
         "MethodNotFoundError",
         "OutputParseError",
         "RpcError",
@@ -175,7 +178,6 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "AsyncChatGptLogin",
         "ConfigWriteResult",
         "AsyncDeviceCodeLogin",
-        "LoginFailedError",
     ),
     "._client.ops": (
         "CommandResult",
@@ -216,7 +218,6 @@ if TYPE_CHECKING:
         AsyncDeviceCodeLogin,
         AsyncSettings,
         ConfigWriteResult,
-        LoginFailedError,
     )
     from ._client.client import AsyncCodex
     from ._client.ops import (
@@ -251,9 +252,11 @@ if TYPE_CHECKING:
         CodexError,
         CodexNotFoundError,
         CodexTimeoutError,
+        ExecError,
         InternalRpcError,
         InvalidParamsError,
         InvalidRequestError,
+        LoginFailedError,
         MethodNotFoundError,
         OutputParseError,
         RpcError,

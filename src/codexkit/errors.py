@@ -11,7 +11,9 @@ Catch :class:`CodexError` for everything, or a subclass at the depth you need::
     │   └── ServerOverloadedError
     ├── TurnFailedError         a turn ended with status "failed"
     ├── OutputParseError        a structured answer did not parse (``raw_text`` kept)
-    └── CodexTimeoutError       a wait ran out of time (also a ``TimeoutError``)
+    ├── CodexTimeoutError       a wait ran out of time (also a ``TimeoutError``)
+    ├── LoginFailedError        a browser or device-code login did not complete
+    └── ExecError               ``codex exec`` ended without finishing its turn
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ __all__ = [
     "CodexError",
     "CodexNotFoundError",
     "CodexTimeoutError",
+    "ExecError",
     "InternalRpcError",
     "InvalidParamsError",
     "InvalidRequestError",
+    "LoginFailedError",
     "MethodNotFoundError",
     "OutputParseError",
     "RpcError",
@@ -151,3 +155,41 @@ class OutputParseError(CodexError):
 
 class CodexTimeoutError(CodexError, TimeoutError):
     """A request, a turn or an idle stream ran out of time."""
+
+
+class LoginFailedError(CodexError):
+    """A browser or device-code login ended without success (cancelled, refused, or the
+    login server gave up). ``error`` is codex's message, ``login_id`` the login."""
+
+    def __init__(self, login_id: str, error: str | None) -> None:
+        self.login_id = login_id
+        self.error = error
+        super().__init__(f"login {login_id} did not complete: {error or 'no reason given'}")
+
+
+class ExecError(CodexError):
+    """``codex exec`` ended without finishing the turn (it crashed, or refused its
+    command line or config), or wrote a line that is not a JSON object.
+
+    ``exit_code`` is its exit status (negative: the signal that ended it; ``None`` if it
+    had not exited), ``stderr_tail`` its last lines on stderr, ``line`` the offending
+    output line, if that was the trouble.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exit_code: int | None = None,
+        stderr_tail: str = "",
+        line: str | None = None,
+    ) -> None:
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+        self.line = line
+        detail = message if exit_code is None else f"{message} (exit code {exit_code})"
+        if line is not None:
+            detail = f"{detail}: {line[:200]!r}"
+        if stderr_tail:
+            detail = f"{detail}\n--- codex exec stderr (tail) ---\n{stderr_tail}"
+        super().__init__(detail)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ..errors import CodexError, CodexTimeoutError
+from ..errors import CodexTimeoutError, LoginFailedError
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -40,16 +40,6 @@ class _Client(Protocol):
     ) -> Any: ...
 
     def add_listener(self, listener: Callable[[Event], None]) -> Callable[[], None]: ...
-
-
-class LoginFailedError(CodexError):
-    """A browser or device-code login ended without success (cancelled, refused, or the
-    login server gave up). ``error`` is codex's message, ``login_id`` the login."""
-
-    def __init__(self, login_id: str, error: str | None) -> None:
-        self.login_id = login_id
-        self.error = error
-        super().__init__(f"login {login_id} did not complete: {error or 'no reason given'}")
 
 
 # -- account ------------------------------------------------------------------------

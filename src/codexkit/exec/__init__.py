@@ -17,7 +17,8 @@ no steering. Use :class:`~codexkit.AsyncCodex` for those; see ``docs/exec.md``.
 
 from __future__ import annotations
 
+from ..errors import ExecError
 from ._client import ExecCodex, ExecThread
-from ._stream import ExecError, ExecStream
+from ._stream import ExecStream
 
 __all__ = ["ExecCodex", "ExecError", "ExecStream", "ExecThread"]

@@ -12,9 +12,9 @@ from .._structured import OutputSpec
 from ..errors import CodexError
 from ..types import InputLike, TurnResult
 from ._command import StrPath, ThreadOptions
-from ._stream import ExecError, ExecStream
+from ._stream import ExecStream
 
-__all__ = ["ExecCodex", "ExecError", "ExecStream", "ExecThread"]
+__all__ = ["ExecCodex", "ExecThread"]
 
 Json = dict[str, Any]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._client.turn import _final_text
 from .._structured import OutputSpec
-from ..errors import CodexError, CodexTimeoutError, OutputParseError, TurnFailedError
+from ..errors import CodexError, CodexTimeoutError, ExecError, OutputParseError, TurnFailedError
 from ..events import (
     Event,
     ItemCompleted,
@@ -35,34 +35,6 @@ Json = dict[str, Any]
 
 # How long codex may take to exit once it has closed its stdout.
 _SETTLE_SECONDS = 5.0
-
-
-class ExecError(CodexError):
-    """``codex exec`` ended without finishing the turn (it crashed, or refused its
-    command line or config), or wrote a line that is not a JSON object.
-
-    ``exit_code`` is its exit status (negative: the signal that ended it; ``None`` if it
-    had not exited), ``stderr_tail`` its last lines on stderr, ``line`` the offending
-    output line, if that was the trouble.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        exit_code: int | None = None,
-        stderr_tail: str = "",
-        line: str | None = None,
-    ) -> None:
-        self.exit_code = exit_code
-        self.stderr_tail = stderr_tail
-        self.line = line
-        detail = message if exit_code is None else f"{message} (exit code {exit_code})"
-        if line is not None:
-            detail = f"{detail}: {line[:200]!r}"
-        if stderr_tail:
-            detail = f"{detail}\n--- codex exec stderr (tail) ---\n{stderr_tail}"
-        super().__init__(detail)
 
 
 class ExecStream:
