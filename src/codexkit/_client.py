@@ -17,6 +17,7 @@ from ._rpc import Connection, Middleware, RequestHandler, ServerRequest
 from ._thread import AsyncThread
 from ._transport import StdioTransport, Transport, UnixSocketTransport
 from ._turn import AsyncTurn
+from ._workers import DEFAULT_CALLBACK_WORKERS
 from .approvals import ApprovalPolicy
 from .events import Event, parse_event
 from .types import ServerInfo
@@ -48,6 +49,9 @@ class AsyncCodex(ClientOpsMixin):
     codex decides when to ask, and what it asks is declined) or an :class:`ApprovalPolicy`
     (the handler that answers, carrying the mode to request). ``tools`` are Python
     functions (see :func:`codexkit.tool`) offered to every thread.
+
+    Plain (non-``async``) approval callbacks and tools run on up to ``callback_workers``
+    threads of this client's own; they never keep the program from exiting.
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class AsyncCodex(ClientOpsMixin):
         startup_timeout: float = 30.0,
         turn_idle_timeout: float | None = 600.0,
         request_handler: RequestHandler | None = None,
+        callback_workers: int = DEFAULT_CALLBACK_WORKERS,
     ) -> None:
         self.model = model
         self.cwd = os.fspath(cwd) if cwd is not None else None
@@ -79,7 +84,9 @@ class AsyncCodex(ClientOpsMixin):
         self.startup_timeout = startup_timeout
         self.turn_idle_timeout = turn_idle_timeout
         policy = approval_policy if isinstance(approval_policy, ApprovalPolicy) else None
-        self._dispatcher = Dispatcher(policy or ApprovalPolicy.auto_decline(), _registry(tools))
+        self._dispatcher = Dispatcher(
+            policy or ApprovalPolicy.auto_decline(), _registry(tools), workers=callback_workers
+        )
         self._request_handler = request_handler or self._dispatcher
         self._connection: Connection | None = None
         self._metadata: ServerInfo | None = None
@@ -134,6 +141,7 @@ class AsyncCodex(ClientOpsMixin):
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
+        self._dispatcher.pool.close()
 
     def _make_transport(self) -> Transport:
         if self.connect is not None:

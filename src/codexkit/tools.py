@@ -36,12 +36,11 @@ What a tool returns becomes the content the model sees:
 
 A tool never fails the call: an exception becomes a failed result whose text is
 ``"ExceptionType: message"`` (logged with its traceback on the ``codexkit.tools`` logger).
-Sync tools run in a worker thread; async tools are awaited on the event loop.
+Sync tools run on the client's callback threads; async tools are awaited on the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import functools
 import inspect
@@ -58,6 +57,7 @@ from ._telemetry import tool_span
 from ._tools.arguments import ArgumentsError, build_arguments
 from ._tools.docstrings import parse_docstring
 from ._tools.results import ImageContent, ToolResult, image_content
+from ._workers import run_plain
 
 __all__ = ["ImageContent", "Tool", "ToolRegistry", "ToolResult", "image_content", "tool"]
 
@@ -171,7 +171,7 @@ class Tool(Generic[P, R]):
             if self.is_async:
                 value = await call(*args, **kwargs)
             else:
-                value = await asyncio.to_thread(call, *args, **kwargs)
+                value = await run_plain(functools.partial(call, *args, **kwargs))
                 if inspect.isawaitable(value):
                     value = await value
             return ToolResult.from_value(value)
