@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from codexkit import AsyncCodex
-from codexkit._workers import CallbackPool, run_plain, using_pool
+from codexkit._workers import CallbackPool, reset_pool, run_plain, using_pool
 
 
 def _pool_threads(pool_name: str) -> list[threading.Thread]:
@@ -58,7 +58,7 @@ async def test_run_plain_uses_the_pool_of_its_context() -> None:
     try:
         name = await run_plain(lambda: threading.current_thread().name)
     finally:
-        token.var.reset(token)
+        reset_pool(token)
     assert name.startswith("context-pool")
     pool.close()
 
