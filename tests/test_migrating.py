@@ -162,15 +162,24 @@ async def run_row(row: Row, base: Namespace, fixtures: dict[str, Fixture]) -> No
         raise AssertionError(f"{row.where()}: `{row.spans[-1]}` raised {raised!r}") from raised
 
 
-async def run_rows(rows: list[Row], base: Namespace, fixtures: dict[str, Fixture]) -> list[str]:
-    """Run every row with code; return one message per failed row."""
-    failed = []
+@dataclass
+class Outcome:
+    ran: int = 0  # rows with code that were run, passing or not
+    failed: tuple[str, ...] = ()  # one message per failed row
+
+
+async def run_rows(rows: list[Row], base: Namespace, fixtures: dict[str, Fixture]) -> Outcome:
+    """Run every row with code, in order."""
+    outcome = Outcome()
     for row in rows:
+        if not row.spans:
+            continue
+        outcome.ran += 1
         try:
             await run_row(row, base, fixtures)
         except AssertionError as exc:
-            failed.append(str(exc))
-    return failed
+            outcome.failed += (str(exc),)
+    return outcome
 
 
 # -- the scripted model -----------------------------------------------------------------
@@ -287,7 +296,7 @@ def _exec_fixtures() -> dict[str, Fixture]:
     return {"thread": thread, "thread_id": _once(thread_id), "result": _once(result)}
 
 
-async def _run_doc(model: ScriptedModel, base: Namespace, rows: list[Row]) -> list[str]:
+async def _run_doc(model: ScriptedModel, base: Namespace, rows: list[Row]) -> Outcome:
     """Run the tables side by side (rows of one table in order): the openai-codex and
     codex-client tables on one started AsyncCodex, the exec wrapper's on an ExecCodex."""
     tables = sorted({row.table for row in rows})
@@ -302,20 +311,25 @@ async def _run_doc(model: ScriptedModel, base: Namespace, rows: list[Row]) -> li
             )
             for table in tables
         ]
-        failed = await asyncio.gather(*runs)
-    return [message for messages in failed for message in messages]
+        outcomes = await asyncio.gather(*runs)
+    return Outcome(
+        ran=sum(outcome.ran for outcome in outcomes),
+        failed=tuple(message for outcome in outcomes for message in outcome.failed),
+    )
 
 
 # -- the tests --------------------------------------------------------------------------
 
 
 @pytest.mark.real
+@pytest.mark.slow  # about 25 s of CPU: some 130 rows, a dozen of them spawning codex
 def test_every_row_of_the_migration_guide_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     markdown = DOC.read_text()
     rows = parse_rows(markdown)
     with_code = [row for row in rows if row.spans]
+    assert {row.table for row in rows} == {"openai-codex", "codex-client", EXEC_TABLE}
     for table in ("openai-codex", "codex-client", EXEC_TABLE):
         assert sum(row.table == table for row in with_code) >= 15, table
 
@@ -328,8 +342,9 @@ def test_every_row_of_the_migration_guide_runs(
         base = {**_exported(), "repo": os.fspath(repo)}
         for block in python_blocks(markdown):
             exec(compile(block, "migrating.md", "exec"), base)
-        failed = asyncio.run(_run_doc(model, base, rows))
-    assert not failed, "\n".join(failed)
+        outcome = asyncio.run(_run_doc(model, base, rows))
+    assert not outcome.failed, "\n".join(outcome.failed)
+    assert outcome.ran == len(with_code)
     assert not model.errors, model.errors
 
 
@@ -344,15 +359,17 @@ class _Shop:
         raise LookupError(number)
 
 
-async def _run_table(cell: str) -> list[str]:
+async def _run_table(cell: str) -> tuple[str, ...]:
     rows = parse_rows(f"| shop | codexkit |\n| --- | --- |\n| their call | {cell} |\n")
-    return await run_rows(rows, {"shop": _Shop()}, {})
+    return (await run_rows(rows, {"shop": _Shop()}, {})).failed
 
 
 async def test_a_row_that_works_passes() -> None:
-    assert await _run_table("`n = await shop.order(1)`; `n + 1`") == []
-    assert await _run_table("`await shop.refund(1)` raises `except LookupError`") == []
-    assert await _run_table("not yet: planned") == []
+    assert await _run_table("`n = await shop.order(1)`; `n + 1`") == ()
+    assert await _run_table("`await shop.refund(1)` raises `except LookupError`") == ()
+    assert await _run_table("not yet: planned") == ()
+    table = "| shop | codexkit |\n| --- | --- |\n| a | `await shop.order(1)` |\n| b | not yet |\n"
+    assert (await run_rows(parse_rows(table), {"shop": _Shop()}, {})).ran == 1
 
 
 async def test_a_row_whose_code_breaks_fails() -> None:
