@@ -33,7 +33,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("runtime and transport", ("codexkit._runtime", "codexkit.transport")),
     ("connection", ("codexkit._connection",)),
-    ("agent control", ("codexkit.approvals", "codexkit.tools", "codexkit._structured")),
+    (
+        "agent control",
+        ("codexkit._workers", "codexkit.approvals", "codexkit.tools", "codexkit._structured"),
+    ),
     ("client", ("codexkit._client",)),
     ("sync twin", ("codexkit._sync",)),
     ("apps", ("codexkit.exec", "codexkit.testing", "codexkit.cli", "codexkit.demo")),

@@ -18,7 +18,6 @@ unanswered after ``timeout`` seconds, is declined: the policy fails closed.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import re
@@ -26,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ._workers import run_plain
 from .types import unwrap_shell
 
 __all__ = [
@@ -214,10 +214,11 @@ def _always(value: _R) -> Callable[[Any], _R]:
 
 async def call_maybe_async(callback: Callable[[Any], Any], request: Any) -> Any:
     """Call a callback and return its result: ``async`` ones on the event loop, plain ones
-    in a worker thread, so a callback that blocks (a prompt, say) stalls nothing else."""
+    on the client's callback threads, so a callback that blocks (a prompt, say) stalls
+    nothing else and never keeps the program from exiting."""
     if inspect.iscoroutinefunction(callback):
         return await callback(request)
-    result = await asyncio.to_thread(callback, request)
+    result = await run_plain(callback, request)
     if inspect.isawaitable(result):  # a plain function that returned a coroutine
         result = await result
     return result

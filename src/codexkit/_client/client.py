@@ -12,6 +12,7 @@ from .._connection.rpc import Connection, Middleware, RequestHandler, ServerRequ
 from .._runtime.binary import CodexBinary, check_version, find_codex
 from .._runtime.config import config_overrides, flatten_config
 from .._version import __version__
+from .._workers import DEFAULT_CALLBACK_WORKERS
 from ..approvals import ApprovalPolicy
 from ..errors import CodexError
 from ..events import Event, parse_event
@@ -49,6 +50,9 @@ class AsyncCodex(ClientOpsMixin):
     codex decides when to ask, and what it asks is declined) or an :class:`ApprovalPolicy`
     (the handler that answers, carrying the mode to request). ``tools`` are Python
     functions (see :func:`codexkit.tool`) offered to every thread.
+
+    Plain (non-``async``) approval callbacks and tools run on up to ``callback_workers``
+    threads of this client's own; they never keep the program from exiting.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class AsyncCodex(ClientOpsMixin):
         startup_timeout: float = 30.0,
         turn_idle_timeout: float | None = 600.0,
         request_handler: RequestHandler | None = None,
+        callback_workers: int = DEFAULT_CALLBACK_WORKERS,
     ) -> None:
         self.model = model
         self.cwd = os.fspath(cwd) if cwd is not None else None
@@ -80,7 +85,9 @@ class AsyncCodex(ClientOpsMixin):
         self.startup_timeout = startup_timeout
         self.turn_idle_timeout = turn_idle_timeout
         policy = approval_policy if isinstance(approval_policy, ApprovalPolicy) else None
-        self._dispatcher = Dispatcher(policy or ApprovalPolicy.auto_decline(), _registry(tools))
+        self._dispatcher = Dispatcher(
+            policy or ApprovalPolicy.auto_decline(), _registry(tools), workers=callback_workers
+        )
         self._request_handler = request_handler or self._dispatcher
         self._connection: Connection | None = None
         self._metadata: ServerInfo | None = None
@@ -135,6 +142,7 @@ class AsyncCodex(ClientOpsMixin):
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
+        self._dispatcher.pool.close()
 
     def _make_transport(self) -> Transport:
         if self.connect is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._connection.rpc import ServerRequest
+from .._workers import DEFAULT_CALLBACK_WORKERS, CallbackPool, reset_pool, using_pool
 from ..approvals import (
     ApprovalPolicy,
     CommandApprovalRequest,
@@ -55,9 +56,17 @@ class ThreadHandlers:
 class Dispatcher:
     """The request handler of one :class:`AsyncCodex` (a ``RequestHandler``)."""
 
-    def __init__(self, policy: ApprovalPolicy, tools: ToolRegistry | None) -> None:
+    def __init__(
+        self,
+        policy: ApprovalPolicy,
+        tools: ToolRegistry | None,
+        *,
+        workers: int = DEFAULT_CALLBACK_WORKERS,
+    ) -> None:
         self.policy = policy
         self.tools = tools
+        # Plain callbacks and tools of this client run here (see _workers for why).
+        self.pool = CallbackPool(workers)
         self.threads: dict[str, ThreadHandlers] = {}
         # Paths of file changes in flight, by item id: approval requests name only the item.
         self._changes: dict[str, list[str]] = {}
@@ -78,12 +87,16 @@ class Dispatcher:
         if handler is None:
             return await default_response(request)
         policy = self._policy_for(params)
+        token = using_pool(self.pool)  # this request's task only: each has its own context
         try:
             return await asyncio.wait_for(handler(request, params, policy), policy.timeout)
         except asyncio.TimeoutError:
+            # A plain callback still running goes on in its thread; its answer is dropped.
             _log.warning("no answer to %s within %s s; declining", request.method, policy.timeout)
         except Exception:
             _log.exception("answering %s failed; declining", request.method)
+        finally:
+            reset_pool(token)
         return await default_response(request)
 
     def note_item(self, method: str, params: Json) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -125,6 +126,8 @@ class AsyncThread(ThreadOpsMixin):
         """Send a request that starts a turn on this thread (a prompt, a compaction, a
         review) and return the turn, already receiving its events."""
         if self._active is not None:
+            await self._active._until_stopped()  # an interrupted turn is about to end
+        if self._active is not None:
             raise CodexError(
                 f"thread {self.id} already has turn {self._active.id} in progress; "
                 "steer it, interrupt it or wait for it"
@@ -136,6 +139,11 @@ class AsyncThread(ThreadOpsMixin):
         self.codex._claim(self.id, turn)
         try:
             result = await self.codex._request(method, wire)
+        except asyncio.CancelledError:
+            # The runtime has the request (it is sent before the first await) and may start
+            # the turn: keep its events routed here and stop it.
+            turn._stop_in_background()
+            raise
         except BaseException as exc:
             self._turn_finished(turn)
             turn._end_span(error=exc)

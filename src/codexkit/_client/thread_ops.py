@@ -109,6 +109,30 @@ class ThreadOpsMixin:
                 raise CodexError(f"thread {self.id} has {seen} turns; cannot roll back {n}")
             cursor = next_cursor
 
+    async def background_terminals(self) -> list[Json]:
+        """The commands the agent started in this thread that are still running, whether
+        their turn ended or not (``thread/backgroundTerminals/list``). Each entry, as the
+        server sends it, has ``processId``, ``itemId`` (the command's item), ``command``,
+        ``cwd`` and, where known, ``osPid``, ``cpuPercent`` and ``rssKb``."""
+        terminals: list[Json] = []
+        cursor: str | None = None
+        while True:
+            params: Json = {"threadId": self.id}
+            if cursor is not None:
+                params["cursor"] = cursor
+            result = await self.codex._request("thread/backgroundTerminals/list", params)
+            terminals.extend(result.get("data") or [])
+            next_cursor = result.get("nextCursor")
+            if not next_cursor or next_cursor == cursor or not result.get("data"):
+                return terminals
+            cursor = next_cursor
+
+    async def clean_background_terminals(self) -> None:
+        """End every command the agent started in this thread that still runs, including
+        those earlier turns left running (``thread/backgroundTerminals/clean``).
+        Interrupting a turn does this for you."""
+        await self.codex._request("thread/backgroundTerminals/clean", {"threadId": self.id})
+
     async def compact(
         self, *, wait: bool = True, timeout: float | None = None
     ) -> TurnResult | None:

@@ -15,7 +15,7 @@ from ..errors import (
     CodexError,
     CodexTimeoutError,
     OutputParseError,
-    TransportClosedError,
+    RpcError,
     TurnFailedError,
 )
 from ..events import (
@@ -41,6 +41,15 @@ __all__ = ["AsyncTurn"]
 
 Json = dict[str, Any]
 _Entry = tuple[str, Json, Json]
+
+# Bounds on stopping a turn: interrupting it and ending its commands, then the wait of a
+# new turn on the thread for the stopped one to end.
+_STOP_TIMEOUT = 10.0
+# How long interrupt() and steer() wait for the runtime to start a turn it has accepted
+# (it refuses both until then).
+_START_TIMEOUT = 10.0
+# Stops nobody awaits, kept here so they are not collected while they run.
+_stopping_tasks: set[asyncio.Future[None]] = set()
 
 
 class AsyncTurn:
@@ -71,6 +80,9 @@ class AsyncTurn:
         self._last_error: Json | None = None
         self._answering = 0
         self._interrupting: asyncio.Future[None] | None = None
+        self._stopping = False  # the runtime accepted our interrupt (or the turn ended)
+        self._started = asyncio.Event()  # the runtime started the turn (or it ended)
+        self._ended = asyncio.Event()  # turn/completed came, or the turn failed
         self._span = start_span("codex.turn", **{"codex.thread_id": thread.id})
 
     @property
@@ -101,9 +113,12 @@ class AsyncTurn:
             if isinstance(turn, dict) and turn.get("id"):
                 self.id = str(turn["id"])
         self._queue.append((method, params, raw))
-        if method == "turn/completed":
+        if method == "turn/started":
+            self._started.set()
+        elif method == "turn/completed":
             self._finished = True
             self.thread._turn_finished(self)
+            self._mark_ended()
         self._wake()
 
     def _fail(self, error: BaseException) -> None:
@@ -111,6 +126,11 @@ class AsyncTurn:
             self._failure = error
             self._end_span(error=error)
             self._wake()
+        self._mark_ended()  # no turn/completed will come for us
+
+    def _mark_ended(self) -> None:
+        self._ended.set()
+        self._started.set()  # nothing to wait for any more
 
     def _end_span(self, *, error: BaseException | None = None) -> None:
         span, self._span = self._span, None
@@ -178,6 +198,12 @@ class AsyncTurn:
         )
         try:
             await waiter
+        except asyncio.CancelledError:
+            # Whoever waited on the turn gave up on it (a cancelled task, a timeout around
+            # it, Ctrl-C in the sync client): stop the turn rather than let it run unread.
+            if not self._ended.is_set():
+                self._stop_in_background()
+            raise
         finally:
             self._waiter = None
             if timer is not None:
@@ -214,7 +240,7 @@ class AsyncTurn:
         self._end_span(error=self._failure)
         waiter.set_result(None)
         # Stop the agent too: a turn nobody waits for should not keep working.
-        self._interrupting = asyncio.ensure_future(self._interrupt_quietly())
+        self._stop_in_background()
 
     def _collect(self, event: Event) -> None:
         if type(event) in _PASSING:  # deltas and the like: nothing to keep (the common case)
@@ -275,7 +301,8 @@ class AsyncTurn:
     # -- controlling --------------------------------------------------------------------
 
     async def steer(self, input: InputLike) -> None:
-        """Add input to the turn while it runs."""
+        """Add input to the turn while it runs (from the moment ``turn()`` returned)."""
+        await self._until_started()
         await self.thread.codex._request(
             "turn/steer",
             {
@@ -286,16 +313,56 @@ class AsyncTurn:
         )
 
     async def interrupt(self) -> None:
-        """Ask the agent to stop; the stream then ends with status ``interrupted``."""
-        await self.thread.codex._request(
-            "turn/interrupt", {"threadId": self.thread.id, "turnId": self._require_id()}
-        )
+        """Ask the agent to stop, and end the commands it started: the stream then ends
+        with status ``interrupted``, and no command the agent ran in this thread is left
+        running (see :meth:`AsyncThread.clean_background_terminals`). Works from the
+        moment ``turn()`` returned; the thread takes a new turn once this returns."""
+        if await self._until_started():
+            try:
+                await self.thread.codex._request(
+                    "turn/interrupt", {"threadId": self.thread.id, "turnId": self._require_id()}
+                )
+            except RpcError:
+                if not self._ended.is_set():
+                    raise  # else it ended on its own meanwhile: nothing left to interrupt
+        self._stopping = True  # the runtime is ending the turn: a new one may wait for it
+        await self.thread.clean_background_terminals()
 
-    async def _interrupt_quietly(self) -> None:
-        if self.id is None or self._finished:
-            return
-        with contextlib.suppress(CodexError, TransportClosedError):
-            await self.interrupt()
+    async def _until_started(self) -> bool:
+        """Wait (bounded) until the runtime has started this turn; False if it ended."""
+        if not self._started.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):  # let the server answer then
+                await asyncio.wait_for(self._started.wait(), _START_TIMEOUT)
+        return not self._ended.is_set()
+
+    def _stop_in_background(self) -> None:
+        """Interrupt the turn and end its commands, with nobody awaiting it."""
+        if self._interrupting is None:
+            self._interrupting = task = asyncio.ensure_future(self._stop_quietly())
+            _stopping_tasks.add(task)
+            task.add_done_callback(_stopping_tasks.discard)
+
+    async def _stop_quietly(self) -> None:
+        with contextlib.suppress(CodexError, asyncio.TimeoutError):
+            await asyncio.wait_for(self.interrupt(), _STOP_TIMEOUT)
+        if self.id is None and not self._ended.is_set():
+            # turn/start was cancelled and the runtime never started the turn: free the
+            # thread rather than keep it waiting for a turn that does not exist.
+            self._fail(CodexError("the turn was cancelled before it started"))
+            self.thread._turn_finished(self)
+
+    async def _until_stopped(self) -> None:
+        """If the turn is being stopped, wait (bounded) for it to end, so that the
+        thread can take a new turn: the runtime would fold one sent earlier into this."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _STOP_TIMEOUT
+        if self._interrupting is not None:
+            # The stop bounds itself; this limit is a backstop. (asyncio.wait, unlike
+            # wait_for, does not cancel what it waits for.)
+            await asyncio.wait({self._interrupting}, timeout=2 * _STOP_TIMEOUT)
+        if self._stopping:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._ended.wait(), max(0.0, deadline - loop.time()))
 
     def _require_id(self) -> str:
         if self.id is None:

@@ -423,6 +423,14 @@ class SyncThreadOps:
         changed are not restored); returns the updated metadata."""
         return self._call(self._async.rollback(turns))
 
+    def background_terminals(self) -> list[Json]:
+        """The commands the agent started in this thread that are still running."""
+        return self._call(self._async.background_terminals())
+
+    def clean_background_terminals(self) -> None:
+        """End every command the agent started in this thread that still runs."""
+        self._call(self._async.clean_background_terminals())
+
     def compact(self, *, wait: bool = True, timeout: float | None = None) -> TurnResult | None:
         """Summarize the conversation so far to free the model's context window."""
         return self._call(self._async.compact(wait=wait, timeout=timeout))

@@ -6,8 +6,8 @@ loop, so the sync client works the same in a script, a thread, a Jupyter cell or
 that already runs an event loop. Turn events cross the thread in batches.
 
 Callbacks you give the client run where the async client would run them: approval
-callbacks and ``@tool`` functions that are plain functions run in a worker thread (they
-may block, and may use this client); listeners (:meth:`Codex.add_listener`) run on the
+callbacks and ``@tool`` functions that are plain functions run on the client's callback
+threads (they may block, and may use this client); listeners (:meth:`Codex.add_listener`) run on the
 loop thread. Only ``exec_command``'s ``on_output`` is brought back to the calling thread.
 """
 
@@ -27,6 +27,7 @@ from typing_extensions import Unpack
 from .._client.client import AsyncCodex
 from .._client.thread import CLIENT_DEFAULT, ForkOptions, TurnOptions
 from .._connection.rpc import Middleware, RequestHandler
+from .._workers import DEFAULT_CALLBACK_WORKERS
 from ..approvals import ApprovalPolicy
 from ..errors import CodexError
 from ..events import Event
@@ -118,6 +119,7 @@ class Codex(SyncClientOps):
         startup_timeout: float = 30.0,
         turn_idle_timeout: float | None = 600.0,
         request_handler: RequestHandler | None = None,
+        callback_workers: int = DEFAULT_CALLBACK_WORKERS,
     ) -> None:
         self._async = AsyncCodex(
             model=model,
@@ -133,6 +135,7 @@ class Codex(SyncClientOps):
             startup_timeout=startup_timeout,
             turn_idle_timeout=turn_idle_timeout,
             request_handler=request_handler,
+            callback_workers=callback_workers,
         )
         self._portal: _Portal | None = None
 

@@ -36,7 +36,7 @@ What a tool returns becomes the content the model sees:
 
 A tool never fails the call: an exception becomes a failed result whose text is
 ``"ExceptionType: message"`` (logged with its traceback on the ``codexkit.tools`` logger).
-Sync tools run in a worker thread; async tools are awaited on the event loop.
+Sync tools run on the client's callback threads; async tools are awaited on the event loop.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import functools
 import inspect
@@ -16,6 +15,7 @@ from typing import TypeVar as _TypeVar
 from typing_extensions import ParamSpec, TypeVar  # type parameter defaults (PEP 696)
 
 from .._telemetry import tool_span
+from .._workers import run_plain
 from ._arguments import ArgumentsError, build_arguments
 from ._docstrings import parse_docstring
 from ._results import ImageContent, ToolResult, image_content
@@ -132,7 +132,7 @@ class Tool(Generic[P, R]):
             if self.is_async:
                 value = await call(*args, **kwargs)
             else:
-                value = await asyncio.to_thread(call, *args, **kwargs)
+                value = await run_plain(functools.partial(call, *args, **kwargs))
                 if inspect.isawaitable(value):
                     value = await value
             return ToolResult.from_value(value)
