@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import Unpack
 
-from ._client import AsyncCodex
+from ._client import DEFAULT_MAX_BUFFERED_EVENTS, AsyncCodex
 from ._errors import CodexError
 from ._rpc import Middleware, RequestHandler
 from ._sync_account import SyncClientOps, SyncThreadOps
 from ._thread import CLIENT_DEFAULT, ForkOptions, TurnOptions
+from ._transport import DEFAULT_MAX_MESSAGE_SIZE
 from .approvals import ApprovalPolicy
 from .events import Event
 from .types import InputLike, ServerInfo, TurnResult
@@ -118,6 +119,8 @@ class Codex(SyncClientOps):
         startup_timeout: float = 30.0,
         turn_idle_timeout: float | None = 600.0,
         request_handler: RequestHandler | None = None,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
     ) -> None:
         self._async = AsyncCodex(
             model=model,
@@ -133,6 +136,8 @@ class Codex(SyncClientOps):
             startup_timeout=startup_timeout,
             turn_idle_timeout=turn_idle_timeout,
             request_handler=request_handler,
+            max_message_size=max_message_size,
+            max_buffered_events=max_buffered_events,
         )
         self._portal: _Portal | None = None
 
