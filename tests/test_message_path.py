@@ -22,10 +22,12 @@ import pytest
 from codexkit import (
     AgentMessageDelta,
     AsyncCodex,
+    AsyncTurn,
     Codex,
     ConcurrentConsumerError,
     Event,
     EventBufferFullError,
+    MalformedEvent,
     MessageTooLargeError,
     MethodNotFoundError,
     ProtocolError,
@@ -49,9 +51,14 @@ async def test_a_bad_frame_leaves_the_rest_of_its_read_intact(
         thread = await codex.start_thread()
         # The turn/start answer follows the bad frame in the same read.
         turn = await asyncio.wait_for(thread.turn("go"), 5)
-        result = await turn.run(timeout=5)
-        assert result.status == "completed"
-        assert result.final_response == "done"
+        events: list[Event] = []
+        await asyncio.wait_for(_drain(turn, events), 5)
+        assert turn.result is not None
+        assert turn.result.status == "completed"
+        assert turn.result.final_response == "done"
+        malformed = [e for e in events if isinstance(e, MalformedEvent)]
+        # The file change of the wrong shape reaches its turn, raw; the others name no turn.
+        assert [e.method for e in malformed] == (["item/started"] if bad == "filechange" else [])
         # The connection is still good for the next turn.
         assert (await thread.run("again", timeout=5)).final_response == "done"
     assert any(record.name == "codexkit" for record in caplog.records), "the bad frame is logged"
@@ -110,6 +117,8 @@ async def test_a_malformed_turn_completed_ends_the_stream_with_a_typed_error(
         # Asking again gives the same answer at once; it never hangs.
         with pytest.raises(ProtocolError):
             await asyncio.wait_for(turn.run(), 5)
+        # The turn is over on the server: the thread takes the next one.
+        assert isinstance(await thread.turn("again"), AsyncTurn)
 
 
 async def test_a_second_concurrent_consumer_is_refused_and_the_first_gets_every_event(
