@@ -13,9 +13,9 @@ from ._client_ops import ClientOpsMixin
 from ._config import config_overrides, flatten_config
 from ._dispatch import Dispatcher, ThreadHandlers
 from ._errors import CodexError
-from ._rpc import Connection, Middleware, RequestHandler, ServerRequest
+from ._rpc import Connection, Middleware, RequestHandler, ServerRequest, check_middleware
 from ._thread import AsyncThread
-from ._transport import StdioTransport, Transport, UnixSocketTransport
+from ._transport import DEFAULT_MAX_MESSAGE_SIZE, StdioTransport, Transport, UnixSocketTransport
 from ._turn import AsyncTurn
 from ._workers import DEFAULT_CALLBACK_WORKERS
 from .approvals import ApprovalPolicy
@@ -32,6 +32,9 @@ Json = dict[str, Any]
 Listener = Callable[[Event], None]
 
 _CLIENT_INFO = {"name": "codexkit", "title": "codexkit", "version": "0.1.0"}
+# Unread events one turn may buffer: about 10 MB of deltas, and far more than one read
+# from the server brings, so a consumer that keeps up never meets it.
+DEFAULT_MAX_BUFFERED_EVENTS = 10_000
 
 
 class AsyncCodex(ClientOpsMixin):
@@ -52,6 +55,9 @@ class AsyncCodex(ClientOpsMixin):
 
     Plain (non-``async``) approval callbacks and tools run on up to ``callback_workers``
     threads of this client's own; they never keep the program from exiting.
+    Memory is bounded: ``max_message_size`` bytes for one message from the server
+    (:class:`MessageTooLargeError` past it) and ``max_buffered_events`` unread events per
+    turn (:class:`EventBufferFullError`); ``None`` lifts a limit.
     """
 
     def __init__(
@@ -71,6 +77,8 @@ class AsyncCodex(ClientOpsMixin):
         turn_idle_timeout: float | None = 600.0,
         request_handler: RequestHandler | None = None,
         callback_workers: int = DEFAULT_CALLBACK_WORKERS,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
     ) -> None:
         self.model = model
         self.cwd = os.fspath(cwd) if cwd is not None else None
@@ -83,6 +91,8 @@ class AsyncCodex(ClientOpsMixin):
         self.request_timeout = request_timeout
         self.startup_timeout = startup_timeout
         self.turn_idle_timeout = turn_idle_timeout
+        self.max_message_size = max_message_size
+        self.max_buffered_events = max_buffered_events
         policy = approval_policy if isinstance(approval_policy, ApprovalPolicy) else None
         self._dispatcher = Dispatcher(
             policy or ApprovalPolicy.auto_decline(), _registry(tools), workers=callback_workers
@@ -146,13 +156,18 @@ class AsyncCodex(ClientOpsMixin):
     def _make_transport(self) -> Transport:
         if self.connect is not None:
             path = self.connect.removeprefix("unix://")
-            return UnixSocketTransport(path)
+            return UnixSocketTransport(path, max_message_size=self.max_message_size)
         self._binary = find_codex(self.codex_bin)
         env = dict(self.env)
         if self.codex_home is not None:
             env["CODEX_HOME"] = self.codex_home
         argv = [self._binary.path, "app-server", *config_overrides(self.config)]
-        return StdioTransport(argv, cwd=self.cwd, env=self._binary.child_env(env))
+        return StdioTransport(
+            argv,
+            cwd=self.cwd,
+            env=self._binary.child_env(env),
+            max_message_size=self.max_message_size,
+        )
 
     def _server_info(self, result: Json) -> ServerInfo:
         user_agent = str(result.get("userAgent", ""))
@@ -295,7 +310,10 @@ class AsyncCodex(ClientOpsMixin):
         return lambda: self._listeners.remove(listener)
 
     def use(self, middleware: Middleware) -> None:
-        """Add a hook ``(direction, message)`` that sees every message in and out."""
+        """Add a hook ``(direction, message)`` that sees every message in and out: a plain
+        function (it runs as each message passes; a coroutine function raises
+        :class:`TypeError`). One that raises is logged and the message goes on."""
+        check_middleware(middleware)
         self._middleware.append(middleware)
         if self._connection is not None:
             self._connection.use(middleware)
@@ -304,11 +322,13 @@ class AsyncCodex(ClientOpsMixin):
         if method == "item/started" or method == "item/completed":
             self._dispatcher.note_item(method, params)
         thread_id = params.get("threadId")
-        if thread_id is not None:
+        if isinstance(thread_id, str):
             turn = self._active.get(thread_id)
             if turn is not None and turn._owns(params):
                 turn._feed(method, params, raw)
                 return
+        elif thread_id is not None:  # names no thread of ours: listeners may still see it
+            _log.warning("a %s notification whose threadId is not a string", method)
         if self._listeners:
             event = parse_event(method, params, raw)
             for listener in list(self._listeners):

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import Unpack
 
-from ._client import AsyncCodex
+from ._client import DEFAULT_MAX_BUFFERED_EVENTS, AsyncCodex
 from ._errors import CodexError
 from ._rpc import Middleware, RequestHandler
 from ._sync_account import SyncClientOps, SyncThreadOps
 from ._thread import CLIENT_DEFAULT, ForkOptions, TurnOptions
+from ._transport import DEFAULT_MAX_MESSAGE_SIZE
 from ._workers import DEFAULT_CALLBACK_WORKERS
 from .approvals import ApprovalPolicy
 from .events import Event
@@ -120,6 +121,8 @@ class Codex(SyncClientOps):
         turn_idle_timeout: float | None = 600.0,
         request_handler: RequestHandler | None = None,
         callback_workers: int = DEFAULT_CALLBACK_WORKERS,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
     ) -> None:
         self._async = AsyncCodex(
             model=model,
@@ -136,6 +139,8 @@ class Codex(SyncClientOps):
             turn_idle_timeout=turn_idle_timeout,
             request_handler=request_handler,
             callback_workers=callback_workers,
+            max_message_size=max_message_size,
+            max_buffered_events=max_buffered_events,
         )
         self._portal: _Portal | None = None
 

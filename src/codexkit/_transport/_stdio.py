@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import json
 import json.scanner
+import logging
 import os
 import shutil
 import signal
@@ -23,10 +24,12 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 
-from .._errors import TransportClosedError
-from ._base import LineSink, MessageSink, StderrTail, Transport
+from .._errors import MessageTooLargeError, TransportClosedError
+from ._base import DEFAULT_MAX_MESSAGE_SIZE, LineSink, MessageSink, StderrTail, Transport
 
 __all__ = ["StdioTransport"]
+
+_log = logging.getLogger("codexkit")
 
 # How long a child that closed stdout may take to exit (and the reverse) before we stop
 # waiting for the other half and report the transport closed.
@@ -40,7 +43,11 @@ _scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-t
 
 
 class StdioTransport(Transport):
-    """Spawn ``argv`` and exchange messages over its stdin and stdout."""
+    """Spawn ``argv`` and exchange messages over its stdin and stdout.
+
+    A stdout line over ``max_message_size`` bytes closes the connection with
+    :class:`MessageTooLargeError` (the line is dropped as it arrives, never held whole).
+    """
 
     def __init__(
         self,
@@ -49,8 +56,10 @@ class StdioTransport(Transport):
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         close_timeout: float = 3.0,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
         self._argv = list(argv)
+        self._max_message_size = max_message_size
         self._cwd = cwd
         self._env = env
         self._close_timeout = close_timeout
@@ -93,7 +102,13 @@ class StdioTransport(Transport):
         assert self._proc.stderr
         self._stdin, _ = await loop.connect_write_pipe(_WriteSide, self._proc.stdin)
         out, _ = await loop.connect_read_pipe(
-            lambda: _LineReader(sink, self._on_stdout_eof), self._proc.stdout
+            lambda: _LineReader(
+                sink,
+                self._on_stdout_eof,
+                max_message_size=self._max_message_size,
+                on_too_large=self._on_too_large,
+            ),
+            self._proc.stdout,
         )
         err, _ = await loop.connect_read_pipe(
             lambda: _StderrReader(self._stderr), self._proc.stderr
@@ -163,6 +178,14 @@ class StdioTransport(Transport):
         self._exited.set()
         self._after_half_closed()
 
+    def _on_too_large(self, limit: int) -> None:
+        # The lost line may be an answer or a turn's end that something waits for: end the
+        # connection, so everything waiting fails now with the reason. The server exits
+        # once its stdin closes; the reader drops what it still writes.
+        self._report_closed(MessageTooLargeError(limit, stderr_tail=self._stderr.text()))
+        if self._stdin is not None:
+            self._stdin.close()
+
     def _on_stdout_eof(self) -> None:
         self._stdout_done = True
         self._after_half_closed()
@@ -175,7 +198,7 @@ class StdioTransport(Transport):
                 _SETTLE_SECONDS, self._report_closed
             )
 
-    def _report_closed(self) -> None:
+    def _report_closed(self, error: TransportClosedError | None = None) -> None:
         if self._settle is not None:
             self._settle.cancel()
         if self._reported:
@@ -184,7 +207,7 @@ class StdioTransport(Transport):
         self._stderr.flush()
         reason = "the app-server was closed" if self._closed else "the app-server exited"
         if self._sink is not None:
-            self._sink.on_closed(self._closed_error(reason))
+            self._sink.on_closed(error or self._closed_error(reason))
 
     def _closed_error(self, message: str) -> TransportClosedError:
         return TransportClosedError(
@@ -229,26 +252,50 @@ class _WriteSide(asyncio.Protocol):
 
 
 class _LineReader(asyncio.Protocol):
-    """Cuts stdout into newline-delimited JSON messages of any length.
+    """Cuts stdout into newline-delimited JSON messages of up to ``max_message_size``.
 
     A read usually holds many whole lines. They are decoded once and parsed in place with
     the C JSON scanner, which is several times cheaper than slicing and parsing each line
     on its own; a line the scanner does not take whole goes to ``on_message`` as bytes,
     where it is parsed (or reported as malformed) alone.
+
+    Each message is handed over on its own: if the sink raises on one, that is logged and
+    the next one is handed over all the same. A line over the limit is not kept: what
+    came of it is freed, the rest is dropped as it arrives, and ``on_too_large`` is told.
     """
 
-    def __init__(self, sink: LineSink, on_eof: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sink: LineSink,
+        on_eof: Callable[[], None],
+        *,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        on_too_large: Callable[[int], None] | None = None,
+    ) -> None:
         self._sink = sink
         self._on_eof = on_eof
         self._buf = bytearray()
+        self._limit = sys.maxsize if max_message_size is None else max_message_size
+        self._on_too_large = on_too_large
+        self._skipping = False  # inside a line over the limit: drop up to its newline
 
     def data_received(self, data: bytes) -> None:
+        if self._skipping:
+            start = data.find(b"\n")
+            if start < 0:
+                return
+            self._skipping = False
+            data = data[start + 1 :]
         buf = self._buf
         scan_from = len(buf)
         buf += data
         end = buf.rfind(b"\n", scan_from)
-        if end < 0:
-            return  # no line ends in this read: keep gathering
+        if end < 0:  # no line ends in this read: keep gathering, up to the limit
+            if len(buf) > self._limit:
+                self._buf = bytearray()  # give the memory back now
+                self._skipping = True
+                self._too_large()
+            return
         chunk = bytes(buf[: end + 1])
         del buf[: end + 1]
         try:
@@ -261,32 +308,52 @@ class _LineReader(asyncio.Protocol):
     def _scan(self, text: str, chunk: bytes) -> None:
         on_parsed = self._sink.on_parsed
         scan = _scan_once
-        pos, size = 0, len(text)
+        pos, size, limit = 0, len(text), self._limit
         while pos < size:
             if text[pos] == "\n":
                 pos += 1
                 continue
             try:
                 message, after = scan(text, pos)
-            except (StopIteration, ValueError):
+            except (StopIteration, ValueError, RecursionError):
                 after = -1
             if after < size and after >= 0 and text[after] == "\n":
-                on_parsed(message)
+                if after - pos > limit:
+                    self._too_large()
+                else:
+                    try:
+                        on_parsed(message)
+                    except Exception:
+                        _log.exception("handling a message from codex failed")
                 pos = after + 1
                 continue
             # Not one clean JSON value up to the newline: hand that line over as it is.
             line_end = text.index("\n", pos)
-            self._sink.on_message(text[pos:line_end].encode("utf-8"))
+            self._hand_over(text[pos:line_end].encode("utf-8"))
             pos = line_end + 1
 
     def _lines(self, chunk: bytes) -> None:
         for line in chunk.split(b"\n"):
             if line.strip():
-                self._sink.on_message(line)
+                self._hand_over(line)
+
+    def _hand_over(self, line: bytes) -> None:
+        if len(line) > self._limit:
+            self._too_large()
+            return
+        try:
+            self._sink.on_message(line)
+        except Exception:
+            _log.exception("handling a message from codex failed")
+
+    def _too_large(self) -> None:
+        _log.error("a message from codex is over %d bytes (max_message_size)", self._limit)
+        if self._on_too_large is not None:
+            self._on_too_large(self._limit)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._buf.strip():
-            self._sink.on_message(bytes(self._buf))
+            self._hand_over(bytes(self._buf))
         self._buf.clear()
         self._on_eof()
 
