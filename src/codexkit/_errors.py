@@ -10,6 +10,7 @@ Catch :class:`CodexError` for everything, or a subclass at the depth you need::
     │   ├── InternalRpcError
     │   └── ServerOverloadedError
     ├── TurnFailedError         a turn ended with status "failed"
+    ├── ForkedClientError       a client was used in a process forked from its owner
     ├── OutputParseError        a structured answer did not parse (``raw_text`` kept)
     └── CodexTimeoutError       a wait ran out of time (also a ``TimeoutError``)
 """
@@ -26,6 +27,7 @@ __all__ = [
     "CodexError",
     "CodexNotFoundError",
     "CodexTimeoutError",
+    "ForkedClientError",
     "InternalRpcError",
     "InvalidParamsError",
     "InvalidRequestError",
@@ -151,3 +153,20 @@ class OutputParseError(CodexError):
 
 class CodexTimeoutError(CodexError, TimeoutError):
     """A request, a turn or an idle stream ran out of time."""
+
+
+class ForkedClientError(CodexError):
+    """A client was used in a process forked from the one that started it.
+
+    The app-server belongs to the process that spawned it (``owner_pid``); a forked
+    child (``pid``) shares its pipes but not its event loop, so the inherited client
+    cannot work there. Create a new client in the child instead.
+    """
+
+    def __init__(self, owner_pid: int, pid: int) -> None:
+        self.owner_pid = owner_pid
+        self.pid = pid
+        super().__init__(
+            f"this codexkit client was started by process {owner_pid} and cannot be used "
+            f"in process {pid}, forked from it; create a new client in the child"
+        )

@@ -170,6 +170,7 @@ class AsyncTurn:
         return event
 
     async def _wait(self) -> None:
+        self.thread.codex._check_fork()  # in a forked child no event would ever come
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         limit, reason = self._next_limit()

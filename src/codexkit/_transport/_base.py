@@ -48,6 +48,12 @@ class Transport(abc.ABC):
         """The last lines the peer wrote to stderr, if the transport can see them."""
         return ""
 
+    def abandon(self) -> bool:
+        """End the connection at once, from any thread, without the event loop (its
+        client was garbage-collected unclosed). Returns whether there was anything to
+        end; a no-op in a process forked from the one that opened the connection."""
+        return False
+
 
 class StderrTail:
     """A bounded ring of stderr lines, each also sent to the ``codexkit.stderr`` logger."""
