@@ -12,6 +12,7 @@ JSON-RPC on stdio. Every ``turn/start`` plays the scenario:
 - ``unknown``: a notification with a method no client knows, then completes.
 - ``malformed``: garbage lines and non-object JSON, then completes normally.
 - ``hang``: turn/started and then nothing.
+- ``closed``: the turn completes, then the thread closes (``thread/closed``).
 - ``request METHOD``: sends the server request METHOD, waits for the answer, reports it
   in a ``test/answer`` notification, then completes.
 """
@@ -97,6 +98,9 @@ def play(scenario: list[str], turn_id: str, stdin: Any) -> None:
         OUT.write(b'this is not json\n[1, 2, 3]\n{"method": 7}\n\n')
         OUT.flush()
         complete(turn_id)
+    elif kind == "closed":
+        complete(turn_id)
+        notify("thread/closed", {"threadId": THREAD})
     elif kind == "request":
         send({"id": 0, "method": scenario[1], "params": {**base, "itemId": "i", "tool": "nope"}})
         answer = await_answer(stdin)
