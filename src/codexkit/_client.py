@@ -116,6 +116,7 @@ class AsyncCodex(ClientOpsMixin):
 
     async def start(self) -> None:
         """Start (or connect to) the app-server and complete the handshake."""
+        self._check_fork()
         if self._connection is not None:
             return
         transport = self._make_transport()

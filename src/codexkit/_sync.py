@@ -184,7 +184,11 @@ class Codex(SyncClientOps):
             # Both hold the loop thread and the server; neither refers back to self.
             self._finalizer = weakref.finalize(self, _abandon, self._portal, self._async)
             self._finalizer.atexit = False
-        self._call(self._async.start())
+        try:
+            self._call(self._async.start())
+        except BaseException:
+            self.close()  # a failed start leaves no loop thread behind
+            raise
 
     def close(self) -> None:
         """Shut the app-server down and stop the private loop. In a process forked from

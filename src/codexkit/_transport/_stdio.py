@@ -76,7 +76,8 @@ class StdioTransport(Transport):
 
     @property
     def pid(self) -> int | None:
-        """The child's process id (also its process group id)."""
+        """The process id of the child we spawned (the supervisor, where one runs), also
+        the id of the process group holding it and the app-server."""
         return self._proc.pid if self._proc else None
 
     def _inherited(self) -> bool:
