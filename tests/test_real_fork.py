@@ -8,10 +8,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+from codexkit import find_codex
 from codexkit.testing import ScriptedModel, stall, text
 
 pytestmark = pytest.mark.real
@@ -75,6 +77,19 @@ print("answer:", loop.run_until_complete(turn.run()).final_response, flush=True)
 loop.run_until_complete(codex.close())
 """
 
+_SOCKET = """
+import asyncio
+from codexkit import AsyncCodex
+
+codex = AsyncCodex(connect="unix://" + {home!r}, cwd={cwd!r})
+loop = asyncio.new_event_loop()
+loop.run_until_complete(codex.start())
+print("close:", fork_and_wait(lambda: asyncio.run(codex.close())), flush=True)
+thread = loop.run_until_complete(codex.start_thread())
+print("answer:", loop.run_until_complete(thread.ask("after the fork")), flush=True)
+loop.run_until_complete(codex.close())
+"""
+
 
 def _run(program: str, codex_home: Path, cwd: Path) -> list[str]:
     code = _WAIT_CHILD + program.format(home=str(codex_home), cwd=str(cwd))
@@ -109,3 +124,25 @@ def test_forked_children_leave_the_async_clients_server_alone(
         "stream: 7",
         "answer: still here",
     ]
+
+
+def test_a_forked_child_closing_its_copy_leaves_the_parents_socket_open(
+    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path
+) -> None:
+    scripted_model.add(text("still connected"))
+    socket_path = tmp_path / "app-server.sock"
+    binary = find_codex()
+    server = subprocess.Popen(
+        [binary.path, "app-server", "--listen", f"unix://{socket_path}"],
+        env=binary.child_env({"CODEX_HOME": str(codex_home)}),
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _run(_SOCKET, socket_path, tmp_path) == ["close: 0", "answer: still connected"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import collections
 import logging
+import os
 from typing import Any, Protocol
 
 from .._errors import TransportClosedError
@@ -31,6 +32,14 @@ class MessageSink(LineSink, Protocol):
 
 class Transport(abc.ABC):
     """A connection to one app-server. Messages are JSON documents without newlines."""
+
+    #: The pid of the process that opened the connection (set by ``start``). A forked
+    #: child inherits the transport; it must leave the parent's connection alone.
+    _owner: int | None = None
+
+    def _inherited(self) -> bool:
+        """Whether this is a forked copy, in a process that did not open the connection."""
+        return self._owner is not None and self._owner != os.getpid()
 
     @abc.abstractmethod
     async def start(self, sink: MessageSink) -> None:

@@ -72,18 +72,12 @@ class StdioTransport(Transport):
         self._reported = False
         self._settle: asyncio.TimerHandle | None = None
         self._pidfd: int | None = None
-        self._owner: int | None = None  # the pid of the process that spawned the child
 
     @property
     def pid(self) -> int | None:
         """The process id of the child we spawned (the supervisor, where one runs), also
         the id of the process group holding it and the app-server."""
         return self._proc.pid if self._proc else None
-
-    def _inherited(self) -> bool:
-        """Whether this is a forked copy of the transport, in a process that did not
-        spawn the child."""
-        return self._owner is not None and self._owner != os.getpid()
 
     async def start(self, sink: MessageSink) -> None:
         loop = asyncio.get_running_loop()
