@@ -52,12 +52,19 @@ async def first_start_lock(home: str, timeout: float) -> AsyncIterator[None]:
     try:
         await _acquire(fd, home, timeout)
         if _set_up(home):
-            os.close(fd)  # set up already: let the others go on side by side
+            _release(fd)  # set up already: let the others go on side by side
             fd = None
         yield
     finally:
         if fd is not None:
-            os.close(fd)  # closing the descriptor releases the lock
+            _release(fd)
+
+
+def _release(fd: int) -> None:
+    # Unlock explicitly: a child forked meanwhile shares the open file, and closing our
+    # descriptor alone would leave the lock held for as long as that child lives.
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
 
 
 def _set_up(home: str) -> bool:
