@@ -53,6 +53,3 @@ class ThreadRegistrations:
             self._handles[thread_id] = left
         else:
             self.drop(thread_id)
-
-    def __len__(self) -> int:
-        return len(self._table)
