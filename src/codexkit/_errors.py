@@ -11,6 +11,7 @@ Catch :class:`CodexError` for everything, or a subclass at the depth you need::
     │   ├── InternalRpcError
     │   └── ServerOverloadedError
     ├── TurnFailedError         a turn ended with status "failed"
+    ├── ForkedClientError       a client was used in a process forked from its owner
     ├── OutputParseError        a structured answer did not parse (``raw_text`` kept)
     ├── ProtocolError           a message that should end a turn made no sense (``raw``)
     ├── EventBufferFullError    a turn buffered ``max_buffered_events`` unread events
@@ -32,6 +33,7 @@ __all__ = [
     "CodexTimeoutError",
     "ConcurrentConsumerError",
     "EventBufferFullError",
+    "ForkedClientError",
     "InternalRpcError",
     "InvalidParamsError",
     "InvalidRequestError",
@@ -203,3 +205,20 @@ class EventBufferFullError(CodexError):
 class ConcurrentConsumerError(CodexError):
     """A turn's events were asked for while another consumer was already waiting for
     them. A turn has one consumer at a time: each event goes to one reader."""
+
+
+class ForkedClientError(CodexError):
+    """A client was used in a process forked from the one that started it.
+
+    The app-server belongs to the process that spawned it (``owner_pid``); a forked
+    child (``pid``) shares its pipes but not its event loop, so the inherited client
+    cannot work there. Create a new client in the child instead.
+    """
+
+    def __init__(self, owner_pid: int, pid: int) -> None:
+        self.owner_pid = owner_pid
+        self.pid = pid
+        super().__init__(
+            f"this codexkit client was started by process {owner_pid} and cannot be used "
+            f"in process {pid}, forked from it; create a new client in the child"
+        )

@@ -240,6 +240,7 @@ class AsyncTurn:
         self._end_span(error=self._failure)
 
     async def _wait(self) -> None:
+        self.thread.codex._check_fork()  # in a forked child no event would ever come
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         limit, reason = self._next_limit()

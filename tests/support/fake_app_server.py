@@ -18,6 +18,7 @@ JSON-RPC on stdio. Every ``turn/start`` plays the scenario:
 - ``badend SHAPE``: turn/started, a message, then a ``turn/completed`` whose ``turn`` is
   malformed (see ``BAD_ENDS``), then nothing.
 - ``huge BYTES``: turn/started, then a line of BYTES bytes that never ends, then nothing.
+- ``closed``: the turn completes, then the thread closes (``thread/closed``).
 - ``request METHOD``: sends the server request METHOD, waits for the answer, reports it
   in a ``test/answer`` notification, then completes.
 """
@@ -155,6 +156,9 @@ def play(scenario: list[str], turn_id: str, stdin: Any) -> None:
         OUT.write(b'this is not json\n[1, 2, 3]\n{"method": 7}\n\n')
         OUT.flush()
         complete(turn_id)
+    elif kind == "closed":
+        complete(turn_id)
+        notify("thread/closed", {"threadId": THREAD})
     elif kind == "request":
         send({"id": 0, "method": scenario[1], "params": {**base, "itemId": "i", "tool": "nope"}})
         answer = await_answer(stdin)

@@ -1,10 +1,15 @@
 """The app-server as a child process speaking newline-delimited JSON over stdio.
 
-The child runs in its own process group, so closing can reach every process it started.
-It is also tied to our lifetime three ways, so it is never orphaned: closing its stdin
-makes it exit; on Linux the kernel sends it SIGKILL when we die (``PR_SET_PDEATHSIG``),
-even if we are SIGKILLed; and an ``atexit`` hook kills what is still running when the
-interpreter exits without closing.
+The child runs in its own process group, so closing can reach every process it started,
+and on Linux under a small supervisor (``_supervisor.py``) that also reaps what the
+runtime started in sessions of its own. It is tied to our lifetime three ways, so it is
+never orphaned: closing its stdin makes it exit; on Linux the kernel tells it when we
+die (``PR_SET_PDEATHSIG``), even if we are SIGKILLed; and an ``atexit`` hook ends what
+is still running when the interpreter exits without closing.
+
+The app-server belongs to the process that started it. A forked child inherits the
+transport, its pipes and the parent's event-loop state; it must never signal the
+parent's server nor touch those pipes, so every clean-up path checks the pid first.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable, Sequence
 
 from .._errors import MessageTooLargeError, TransportClosedError
 from ._base import DEFAULT_MAX_MESSAGE_SIZE, LineSink, MessageSink, StderrTail, Transport
+from ._supervisor import supervised
 
 __all__ = ["StdioTransport"]
 
@@ -78,7 +84,8 @@ class StdioTransport(Transport):
 
     @property
     def pid(self) -> int | None:
-        """The child's process id (also its process group id)."""
+        """The process id of the child we spawned (the supervisor, where one runs), also
+        the id of the process group holding it and the app-server."""
         return self._proc.pid if self._proc else None
 
     async def start(self, sink: MessageSink) -> None:
@@ -86,6 +93,7 @@ class StdioTransport(Transport):
         self._sink = sink
         # Popen only forks and execs; asyncio's own subprocess support does the same here.
         argv, hook = tied_to_parent(self._argv)
+        self._owner = os.getpid()
         self._proc = subprocess.Popen(  # noqa: ASYNC220
             argv,
             stdin=subprocess.PIPE,
@@ -131,6 +139,10 @@ class StdioTransport(Transport):
         proc = self._proc
         if proc is None:
             return
+        if self._inherited():
+            # The server and the pipes' registrations in the event loop are the parent's.
+            _LIVE.discard(self)
+            return
         if self._stdin is not None:
             self._stdin.close()
         if not await self._wait_exit(self._close_timeout):
@@ -169,6 +181,8 @@ class StdioTransport(Transport):
     def _on_exit_ready(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self._pidfd is not None
         loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)  # here, not in close(): a client never closed leaks no fd
+        self._pidfd = None
         self._on_exit()
 
     def _on_exit(self) -> None:
@@ -231,20 +245,24 @@ class StdioTransport(Transport):
             os.close(self._pidfd)
             self._pidfd = None
 
-    def _kill_now(self) -> None:
-        """Interpreter exit without close(): end the child without an event loop."""
+    def abandon(self) -> bool:
+        """End the child now, from any thread and without the event loop: for a client
+        collected or an interpreter exiting without close(). Only signals, no closing of
+        descriptors the event loop may still watch; the loop releases them on EOF."""
         proc = self._proc
-        if proc is None or self._closed:
-            return
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        deadline = time.monotonic() + 0.5
+        if proc is None or self._closed or self._inherited():
+            return False
+        self._closed = True
+        _LIVE.discard(self)
+        # SIGTERM first: the supervisor then reaps what the server left before exiting.
+        _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 1.0
         while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(0.005)
         _signal_group(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=1.0)
+        return True
 
 
 class _WriteSide(asyncio.Protocol):
@@ -382,8 +400,10 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 def tied_to_parent(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] | None]:
-    """How to start ``argv`` so that Linux SIGKILLs it when its parent dies.
+    """How to start ``argv`` so that Linux ends it, and all it started, when its parent
+    dies.
 
+    Under the supervisor (see ``_supervisor.py``) where it can run. Otherwise
     ``setpriv --pdeathsig`` sets the signal and execs the program in place (same pid); it
     needs no Python code between fork and exec, which is unsafe in a process with
     threads and keeps ``subprocess`` off its fast spawn path. Without ``setpriv`` a
@@ -391,6 +411,9 @@ def tied_to_parent(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] |
     """
     if not sys.platform.startswith("linux"):
         return list(argv), None
+    under_supervisor = supervised(argv)
+    if under_supervisor is not None:
+        return under_supervisor, None
     setpriv = shutil.which("setpriv")
     if setpriv:
         return [setpriv, "--pdeathsig", "KILL", "--", *argv], None
@@ -418,4 +441,4 @@ def _death_signal_hook() -> Callable[[], None] | None:
 @atexit.register
 def _kill_leftovers() -> None:
     for transport in list(_LIVE):
-        transport._kill_now()
+        transport.abandon()

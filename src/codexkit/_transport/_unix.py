@@ -45,6 +45,7 @@ class UnixSocketTransport(Transport):
 
     async def start(self, sink: MessageSink) -> None:
         loop = asyncio.get_running_loop()
+        self._owner = os.getpid()
         key = base64.b64encode(os.urandom(16))
         limit = self._max_message_size
 
@@ -70,8 +71,8 @@ class UnixSocketTransport(Transport):
             self._transport.write(_frame(_TEXT if first else _CONT, chunk, fin=last))
 
     async def close(self) -> None:
-        if self._transport is None or self._transport.is_closing():
-            return
+        if self._transport is None or self._transport.is_closing() or self._inherited():
+            return  # a forked child must not close the parent's connection
         self._transport.write(_frame(_CLOSE, struct.pack("!H", 1000), fin=True))
         self._transport.close()
         assert self._protocol is not None
