@@ -228,3 +228,16 @@ async def test_a_raising_callback_fails_closed(fake_codex: Callable[..., str]) -
     policy = ApprovalPolicy.custom(on_command_execution=broken)
     answer = await _answer_to(fake_codex, "item/commandExecution/requestApproval", policy)
     assert answer["result"] == {"decision": "decline"}
+
+
+async def test_a_thread_the_server_closed_lets_go_of_its_handlers(
+    fake_codex: Callable[..., str],
+) -> None:
+    async with AsyncCodex(codex_bin=fake_codex("closed")) as codex:
+        closed = asyncio.Event()
+        codex.add_listener(lambda event: closed.set() if event.method == "thread/closed" else None)
+        thread = await codex.start_thread(approval_policy=ApprovalPolicy.auto_accept())
+        assert list(codex._dispatcher.threads) == [thread.id]
+        await thread.run("go")
+        await asyncio.wait_for(closed.wait(), 5)
+        assert codex._dispatcher.threads == {}  # though the handle lives on

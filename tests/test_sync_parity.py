@@ -48,6 +48,8 @@ ASYNC_ONLY: dict[type, dict[str, str]] = {
             "request_timeout",
             "startup_timeout",
             "turn_idle_timeout",
+            "max_message_size",
+            "max_buffered_events",
         )
     },
     AsyncTurn: {"next_batch": "the sync Turn's iteration is built on it"},

@@ -5,12 +5,17 @@ Catch :class:`CodexError` for everything, or a subclass at the depth you need::
     CodexError
     ├── CodexNotFoundError      no codex binary could be found
     ├── TransportClosedError    the app-server went away (exit code, stderr tail)
+    │   └── MessageTooLargeError    it sent a message over ``max_message_size``
     ├── RpcError                the app-server answered a request with an error
     │   ├── InvalidRequestError / MethodNotFoundError / InvalidParamsError
     │   ├── InternalRpcError
     │   └── ServerOverloadedError
     ├── TurnFailedError         a turn ended with status "failed"
+    ├── ForkedClientError       a client was used in a process forked from its owner
     ├── OutputParseError        a structured answer did not parse (``raw_text`` kept)
+    ├── ProtocolError           a message that should end a turn made no sense (``raw``)
+    ├── EventBufferFullError    a turn buffered ``max_buffered_events`` unread events
+    ├── ConcurrentConsumerError a second consumer asked for a turn's events at once
     ├── CodexTimeoutError       a wait ran out of time (also a ``TimeoutError``)
     ├── LoginFailedError        a browser or device-code login did not complete
     └── ExecError               ``codex exec`` ended without finishing its turn
@@ -28,13 +33,18 @@ __all__ = [
     "CodexError",
     "CodexNotFoundError",
     "CodexTimeoutError",
+    "ConcurrentConsumerError",
+    "EventBufferFullError",
     "ExecError",
+    "ForkedClientError",
     "InternalRpcError",
     "InvalidParamsError",
     "InvalidRequestError",
     "LoginFailedError",
+    "MessageTooLargeError",
     "MethodNotFoundError",
     "OutputParseError",
+    "ProtocolError",
     "RpcError",
     "ServerOverloadedError",
     "TransportClosedError",
@@ -72,6 +82,22 @@ class TransportClosedError(CodexError):
         if stderr_tail:
             detail = f"{detail}\n--- app-server stderr (tail) ---\n{stderr_tail}"
         super().__init__(detail)
+
+
+class MessageTooLargeError(TransportClosedError):
+    """The app-server sent a message longer than ``max_message_size`` bytes (``limit``).
+
+    It is not read into memory: the connection is closed instead, and everything that
+    waits on it fails with this error.
+    """
+
+    def __init__(self, limit: int, *, stderr_tail: str = "") -> None:
+        self.limit = limit
+        super().__init__(
+            f"the app-server sent a message over the {limit}-byte limit (max_message_size); "
+            "the connection was closed",
+            stderr_tail=stderr_tail,
+        )
 
 
 class RpcError(CodexError):
@@ -155,6 +181,51 @@ class OutputParseError(CodexError):
 
 class CodexTimeoutError(CodexError, TimeoutError):
     """A request, a turn or an idle stream ran out of time."""
+
+
+class ProtocolError(CodexError):
+    """The app-server sent a message codexkit cannot make sense of where it matters: the
+    ``turn/completed`` of a turn without a usable ``turn``. ``raw`` is the message."""
+
+    def __init__(self, message: str, *, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        super().__init__(message)
+
+
+class EventBufferFullError(CodexError):
+    """A turn's unread events reached ``max_buffered_events`` (``limit``): its consumer
+    started too late or reads too slowly. The events buffered so far are still
+    delivered; then the stream raises this, and the turn is interrupted."""
+
+    def __init__(self, turn_id: str | None, limit: int) -> None:
+        self.turn_id = turn_id
+        self.limit = limit
+        super().__init__(
+            f"turn {turn_id}: {limit} events waited unread (max_buffered_events); "
+            "the turn was interrupted"
+        )
+
+
+class ConcurrentConsumerError(CodexError):
+    """A turn's events were asked for while another consumer was already waiting for
+    them. A turn has one consumer at a time: each event goes to one reader."""
+
+
+class ForkedClientError(CodexError):
+    """A client was used in a process forked from the one that started it.
+
+    The app-server belongs to the process that spawned it (``owner_pid``); a forked
+    child (``pid``) shares its pipes but not its event loop, so the inherited client
+    cannot work there. Create a new client in the child instead.
+    """
+
+    def __init__(self, owner_pid: int, pid: int) -> None:
+        self.owner_pid = owner_pid
+        self.pid = pid
+        super().__init__(
+            f"this codexkit client was started by process {owner_pid} and cannot be used "
+            f"in process {pid}, forked from it; create a new client in the child"
+        )
 
 
 class LoginFailedError(CodexError):

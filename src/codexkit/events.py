@@ -1,18 +1,20 @@
 """Typed turn events: a friendly layer over the app-server's notifications.
 
 Each event keeps ``raw``, the whole notification. Notifications without a friendly type
-(including methods newer than this codexkit) arrive as :class:`Notification`, raw.
+(including methods newer than this codexkit) arrive as :class:`Notification`, raw; one of
+a known method whose payload has an unexpected shape as :class:`MalformedEvent` (logged).
 Events are slotted dataclasses, built by the hundred thousand a second on a busy turn;
 treat them as read-only.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .types import Item, TokenUsage, parse_item
+from .types import Item, TokenUsage, UnknownItem, parse_item
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -25,6 +27,7 @@ __all__ = [
     "FileChangeOutputDelta",
     "ItemCompleted",
     "ItemStarted",
+    "MalformedEvent",
     "Notification",
     "PlanStep",
     "PlanUpdated",
@@ -38,6 +41,8 @@ __all__ = [
 ]
 
 Json = dict[str, Any]
+
+_log = logging.getLogger("codexkit")
 
 
 @dataclass(slots=True)
@@ -65,6 +70,15 @@ class Event:
 @dataclass(slots=True)
 class Notification(Event):
     """A notification with no friendly type (for example one newer than this codexkit)."""
+
+
+@dataclass(slots=True)
+class MalformedEvent(Notification):
+    """A notification of a known method whose payload codexkit could not read (an item
+    of the wrong type, a missing field). ``error`` says what was wrong; ``raw`` has it
+    all. The stream goes on after it."""
+
+    error: str
 
 
 @dataclass(slots=True)
@@ -175,7 +189,16 @@ def _reasoning(summary: bool) -> Callable[..., Event]:
 def _item(cls: type[ItemStarted] | type[ItemCompleted]) -> Callable[..., Event]:
     def build(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
         item = p.get("item")
-        return cls(method, tid, uid, raw, parse_item(item if isinstance(item, dict) else {}))
+        if not isinstance(item, dict):
+            raise TypeError(f"its item is {type(item).__name__}, not an object")
+        parsed = parse_item(item)
+        # parse_item keeps both an item of a type it does not know and one of a type it
+        # knows but of the wrong shape as UnknownItem; only the second is malformed.
+        if isinstance(parsed, UnknownItem) and not isinstance(
+            parse_item({"type": parsed.type}), UnknownItem
+        ):
+            raise ValueError(f"its {parsed.type} item has an unexpected shape")
+        return cls(method, tid, uid, raw, parsed)
 
     return build
 
@@ -201,9 +224,13 @@ def _turn_started(method: str, tid: str | None, uid: str | None, p: Json, raw: J
 
 
 def _turn_completed(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
-    turn = p.get("turn") or {}
+    turn = p.get("turn")
+    if not isinstance(turn, dict):
+        raise TypeError(f"its turn is {type(turn).__name__}, not an object")
+    status = turn.get("status")
+    if not isinstance(status, str) or not status:
+        raise ValueError(f"its turn has no status (a {type(status).__name__})")
     uid = uid or turn.get("id")
-    status = str(turn.get("status", ""))
     if status == "failed":
         return TurnFailed(method, tid, uid, raw, turn.get("error") or {}, turn)
     return TurnCompleted(method, tid, uid, raw, status, turn)
@@ -234,12 +261,15 @@ _BUILDERS: dict[str, Callable[..., Event]] = {
 
 
 def parse_event(method: str, params: Json, raw: Json) -> Event:
-    """Build the typed event for one notification. Never raises on odd payloads."""
+    """Build the typed event for one notification. Never raises on odd payloads: those
+    give a :class:`MalformedEvent`."""
     tid, uid = params.get("threadId"), params.get("turnId")
     build = _BUILDERS.get(method)
-    if build is not None:
-        try:
-            return build(method, tid, uid, params, raw)
-        except (AttributeError, TypeError, ValueError):
-            pass  # an unexpected shape stays available, raw
-    return Notification(method, tid, uid, raw)
+    if build is None:
+        return Notification(method, tid, uid, raw)
+    try:
+        return build(method, tid, uid, params, raw)
+    except Exception as exc:  # any shape we did not expect stays available, raw
+        error = f"{type(exc).__name__}: {exc}"
+        _log.warning("a %s notification codexkit cannot read (%s)", method, error)
+        return MalformedEvent(method, tid, uid, raw, error)

@@ -12,6 +12,13 @@ JSON-RPC on stdio. Every ``turn/start`` plays the scenario:
 - ``unknown``: a notification with a method no client knows, then completes.
 - ``malformed``: garbage lines and non-object JSON, then completes normally.
 - ``hang``: turn/started and then nothing.
+- ``onewrite BAD``: the ``turn/start`` answer and the whole turn (a message, completion)
+  in a single write, after one bad frame of kind BAD (see ``BAD_FRAMES``; ``none`` for
+  no bad frame), so that a client reads them all in one go.
+- ``badend SHAPE``: turn/started, a message, then a ``turn/completed`` whose ``turn`` is
+  malformed (see ``BAD_ENDS``), then nothing.
+- ``huge BYTES``: turn/started, then a line of BYTES bytes that never ends, then nothing.
+- ``closed``: the turn completes, then the thread closes (``thread/closed``).
 - ``request METHOD``: sends the server request METHOD, waits for the answer, reports it
   in a ``test/answer`` notification, then completes.
 """
@@ -26,8 +33,12 @@ OUT = sys.stdout.buffer
 THREAD = "thread-1"
 
 
+def frame(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
 def send(message: dict[str, Any]) -> None:
-    OUT.write(json.dumps(message).encode() + b"\n")
+    OUT.write(frame(message))
     OUT.flush()
 
 
@@ -64,6 +75,54 @@ def flood(turn_id: str, count: int) -> None:
     complete(turn_id)
 
 
+def bad_frames(turn_id: str) -> dict[str, bytes]:
+    """Frames that once broke a client's reading, by name."""
+    base = {"threadId": THREAD, "turnId": turn_id}
+    changes = {"type": "fileChange", "id": "f1", "changes": ["a.txt"], "status": "inProgress"}
+    return {
+        "none": b"",
+        "filechange": frame({"method": "item/started", "params": {**base, "item": changes}}),
+        "threadid": frame({"method": "thread/status/changed", "params": {"threadId": {"a": 1}}}),
+        "responseid": frame({"id": [1], "result": {}}),
+        "deep": b"[" * 100_000 + b"]" * 100_000 + b"\n",
+    }
+
+
+BAD_ENDS: dict[str, Any] = {"string": "oops", "nostatus": {"items": []}, "null": None}
+
+
+def one_write(kind: str, request_id: Any, turn_id: str) -> None:
+    item = {"type": "agentMessage", "id": f"m-{turn_id}", "text": "done", "phase": None}
+    base = {"threadId": THREAD, "turnId": turn_id}
+    frames = [
+        bad_frames(turn_id)[kind],
+        frame({"id": request_id, "result": {"turn": turn_obj(turn_id, "inProgress")}}),
+        frame(
+            {
+                "method": "turn/started",
+                "params": {"threadId": THREAD, "turn": turn_obj(turn_id, "inProgress")},
+            }
+        ),
+        frame({"method": "item/completed", "params": {**base, "item": item}}),
+        frame(
+            {
+                "method": "turn/completed",
+                "params": {"threadId": THREAD, "turn": turn_obj(turn_id, "completed")},
+            }
+        ),
+    ]
+    OUT.write(b"".join(frames))
+    OUT.flush()
+
+
+def endless_line(size: int) -> None:
+    block = b"z" * (1 << 20)
+    for _ in range(size >> 20):
+        OUT.write(block)
+    OUT.write(block[: size % (1 << 20)])
+    OUT.flush()
+
+
 def await_answer(stdin: Any) -> dict[str, Any]:
     """Read until the client answers our request 0, refusing its own requests meanwhile."""
     for raw in stdin:
@@ -97,11 +156,20 @@ def play(scenario: list[str], turn_id: str, stdin: Any) -> None:
         OUT.write(b'this is not json\n[1, 2, 3]\n{"method": 7}\n\n')
         OUT.flush()
         complete(turn_id)
+    elif kind == "closed":
+        complete(turn_id)
+        notify("thread/closed", {"threadId": THREAD})
     elif kind == "request":
         send({"id": 0, "method": scenario[1], "params": {**base, "itemId": "i", "tool": "nope"}})
         answer = await_answer(stdin)
         notify("test/answer", {**base, "answer": answer})
         complete(turn_id)
+    elif kind == "badend":
+        item = {"type": "agentMessage", "id": f"m-{turn_id}", "text": "done", "phase": None}
+        notify("item/completed", {**base, "item": item})
+        notify("turn/completed", {"threadId": THREAD, "turn": BAD_ENDS[scenario[1]]})
+    elif kind == "huge":
+        endless_line(int(scenario[1]))
     elif kind != "hang":
         raise SystemExit(f"unknown scenario {kind}")
 
@@ -119,6 +187,9 @@ def main() -> None:
             send({"id": request_id, "result": {"userAgent": "fake/0.163.0", "codexHome": "/x"}})
         elif method in ("thread/start", "thread/resume", "thread/fork"):
             send({"id": request_id, "result": {"thread": {"id": THREAD}}})
+        elif method == "turn/start" and scenario[0] == "onewrite":
+            turns += 1
+            one_write(scenario[1], request_id, f"turn-{turns}")
         elif method == "turn/start":
             turns += 1
             turn_id = f"turn-{turns}"

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import warnings
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._connection.rpc import Connection, Middleware, RequestHandler, ServerRequest
+from typing_extensions import ParamSpec
+
+from .._connection.rpc import (
+    Connection,
+    Middleware,
+    RequestHandler,
+    ServerRequest,
+    _no_handler,
+    check_middleware,
+)
 from .._runtime.binary import CodexBinary, check_version, find_codex
 from .._runtime.config import config_overrides, flatten_config
+from .._runtime.home_lock import codex_home_dir, first_start_lock
 from .._version import __version__
 from .._workers import DEFAULT_CALLBACK_WORKERS
 from ..approvals import ApprovalPolicy
-from ..errors import CodexError
+from ..errors import CodexError, ForkedClientError
 from ..events import Event, parse_event
-from ..transport import StdioTransport, Transport, UnixSocketTransport
+from ..transport import DEFAULT_MAX_MESSAGE_SIZE, StdioTransport, Transport, UnixSocketTransport
 from ..types import ServerInfo
 from .dispatch import Dispatcher, ThreadHandlers
 from .ops import ClientOpsMixin
+from .registrations import ThreadRegistrations
 from .thread import AsyncThread
 from .turn import AsyncTurn
 
@@ -31,8 +45,13 @@ __all__ = ["AsyncCodex"]
 _log = logging.getLogger("codexkit")
 Json = dict[str, Any]
 Listener = Callable[[Event], None]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _CLIENT_INFO = {"name": "codexkit", "title": "codexkit", "version": __version__}
+# Unread events one turn may buffer: about 10 MB of deltas, and far more than one read
+# from the server brings, so a consumer that keeps up never meets it.
+DEFAULT_MAX_BUFFERED_EVENTS = 10_000
 
 
 class AsyncCodex(ClientOpsMixin):
@@ -53,6 +72,9 @@ class AsyncCodex(ClientOpsMixin):
 
     Plain (non-``async``) approval callbacks and tools run on up to ``callback_workers``
     threads of this client's own; they never keep the program from exiting.
+    Memory is bounded: ``max_message_size`` bytes for one message from the server
+    (:class:`MessageTooLargeError` past it) and ``max_buffered_events`` unread events per
+    turn (:class:`EventBufferFullError`); ``None`` lifts a limit.
     """
 
     def __init__(
@@ -72,6 +94,8 @@ class AsyncCodex(ClientOpsMixin):
         turn_idle_timeout: float | None = 600.0,
         request_handler: RequestHandler | None = None,
         callback_workers: int = DEFAULT_CALLBACK_WORKERS,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
     ) -> None:
         self.model = model
         self.cwd = os.fspath(cwd) if cwd is not None else None
@@ -84,12 +108,17 @@ class AsyncCodex(ClientOpsMixin):
         self.request_timeout = request_timeout
         self.startup_timeout = startup_timeout
         self.turn_idle_timeout = turn_idle_timeout
+        self.max_message_size = max_message_size
+        self.max_buffered_events = max_buffered_events
         policy = approval_policy if isinstance(approval_policy, ApprovalPolicy) else None
         self._dispatcher = Dispatcher(
             policy or ApprovalPolicy.auto_decline(), _registry(tools), workers=callback_workers
         )
         self._request_handler = request_handler or self._dispatcher
+        self._registrations = ThreadRegistrations(self._dispatcher.threads)
         self._connection: Connection | None = None
+        self._owner: int | None = None  # the pid of the process that started it
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._metadata: ServerInfo | None = None
         self._binary: CodexBinary | None = None
         self._active: dict[str, AsyncTurn] = {}
@@ -112,25 +141,33 @@ class AsyncCodex(ClientOpsMixin):
 
     async def start(self) -> None:
         """Start (or connect to) the app-server and complete the handshake."""
+        self._check_fork()
         if self._connection is not None:
             return
+        transport = self._make_transport()
+        # The event loop keeps the connection alive; it must not keep the client alive
+        # too, or a client dropped unclosed could never be collected (see _abandon).
         connection = Connection(
-            self._make_transport(),
-            on_notification=self._route,
-            request_handler=self._answer,
+            transport,
+            on_notification=_weakly(self._route, _ignore),
+            request_handler=_weakly(self._answer, _no_handler),
             request_timeout=self.request_timeout,
         )
         for hook in self._middleware:
             connection.use(hook)
-        connection.add_close_listener(self._on_closed)
+        connection.add_close_listener(_weakly(self._on_closed, _ignore))
         self._connection = connection
+        self._owner = os.getpid()
+        self._finalizer = weakref.finalize(self, _abandon, transport)
+        self._finalizer.atexit = False  # at exit the transport's own hook ends the server
         try:
-            await connection.start()
-            result = await connection.request(
-                "initialize",
-                {"clientInfo": _CLIENT_INFO, "capabilities": {"experimentalApi": True}},
-                timeout=self.startup_timeout,
-            )
+            async with self._first_start_lock():
+                await connection.start()
+                result = await connection.request(
+                    "initialize",
+                    {"clientInfo": _CLIENT_INFO, "capabilities": {"experimentalApi": True}},
+                    timeout=self.startup_timeout,
+                )
             connection.notify("initialized")
         except BaseException:
             await self.close()
@@ -140,6 +177,8 @@ class AsyncCodex(ClientOpsMixin):
     async def close(self) -> None:
         """Shut the app-server down (or disconnect) and fail whatever still waits."""
         connection, self._connection = self._connection, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
         if connection is not None:
             await connection.close()
         self._dispatcher.pool.close()
@@ -147,13 +186,31 @@ class AsyncCodex(ClientOpsMixin):
     def _make_transport(self) -> Transport:
         if self.connect is not None:
             path = self.connect.removeprefix("unix://")
-            return UnixSocketTransport(path)
+            return UnixSocketTransport(path, max_message_size=self.max_message_size)
         self._binary = find_codex(self.codex_bin)
         env = dict(self.env)
         if self.codex_home is not None:
             env["CODEX_HOME"] = self.codex_home
         argv = [self._binary.path, "app-server", *config_overrides(self.config)]
-        return StdioTransport(argv, cwd=self.cwd, env=self._binary.child_env(env))
+        return StdioTransport(
+            argv,
+            cwd=self.cwd,
+            env=self._binary.child_env(env),
+            max_message_size=self.max_message_size,
+        )
+
+    def _first_start_lock(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Serialises the first start on a fresh ``CODEX_HOME`` (see ``_home_lock``)."""
+        if self.connect is not None:
+            return contextlib.nullcontext()
+        home = self.codex_home or codex_home_dir({**os.environ, **self.env})
+        return first_start_lock(home, self.startup_timeout)
+
+    def _check_fork(self) -> None:
+        """Raise :class:`ForkedClientError` in a process forked from the one that
+        started this client: its server, pipes and loop are the parent's."""
+        if self._owner is not None and self._owner != os.getpid():
+            raise ForkedClientError(self._owner, os.getpid())
 
     def _server_info(self, result: Json) -> ServerInfo:
         user_agent = str(result.get("userAgent", ""))
@@ -244,7 +301,9 @@ class AsyncCodex(ClientOpsMixin):
     def thread(self, thread_id: str) -> AsyncThread:
         """A handle on a stored thread without loading it on the server: enough to read,
         rename, archive or delete it. Run turns on a thread from :meth:`resume_thread`."""
-        return AsyncThread(self, {"id": thread_id})
+        thread = AsyncThread(self, {"id": thread_id})
+        self._registrations.hold(thread)
+        return thread
 
     async def _open_thread(
         self, method: str, wire: Json, handlers: ThreadHandlers, options: Mapping[str, Any]
@@ -252,8 +311,7 @@ class AsyncCodex(ClientOpsMixin):
         wire = {**wire, **self._thread_params(**options)}
         result = await self._request(method, wire)
         thread = AsyncThread(self, result["thread"])
-        if handlers.policy is not None or handlers.tools is not None:
-            self._dispatcher.threads[thread.id] = handlers
+        self._registrations.hold(thread, handlers)
         return thread
 
     def _handlers_of(self, thread_id: str) -> ThreadHandlers:
@@ -296,7 +354,10 @@ class AsyncCodex(ClientOpsMixin):
         return lambda: self._listeners.remove(listener)
 
     def use(self, middleware: Middleware) -> None:
-        """Add a hook ``(direction, message)`` that sees every message in and out."""
+        """Add a hook ``(direction, message)`` that sees every message in and out: a plain
+        function (it runs as each message passes; a coroutine function raises
+        :class:`TypeError`). One that raises is logged and the message goes on."""
+        check_middleware(middleware)
         self._middleware.append(middleware)
         if self._connection is not None:
             self._connection.use(middleware)
@@ -304,12 +365,16 @@ class AsyncCodex(ClientOpsMixin):
     def _route(self, method: str, params: Json, raw: Json) -> None:
         if method == "item/started" or method == "item/completed":
             self._dispatcher.note_item(method, params)
+        elif method == "thread/closed":
+            self._registrations.drop(str(params.get("threadId")))
         thread_id = params.get("threadId")
-        if thread_id is not None:
+        if isinstance(thread_id, str):
             turn = self._active.get(thread_id)
             if turn is not None and turn._owns(params):
                 turn._feed(method, params, raw)
                 return
+        elif thread_id is not None:  # names no thread of ours: listeners may still see it
+            _log.warning("a %s notification whose threadId is not a string", method)
         if self._listeners:
             event = parse_event(method, params, raw)
             for listener in list(self._listeners):
@@ -350,6 +415,7 @@ class AsyncCodex(ClientOpsMixin):
     async def _request(
         self, method: str, params: Any = None, *, timeout: float | None = None
     ) -> Any:
+        self._check_fork()
         if self._connection is None:
             raise CodexError("AsyncCodex is not started; use `async with AsyncCodex() as codex`")
         if timeout is None:
@@ -359,6 +425,34 @@ class AsyncCodex(ClientOpsMixin):
     def stderr_tail(self) -> str:
         """The last lines the app-server wrote to stderr."""
         return self._connection.stderr_tail() if self._connection else ""
+
+
+def _weakly(method: Callable[_P, _R], if_gone: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Call the bound ``method`` through a weak reference to its client, or ``if_gone``
+    once the client has been collected."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        target = ref()
+        return (if_gone if target is None else target)(*args, **kwargs)
+
+    return call
+
+
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    pass
+
+
+def _abandon(transport: Transport) -> None:
+    """Finalizer of a started client collected without ``close()``: end its server, as
+    ``subprocess.Popen`` and httpx clients do, and say so."""
+    if transport.abandon():
+        warnings.warn(
+            "a codexkit client was garbage-collected without close(); its app-server was "
+            "stopped. Close clients with `with` / `async with` or close().",
+            ResourceWarning,
+            stacklevel=2,
+        )
 
 
 def _policy_of(policy: str | ApprovalPolicy | None) -> ApprovalPolicy | None:

@@ -105,8 +105,10 @@ class Dispatcher:
         if not isinstance(item, dict) or item.get("type") != "fileChange":
             return
         if method == "item/started":
-            changes = item.get("changes") or []
-            self._changes[str(item.get("id"))] = [str(c.get("path", "")) for c in changes]
+            changes = item.get("changes")
+            changes = changes if isinstance(changes, list) else []
+            paths = [str(c.get("path", "")) for c in changes if isinstance(c, dict)]
+            self._changes[str(item.get("id"))] = paths
         else:
             self._changes.pop(str(item.get("id")), None)
 

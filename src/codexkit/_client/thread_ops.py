@@ -47,6 +47,7 @@ class ThreadOpsMixin:
         ``list_threads(archived=True)``) and is unloaded from the server. Resume it
         (``codex.resume_thread(id)``) to run turns again."""
         await self.codex._request("thread/archive", {"threadId": self.id})
+        self.codex._registrations.drop(self.id)
 
     async def unarchive(self) -> Json:
         """Bring an archived thread back to the default listing; returns its metadata."""
@@ -58,12 +59,14 @@ class ThreadOpsMixin:
         """Delete the thread and its stored history for good. Reading it afterwards fails
         with :class:`~codexkit.InvalidRequestError`."""
         await self.codex._request("thread/delete", {"threadId": self.id})
+        self.codex._registrations.drop(self.id)
 
     async def unsubscribe(self) -> str:
         """Stop receiving this thread's events on this connection; the server unloads a
         thread nobody is subscribed to. Returns ``"unsubscribed"``, ``"notSubscribed"``
         or ``"notLoaded"``. Resume the thread to use it again."""
         result = await self.codex._request("thread/unsubscribe", {"threadId": self.id})
+        self.codex._registrations.drop(self.id)  # no more requests for it come here
         return str(result.get("status", ""))
 
     async def rollback(self, turns: int = 1) -> Json:

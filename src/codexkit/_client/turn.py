@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,11 @@ from .._telemetry import end_span, start_span, within
 from ..errors import (
     CodexError,
     CodexTimeoutError,
+    ConcurrentConsumerError,
+    EventBufferFullError,
+    MethodNotFoundError,
     OutputParseError,
+    ProtocolError,
     RpcError,
     TurnFailedError,
 )
@@ -25,6 +30,7 @@ from ..events import (
     FileChangeOutputDelta,
     ItemCompleted,
     ItemStarted,
+    MalformedEvent,
     ReasoningDelta,
     StreamError,
     TokenUsageUpdated,
@@ -38,6 +44,8 @@ if TYPE_CHECKING:
     from .thread import AsyncThread
 
 __all__ = ["AsyncTurn"]
+
+_log = logging.getLogger("codexkit")
 
 Json = dict[str, Any]
 _Entry = tuple[str, Json, Json]
@@ -57,7 +65,9 @@ class AsyncTurn:
 
     Iterate it (``async for event in turn``) for typed events, or call :meth:`run` for
     the :class:`TurnResult`. Events are buffered from the moment the turn starts, so
-    nothing is missed by iterating late. One consumer per turn.
+    nothing is missed by iterating late, up to the client's ``max_buffered_events``
+    (then :class:`EventBufferFullError`). One consumer at a time: asking for events while
+    another consumer waits for them raises :class:`ConcurrentConsumerError`.
     """
 
     def __init__(
@@ -69,6 +79,8 @@ class AsyncTurn:
         self.id: str | None = None
         self.idle_timeout = idle_timeout
         self._queue: collections.deque[_Entry] = collections.deque()
+        self._max_buffered: int | None = thread.codex.max_buffered_events
+        self._overflowed = False  # the buffer filled up: nothing more is kept
         self._waiter: asyncio.Future[None] | None = None
         self._failure: BaseException | None = None
         self._finished = False  # turn/completed was received
@@ -112,7 +124,11 @@ class AsyncTurn:
             turn = params.get("turn")  # a turn started without an id in the request's answer
             if isinstance(turn, dict) and turn.get("id"):
                 self.id = str(turn["id"])
-        self._queue.append((method, params, raw))
+        if not self._overflowed:
+            if self._max_buffered is not None and len(self._queue) >= self._max_buffered:
+                self._overflow()
+            else:
+                self._queue.append((method, params, raw))
         if method == "turn/started":
             self._started.set()
         elif method == "turn/completed":
@@ -120,6 +136,14 @@ class AsyncTurn:
             self.thread._turn_finished(self)
             self._mark_ended()
         self._wake()
+
+    def _overflow(self) -> None:
+        assert self._max_buffered is not None
+        self._overflowed = True
+        if self._failure is None:
+            self._fail(EventBufferFullError(self.id, self._max_buffered))
+            # Nobody is reading this turn: stop the agent rather than let it work unseen.
+            self._stop_in_background()
 
     def _fail(self, error: BaseException) -> None:
         if not self._finished and self._failure is None:
@@ -158,24 +182,36 @@ class AsyncTurn:
         return self
 
     async def __anext__(self) -> Event:
+        self._check_one_consumer()
         if self._drained:
             raise StopAsyncIteration
         if not self._queue:
             await self._ready()
         return self._pop()
 
-    async def next_batch(self, limit: int = 512) -> list[Event]:
-        """Every event buffered now (at least one; up to ``limit``), or ``[]`` at the end.
+    async def next_batch(self, limit: int | None = None) -> list[Event]:
+        """Every event buffered now (at least one; up to ``limit`` if given), or ``[]`` at
+        the end.
 
         One await for many events: the sync client uses it to cross threads once per
-        batch instead of once per event."""
+        batch instead of once per event. Taking all there is keeps a consumer on another
+        thread from falling behind (and into ``max_buffered_events``) during a flood."""
+        self._check_one_consumer()
         if self._drained:
             return []
         await self._ready()
         batch = [self._pop()]
-        while self._queue and not self._drained and len(batch) < limit:
+        while self._queue and not self._drained and (limit is None or len(batch) < limit):
             batch.append(self._pop())
         return batch
+
+    def _check_one_consumer(self) -> None:
+        # Two consumers waiting at once would split the events and one would wait for
+        # ever (only the latest waiter is woken): the second is refused.
+        if self._waiter is not None:
+            raise ConcurrentConsumerError(
+                f"turn {self.id}: another consumer is already waiting for this turn's events"
+            )
 
     async def _ready(self) -> None:
         while not self._queue:
@@ -186,10 +222,25 @@ class AsyncTurn:
     def _pop(self) -> Event:
         method, params, raw = self._queue.popleft()
         event = parse_event(method, params, raw)
-        self._collect(event)
+        try:
+            self._collect(event)
+        except Exception as exc:  # a payload no result can be built from: pass it on raw
+            error = f"{type(exc).__name__}: {exc}"
+            _log.warning("turn %s: cannot use its %s event (%s)", self.id, method, error)
+            event = MalformedEvent(method, event.thread_id, event.turn_id, raw, error)
+        if method == "turn/completed" and not self._drained:
+            self._end_unread(event, raw)
         return event
 
+    def _end_unread(self, event: Event, raw: Json) -> None:
+        """The turn is over on the server but its turn/completed cannot say how: the
+        stream ends with a typed error once this event is handed out."""
+        why = event.error if isinstance(event, MalformedEvent) else "unexpected shape"
+        self._failure = ProtocolError(f"turn {self.id}: unreadable turn/completed ({why})", raw=raw)
+        self._end_span(error=self._failure)
+
     async def _wait(self) -> None:
+        self.thread.codex._check_fork()  # in a forked child no event would ever come
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         limit, reason = self._next_limit()
@@ -250,10 +301,10 @@ class AsyncTurn:
         elif isinstance(event, TokenUsageUpdated):
             self._usage = event.usage
         elif isinstance(event, (TurnCompleted, TurnFailed)):
-            self._drained = True
             self._result = self._build_result(event)
             failed = isinstance(event, TurnFailed)
             self._end_span(error=TurnFailedError(self._result) if failed else None)
+            self._drained = True  # last: a result that cannot be built ends it in _pop
         elif isinstance(event, StreamError) and not event.will_retry:
             self._last_error = event.error
 
@@ -326,7 +377,10 @@ class AsyncTurn:
                 if not self._ended.is_set():
                     raise  # else it ended on its own meanwhile: nothing left to interrupt
         self._stopping = True  # the runtime is ending the turn: a new one may wait for it
-        await self.thread.clean_background_terminals()
+        try:
+            await self.thread.clean_background_terminals()
+        except MethodNotFoundError:  # a runtime without background terminals has none
+            _log.debug("the app-server has no thread/backgroundTerminals/clean")
 
     async def _until_started(self) -> bool:
         """Wait (bounded) until the runtime has started this turn; False if it ended."""

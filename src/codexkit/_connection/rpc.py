@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
+import reprlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from ..errors import CodexTimeoutError, RpcError, TransportClosedError
 from ..transport import Transport
 
-__all__ = ["Connection", "Direction", "Middleware", "RequestHandler", "ServerRequest"]
+__all__ = [
+    "Connection",
+    "Direction",
+    "Middleware",
+    "RequestHandler",
+    "ServerRequest",
+    "check_middleware",
+]
 
 _log = logging.getLogger("codexkit")
 
@@ -26,6 +35,23 @@ Direction = Literal["incoming", "outgoing"]
 #: Sees every message (a parsed dict) before it is handled or sent; may mutate it.
 Middleware = Callable[[Direction, dict[str, Any]], None]
 RequestId = int | str
+
+# Log excerpts of messages: short, and safe on any nesting.
+_excerpt = reprlib.Repr()
+_excerpt.maxstring = _excerpt.maxother = 200
+
+
+def check_middleware(middleware: Middleware) -> None:
+    """Refuse what cannot be a middleware: it is called on the event loop, in the middle
+    of reading, where nothing can be awaited."""
+    if not callable(middleware):
+        raise TypeError(f"middleware must be callable, not {type(middleware).__name__}")
+    call = getattr(middleware, "__call__", None)  # noqa: B004 - an object's async __call__
+    if inspect.iscoroutinefunction(middleware) or inspect.iscoroutinefunction(call):
+        raise TypeError(
+            f"middleware must be a plain function, not a coroutine function ({middleware!r}): "
+            "it runs on the event loop as each message passes and is never awaited"
+        )
 
 
 class ServerRequest:
@@ -96,7 +122,9 @@ class Connection:
         self._close_listeners.append(listener)
 
     def use(self, middleware: Middleware) -> None:
-        """Add a hook that sees every incoming and outgoing message."""
+        """Add a hook that sees every incoming and outgoing message (a plain function:
+        a coroutine function raises :class:`TypeError`)."""
+        check_middleware(middleware)
         self._middleware.append(middleware)
 
     def stderr_tail(self) -> str:
@@ -145,7 +173,7 @@ class Connection:
         if self._closed_error is not None:
             raise self._closed_error
         for hook in self._middleware:
-            hook("outgoing", message)
+            self._run_hook(hook, "outgoing", message)
         self._transport.send(json.dumps(message, separators=(",", ":")).encode())
 
     def _expire(self, request_id: RequestId, limit: float) -> None:
@@ -160,18 +188,37 @@ class Connection:
     def on_message(self, data: bytes) -> None:
         try:
             message = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
             _log.warning("ignoring a malformed message from the app-server: %.200r", data)
             return
         self.on_parsed(message)
 
     def on_parsed(self, message: Any) -> None:
+        if self._closed_error is not None:
+            return  # read after the connection failed (see MessageTooLargeError): too late
         if not isinstance(message, dict):
-            _log.warning("ignoring a non-object message from the app-server: %.200r", message)
+            _log.warning(
+                "ignoring a non-object message from the app-server: %s", _excerpt.repr(message)
+            )
             return
         if self._middleware:
             for hook in self._middleware:
-                hook("incoming", message)
+                self._run_hook(hook, "incoming", message)
+        # Each message on its own: one that breaks a handler must not cost the others.
+        try:
+            self._dispatch(message)
+        except Exception:
+            _log.exception(
+                "could not handle a message from the app-server: %s", _excerpt.repr(message)
+            )
+
+    def _run_hook(self, hook: Middleware, direction: Direction, message: dict[str, Any]) -> None:
+        try:
+            hook(direction, message)
+        except Exception:  # the user's bug: the message is still handled (or sent)
+            _log.exception("middleware %r failed on an %s message", hook, direction)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
         method = message.get("method")
         if method is None:
             self._on_response(message)
@@ -198,7 +245,12 @@ class Connection:
                 _log.exception("close listener failed")
 
     def _on_response(self, message: dict[str, Any]) -> None:
-        entry = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
+        request_id = message.get("id")
+        # Ours are ints; a list or dict would not even hash, and true would pass for 1.
+        if not isinstance(request_id, (int, str)) or isinstance(request_id, bool):
+            _log.warning("ignoring a response with an unusable id: %s", _excerpt.repr(message))
+            return
+        entry = self._pending.pop(request_id, None)
         if entry is None:
             _log.debug("response to an unknown or expired request: %.200r", message)
             return

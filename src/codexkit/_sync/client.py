@@ -18,19 +18,22 @@ import collections
 import concurrent.futures
 import os
 import threading
+import warnings
+import weakref
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import Unpack
 
-from .._client.client import AsyncCodex
+from .._client.client import DEFAULT_MAX_BUFFERED_EVENTS, AsyncCodex
 from .._client.thread import CLIENT_DEFAULT, ForkOptions, TurnOptions
 from .._connection.rpc import Middleware, RequestHandler
 from .._workers import DEFAULT_CALLBACK_WORKERS
 from ..approvals import ApprovalPolicy
-from ..errors import CodexError
+from ..errors import CodexError, ForkedClientError
 from ..events import Event
+from ..transport import DEFAULT_MAX_MESSAGE_SIZE
 from ..types import InputLike, ServerInfo, TurnResult
 from .account import SyncClientOps, SyncThreadOps
 
@@ -52,6 +55,12 @@ class _Portal:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="codexkit-loop", daemon=True)
         self._thread.start()
+        self._owner = os.getpid()
+
+    @property
+    def inherited(self) -> bool:
+        """Whether this is a forked copy, in a child where the loop's thread does not run."""
+        return self._owner != os.getpid()
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -66,6 +75,9 @@ class _Portal:
 
     def submit(self, coroutine: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
         """Start ``coroutine`` on the private loop; the future holds its outcome."""
+        if self.inherited:  # nothing would ever run it: fail now rather than hang
+            coroutine.close()
+            raise ForkedClientError(self._owner, os.getpid())
         if threading.current_thread() is self._thread:
             coroutine.close()
             raise CodexError(
@@ -91,6 +103,18 @@ class _Portal:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+
+    def close_soon(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coroutine``, then stop the loop and its thread, without waiting for
+        either: callable from any thread, the loop's own included (a finalizer)."""
+        try:
+            self._loop.call_soon_threadsafe(self._finish, coroutine)
+        except RuntimeError:  # the loop is closed already
+            coroutine.close()
+
+    def _finish(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = self._loop.create_task(coroutine)
+        task.add_done_callback(lambda _: self._loop.stop())
 
 
 class Codex(SyncClientOps):
@@ -120,6 +144,8 @@ class Codex(SyncClientOps):
         turn_idle_timeout: float | None = 600.0,
         request_handler: RequestHandler | None = None,
         callback_workers: int = DEFAULT_CALLBACK_WORKERS,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
     ) -> None:
         self._async = AsyncCodex(
             model=model,
@@ -136,8 +162,11 @@ class Codex(SyncClientOps):
             turn_idle_timeout=turn_idle_timeout,
             request_handler=request_handler,
             callback_workers=callback_workers,
+            max_message_size=max_message_size,
+            max_buffered_events=max_buffered_events,
         )
         self._portal: _Portal | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @property
     def async_client(self) -> AsyncCodex:
@@ -160,12 +189,22 @@ class Codex(SyncClientOps):
         """Start (or connect to) the app-server and complete the handshake."""
         if self._portal is None:
             self._portal = _Portal()
-        self._call(self._async.start())
+            # Both hold the loop thread and the server; neither refers back to self.
+            self._finalizer = weakref.finalize(self, _abandon, self._portal, self._async)
+            self._finalizer.atexit = False
+        try:
+            self._call(self._async.start())
+        except BaseException:
+            self.close()  # a failed start leaves no loop thread behind
+            raise
 
     def close(self) -> None:
-        """Shut the app-server down and stop the private loop."""
+        """Shut the app-server down and stop the private loop. In a process forked from
+        the one that started it, only forget them: they are the parent's."""
         portal, self._portal = self._portal, None
-        if portal is not None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        if portal is not None and not portal.inherited:
             try:
                 portal.call(self._async.close())
             finally:
@@ -264,6 +303,20 @@ class Codex(SyncClientOps):
     def stderr_tail(self) -> str:
         """The last lines the app-server wrote to stderr."""
         return self._async.stderr_tail()
+
+
+def _abandon(portal: _Portal, client: AsyncCodex) -> None:
+    """Finalizer of a started ``Codex`` collected without ``close()``: close its server
+    and stop its loop thread, and say so (as ``subprocess.Popen`` does)."""
+    if portal.inherited:
+        return
+    portal.close_soon(client.close())
+    warnings.warn(
+        "a codexkit Codex was garbage-collected without close(); its app-server was "
+        "stopped. Close clients with `with Codex() as codex` or close().",
+        ResourceWarning,
+        stacklevel=2,
+    )
 
 
 class Thread(SyncThreadOps):

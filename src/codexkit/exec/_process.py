@@ -47,7 +47,7 @@ class _Pipes(asyncio.SubprocessProtocol):
     def on_message(self, data: bytes) -> None:
         try:  # a line the reader's fast path left whole: it may still be an object
             self.on_parsed(json.loads(data))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
             self.messages.put_nowait(data)
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:

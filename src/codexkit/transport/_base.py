@@ -5,11 +5,16 @@ from __future__ import annotations
 import abc
 import collections
 import logging
+import os
 from typing import Any, Protocol
 
 from ..errors import TransportClosedError
 
-__all__ = ["LineSink", "MessageSink", "StderrTail", "Transport"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "LineSink", "MessageSink", "StderrTail", "Transport"]
+
+# The longest message read from a server, in bytes: twice the largest agent reply seen
+# in practice (32 MiB), while a runaway line costs at most a few times this in memory.
+DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 
 
 class LineSink(Protocol):
@@ -32,6 +37,14 @@ class MessageSink(LineSink, Protocol):
 class Transport(abc.ABC):
     """A connection to one app-server. Messages are JSON documents without newlines."""
 
+    #: The pid of the process that opened the connection (set by ``start``). A forked
+    #: child inherits the transport; it must leave the parent's connection alone.
+    _owner: int | None = None
+
+    def _inherited(self) -> bool:
+        """Whether this is a forked copy, in a process that did not open the connection."""
+        return self._owner is not None and self._owner != os.getpid()
+
     @abc.abstractmethod
     async def start(self, sink: MessageSink) -> None:
         """Open the connection and begin delivering messages to ``sink``."""
@@ -47,6 +60,12 @@ class Transport(abc.ABC):
     def stderr_tail(self) -> str:
         """The last lines the peer wrote to stderr, if the transport can see them."""
         return ""
+
+    def abandon(self) -> bool:
+        """End the connection at once, from any thread, without the event loop (its
+        client was garbage-collected unclosed). Returns whether there was anything to
+        end; a no-op in a process forked from the one that opened the connection."""
+        return False
 
 
 class StderrTail:

@@ -1,10 +1,15 @@
 """The app-server as a child process speaking newline-delimited JSON over stdio.
 
-The child runs in its own process group, so closing can reach every process it started.
-It is also tied to our lifetime three ways, so it is never orphaned: closing its stdin
-makes it exit; on Linux the kernel sends it SIGKILL when we die (``PR_SET_PDEATHSIG``),
-even if we are SIGKILLed; and an ``atexit`` hook kills what is still running when the
-interpreter exits without closing.
+The child runs in its own process group, so closing can reach every process it started,
+and on Linux under a small supervisor (``_supervisor.py``) that also reaps what the
+runtime started in sessions of its own. It is tied to our lifetime three ways, so it is
+never orphaned: closing its stdin makes it exit; on Linux the kernel tells it when we
+die (``PR_SET_PDEATHSIG``), even if we are SIGKILLed; and an ``atexit`` hook ends what
+is still running when the interpreter exits without closing.
+
+The app-server belongs to the process that started it. A forked child inherits the
+transport, its pipes and the parent's event-loop state; it must never signal the
+parent's server nor touch those pipes, so every clean-up path checks the pid first.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import atexit
 import contextlib
 import json
 import json.scanner
+import logging
 import os
 import shutil
 import signal
@@ -23,10 +29,13 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 
-from ..errors import TransportClosedError
-from ._base import LineSink, MessageSink, StderrTail, Transport
+from ..errors import MessageTooLargeError, TransportClosedError
+from ._base import DEFAULT_MAX_MESSAGE_SIZE, LineSink, MessageSink, StderrTail, Transport
+from ._supervisor import supervised
 
 __all__ = ["StdioTransport"]
+
+_log = logging.getLogger("codexkit")
 
 # How long a child that closed stdout may take to exit (and the reverse) before we stop
 # waiting for the other half and report the transport closed.
@@ -40,7 +49,11 @@ _scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-t
 
 
 class StdioTransport(Transport):
-    """Spawn ``argv`` and exchange messages over its stdin and stdout."""
+    """Spawn ``argv`` and exchange messages over its stdin and stdout.
+
+    A stdout line over ``max_message_size`` bytes closes the connection with
+    :class:`MessageTooLargeError` (the line is dropped as it arrives, never held whole).
+    """
 
     def __init__(
         self,
@@ -49,8 +62,10 @@ class StdioTransport(Transport):
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         close_timeout: float = 3.0,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
         self._argv = list(argv)
+        self._max_message_size = max_message_size
         self._cwd = cwd
         self._env = env
         self._close_timeout = close_timeout
@@ -69,7 +84,8 @@ class StdioTransport(Transport):
 
     @property
     def pid(self) -> int | None:
-        """The child's process id (also its process group id)."""
+        """The process id of the child we spawned (the supervisor, where one runs), also
+        the id of the process group holding it and the app-server."""
         return self._proc.pid if self._proc else None
 
     async def start(self, sink: MessageSink) -> None:
@@ -77,6 +93,7 @@ class StdioTransport(Transport):
         self._sink = sink
         # Popen only forks and execs; asyncio's own subprocess support does the same here.
         argv, hook = tied_to_parent(self._argv)
+        self._owner = os.getpid()
         self._proc = subprocess.Popen(  # noqa: ASYNC220
             argv,
             stdin=subprocess.PIPE,
@@ -93,7 +110,13 @@ class StdioTransport(Transport):
         assert self._proc.stderr
         self._stdin, _ = await loop.connect_write_pipe(_WriteSide, self._proc.stdin)
         out, _ = await loop.connect_read_pipe(
-            lambda: _LineReader(sink, self._on_stdout_eof), self._proc.stdout
+            lambda: _LineReader(
+                sink,
+                self._on_stdout_eof,
+                max_message_size=self._max_message_size,
+                on_too_large=self._on_too_large,
+            ),
+            self._proc.stdout,
         )
         err, _ = await loop.connect_read_pipe(
             lambda: _StderrReader(self._stderr), self._proc.stderr
@@ -115,6 +138,10 @@ class StdioTransport(Transport):
         self._closed = True
         proc = self._proc
         if proc is None:
+            return
+        if self._inherited():
+            # The server and the pipes' registrations in the event loop are the parent's.
+            _LIVE.discard(self)
             return
         if self._stdin is not None:
             self._stdin.close()
@@ -154,6 +181,8 @@ class StdioTransport(Transport):
     def _on_exit_ready(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self._pidfd is not None
         loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)  # here, not in close(): a client never closed leaks no fd
+        self._pidfd = None
         self._on_exit()
 
     def _on_exit(self) -> None:
@@ -162,6 +191,14 @@ class StdioTransport(Transport):
         self._exit_code = _peek_exit_code(self._proc)
         self._exited.set()
         self._after_half_closed()
+
+    def _on_too_large(self, limit: int) -> None:
+        # The lost line may be an answer or a turn's end that something waits for: end the
+        # connection, so everything waiting fails now with the reason. The server exits
+        # once its stdin closes; the reader drops what it still writes.
+        self._report_closed(MessageTooLargeError(limit, stderr_tail=self._stderr.text()))
+        if self._stdin is not None:
+            self._stdin.close()
 
     def _on_stdout_eof(self) -> None:
         self._stdout_done = True
@@ -175,7 +212,7 @@ class StdioTransport(Transport):
                 _SETTLE_SECONDS, self._report_closed
             )
 
-    def _report_closed(self) -> None:
+    def _report_closed(self, error: TransportClosedError | None = None) -> None:
         if self._settle is not None:
             self._settle.cancel()
         if self._reported:
@@ -184,7 +221,7 @@ class StdioTransport(Transport):
         self._stderr.flush()
         reason = "the app-server was closed" if self._closed else "the app-server exited"
         if self._sink is not None:
-            self._sink.on_closed(self._closed_error(reason))
+            self._sink.on_closed(error or self._closed_error(reason))
 
     def _closed_error(self, message: str) -> TransportClosedError:
         return TransportClosedError(
@@ -208,20 +245,24 @@ class StdioTransport(Transport):
             os.close(self._pidfd)
             self._pidfd = None
 
-    def _kill_now(self) -> None:
-        """Interpreter exit without close(): end the child without an event loop."""
+    def abandon(self) -> bool:
+        """End the child now, from any thread and without the event loop: for a client
+        collected or an interpreter exiting without close(). Only signals, no closing of
+        descriptors the event loop may still watch; the loop releases them on EOF."""
         proc = self._proc
-        if proc is None or self._closed:
-            return
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        deadline = time.monotonic() + 0.5
+        if proc is None or self._closed or self._inherited():
+            return False
+        self._closed = True
+        _LIVE.discard(self)
+        # SIGTERM first: the supervisor then reaps what the server left before exiting.
+        _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 1.0
         while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(0.005)
         _signal_group(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=1.0)
+        return True
 
 
 class _WriteSide(asyncio.Protocol):
@@ -229,26 +270,50 @@ class _WriteSide(asyncio.Protocol):
 
 
 class _LineReader(asyncio.Protocol):
-    """Cuts stdout into newline-delimited JSON messages of any length.
+    """Cuts stdout into newline-delimited JSON messages of up to ``max_message_size``.
 
     A read usually holds many whole lines. They are decoded once and parsed in place with
     the C JSON scanner, which is several times cheaper than slicing and parsing each line
     on its own; a line the scanner does not take whole goes to ``on_message`` as bytes,
     where it is parsed (or reported as malformed) alone.
+
+    Each message is handed over on its own: if the sink raises on one, that is logged and
+    the next one is handed over all the same. A line over the limit is not kept: what
+    came of it is freed, the rest is dropped as it arrives, and ``on_too_large`` is told.
     """
 
-    def __init__(self, sink: LineSink, on_eof: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sink: LineSink,
+        on_eof: Callable[[], None],
+        *,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        on_too_large: Callable[[int], None] | None = None,
+    ) -> None:
         self._sink = sink
         self._on_eof = on_eof
         self._buf = bytearray()
+        self._limit = sys.maxsize if max_message_size is None else max_message_size
+        self._on_too_large = on_too_large
+        self._skipping = False  # inside a line over the limit: drop up to its newline
 
     def data_received(self, data: bytes) -> None:
+        if self._skipping:
+            start = data.find(b"\n")
+            if start < 0:
+                return
+            self._skipping = False
+            data = data[start + 1 :]
         buf = self._buf
         scan_from = len(buf)
         buf += data
         end = buf.rfind(b"\n", scan_from)
-        if end < 0:
-            return  # no line ends in this read: keep gathering
+        if end < 0:  # no line ends in this read: keep gathering, up to the limit
+            if len(buf) > self._limit:
+                self._buf = bytearray()  # give the memory back now
+                self._skipping = True
+                self._too_large()
+            return
         chunk = bytes(buf[: end + 1])
         del buf[: end + 1]
         try:
@@ -261,32 +326,52 @@ class _LineReader(asyncio.Protocol):
     def _scan(self, text: str, chunk: bytes) -> None:
         on_parsed = self._sink.on_parsed
         scan = _scan_once
-        pos, size = 0, len(text)
+        pos, size, limit = 0, len(text), self._limit
         while pos < size:
             if text[pos] == "\n":
                 pos += 1
                 continue
             try:
                 message, after = scan(text, pos)
-            except (StopIteration, ValueError):
+            except (StopIteration, ValueError, RecursionError):
                 after = -1
             if after < size and after >= 0 and text[after] == "\n":
-                on_parsed(message)
+                if after - pos > limit:
+                    self._too_large()
+                else:
+                    try:
+                        on_parsed(message)
+                    except Exception:
+                        _log.exception("handling a message from codex failed")
                 pos = after + 1
                 continue
             # Not one clean JSON value up to the newline: hand that line over as it is.
             line_end = text.index("\n", pos)
-            self._sink.on_message(text[pos:line_end].encode("utf-8"))
+            self._hand_over(text[pos:line_end].encode("utf-8"))
             pos = line_end + 1
 
     def _lines(self, chunk: bytes) -> None:
         for line in chunk.split(b"\n"):
             if line.strip():
-                self._sink.on_message(line)
+                self._hand_over(line)
+
+    def _hand_over(self, line: bytes) -> None:
+        if len(line) > self._limit:
+            self._too_large()
+            return
+        try:
+            self._sink.on_message(line)
+        except Exception:
+            _log.exception("handling a message from codex failed")
+
+    def _too_large(self) -> None:
+        _log.error("a message from codex is over %d bytes (max_message_size)", self._limit)
+        if self._on_too_large is not None:
+            self._on_too_large(self._limit)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._buf.strip():
-            self._sink.on_message(bytes(self._buf))
+            self._hand_over(bytes(self._buf))
         self._buf.clear()
         self._on_eof()
 
@@ -315,8 +400,10 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 def tied_to_parent(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] | None]:
-    """How to start ``argv`` so that Linux SIGKILLs it when its parent dies.
+    """How to start ``argv`` so that Linux ends it, and all it started, when its parent
+    dies.
 
+    Under the supervisor (see ``_supervisor.py``) where it can run. Otherwise
     ``setpriv --pdeathsig`` sets the signal and execs the program in place (same pid); it
     needs no Python code between fork and exec, which is unsafe in a process with
     threads and keeps ``subprocess`` off its fast spawn path. Without ``setpriv`` a
@@ -324,6 +411,9 @@ def tied_to_parent(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] |
     """
     if not sys.platform.startswith("linux"):
         return list(argv), None
+    under_supervisor = supervised(argv)
+    if under_supervisor is not None:
+        return under_supervisor, None
     setpriv = shutil.which("setpriv")
     if setpriv:
         return [setpriv, "--pdeathsig", "KILL", "--", *argv], None
@@ -351,4 +441,4 @@ def _death_signal_hook() -> Callable[[], None] | None:
 @atexit.register
 def _kill_leftovers() -> None:
     for transport in list(_LIVE):
-        transport._kill_now()
+        transport.abandon()

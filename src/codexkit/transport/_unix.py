@@ -2,6 +2,8 @@
 
 That listener speaks WebSocket (RFC 6455) over the Unix socket, one JSON-RPC message per
 text message. This is a small client for exactly that: no extensions, no subprotocols.
+A message over ``max_message_size`` bytes closes the connection with
+:class:`MessageTooLargeError`, as soon as a frame header announces it: it is never read.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import os
 import struct
 from typing import cast
 
-from ..errors import TransportClosedError
-from ._base import MessageSink, Transport
+from ..errors import MessageTooLargeError, TransportClosedError
+from ._base import DEFAULT_MAX_MESSAGE_SIZE, MessageSink, Transport
 
 __all__ = ["UnixSocketTransport"]
 
@@ -22,23 +24,37 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _TEXT, _BINARY, _CONT, _CLOSE, _PING, _PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 # The server accepts unfragmented messages up to 16 MiB; larger ones are fragmented.
 _MAX_FRAME = 16 * 1024 * 1024
+_TOO_BIG = 1009  # close code: a message too big to process
 
 
 class UnixSocketTransport(Transport):
     """Connect to an app-server listening on the Unix socket ``path``."""
 
-    def __init__(self, path: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        connect_timeout: float = 10.0,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
         self._path = path
         self._connect_timeout = connect_timeout
+        self._max_message_size = max_message_size
         self._transport: asyncio.Transport | None = None
         self._protocol: _WebSocketProtocol | None = None
 
     async def start(self, sink: MessageSink) -> None:
         loop = asyncio.get_running_loop()
+        self._owner = os.getpid()
         key = base64.b64encode(os.urandom(16))
+        limit = self._max_message_size
+
+        def protocol_factory() -> _WebSocketProtocol:
+            return _WebSocketProtocol(sink, key, limit)
+
         try:
             transport, protocol = await asyncio.wait_for(
-                loop.create_unix_connection(lambda: _WebSocketProtocol(sink, key), self._path),
+                loop.create_unix_connection(protocol_factory, self._path),
                 self._connect_timeout,
             )
             await asyncio.wait_for(protocol.handshake_done, self._connect_timeout)
@@ -55,8 +71,8 @@ class UnixSocketTransport(Transport):
             self._transport.write(_frame(_TEXT if first else _CONT, chunk, fin=last))
 
     async def close(self) -> None:
-        if self._transport is None or self._transport.is_closing():
-            return
+        if self._transport is None or self._transport.is_closing() or self._inherited():
+            return  # a forked child must not close the parent's connection
         self._transport.write(_frame(_CLOSE, struct.pack("!H", 1000), fin=True))
         self._transport.close()
         assert self._protocol is not None
@@ -67,13 +83,16 @@ class UnixSocketTransport(Transport):
 
 
 class _WebSocketProtocol(asyncio.Protocol):
-    def __init__(self, sink: MessageSink, key: bytes) -> None:
+    def __init__(self, sink: MessageSink, key: bytes, max_message_size: int | None) -> None:
         loop = asyncio.get_running_loop()
         self._sink = sink
         self._key = key
+        self._limit = max_message_size
         self._buf = bytearray()
         self._upgraded = False
+        self._refused = False  # a message over the limit came: read nothing more
         self._parts: list[bytes] = []
+        self._parts_size = 0
         self._transport: asyncio.Transport | None = None
         self.handshake_done: asyncio.Future[None] = loop.create_future()
         self.lost: asyncio.Future[None] = loop.create_future()
@@ -88,6 +107,8 @@ class _WebSocketProtocol(asyncio.Protocol):
         )
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         self._buf += data
         if not self._upgraded and not self._read_handshake():
             return
@@ -112,20 +133,37 @@ class _WebSocketProtocol(asyncio.Protocol):
         return True
 
     def _read_frames(self) -> None:
-        while True:
-            parsed = _parse_frame(self._buf)
-            if parsed is None:
+        while not self._refused:
+            header = _parse_header(self._buf)
+            if header is None:
                 return
-            opcode, fin, payload, used = parsed
-            del self._buf[:used]
-            self._on_frame(opcode, fin, payload)
+            opcode, fin, mask, start, length = header
+            # Judged on the header, before a byte of the payload is kept.
+            if self._limit is not None and self._parts_size + length > self._limit:
+                self._refuse(self._limit)
+                return
+            end = start + length
+            if len(self._buf) < end:
+                return
+            payload = bytes(self._buf[start:end])
+            del self._buf[:end]
+            self._on_frame(opcode, fin, _apply_mask(payload, mask) if mask else payload)
+
+    def _refuse(self, limit: int) -> None:
+        assert self._transport is not None
+        self._refused = True
+        self._buf, self._parts, self._parts_size = bytearray(), [], 0
+        self._sink.on_closed(MessageTooLargeError(limit))
+        self._transport.write(_frame(_CLOSE, struct.pack("!H", _TOO_BIG), fin=True))
+        self._transport.close()
 
     def _on_frame(self, opcode: int, fin: bool, payload: bytes) -> None:
         assert self._transport is not None
         if opcode in (_TEXT, _BINARY, _CONT):
             self._parts.append(payload)
+            self._parts_size += len(payload)
             if fin:
-                message, self._parts = b"".join(self._parts), []
+                message, self._parts, self._parts_size = b"".join(self._parts), [], 0
                 self._sink.on_message(message)
         elif opcode == _PING:
             self._transport.write(_frame(_PONG, payload, fin=True))
@@ -141,7 +179,9 @@ class _WebSocketProtocol(asyncio.Protocol):
             self._sink.on_closed(TransportClosedError("the app-server socket closed"))
 
 
-def _parse_frame(buf: bytearray) -> tuple[int, bool, bytes, int] | None:
+def _parse_header(buf: bytearray) -> tuple[int, bool, bytes, int, int] | None:
+    """``(opcode, fin, mask, payload start, payload length)`` of the frame at the start
+    of ``buf``, or ``None`` while its header is incomplete."""
     if len(buf) < 2:
         return None
     fin, opcode = bool(buf[0] & 0x80), buf[0] & 0x0F
@@ -162,10 +202,7 @@ def _parse_frame(buf: bytearray) -> tuple[int, bool, bytes, int] | None:
         if len(buf) < pos + 4:
             return None
         mask, pos = bytes(buf[pos : pos + 4]), pos + 4
-    if len(buf) < pos + length:
-        return None
-    payload = bytes(buf[pos : pos + length])
-    return opcode, fin, (_apply_mask(payload, mask) if masked else payload), pos + length
+    return opcode, fin, mask, pos, length
 
 
 def _frame(opcode: int, payload: bytes, *, fin: bool) -> bytes:
