@@ -181,8 +181,7 @@ async def _round(
     script: _Transcript, rng: random.Random, count: int, monkeypatch: pytest.MonkeyPatch
 ) -> int:
     wire = _Wire(script.initialize_answer + b"\n")
-    codex = AsyncCodex(turn_idle_timeout=None)
-    monkeypatch.setattr(codex, "_make_transport", lambda: wire)
+    codex = AsyncCodex(turn_idle_timeout=None, transport=wire)
     await codex.start()
 
     threads: dict[str, AsyncThread] = {}
@@ -193,7 +192,7 @@ async def _round(
         params = request.get("params") or {}
         if request["method"] == "turn/start":
             thread_id = params["threadId"]
-            thread = threads.setdefault(thread_id, AsyncThread(codex, {"id": thread_id}))
+            thread = threads.setdefault(thread_id, codex.thread(thread_id))
             requests[next_id] = asyncio.ensure_future(thread.turn("go"))
             turns_of[next_id] = thread_id
         else:

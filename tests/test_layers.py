@@ -26,7 +26,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "codexkit.errors",
             "codexkit.types",
             "codexkit.events",
-            "codexkit.options",
             "codexkit.protocol",
             "codexkit._telemetry",
         ),
@@ -35,7 +34,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("connection", ("codexkit._connection",)),
     (
         "agent control",
-        ("codexkit._workers", "codexkit.approvals", "codexkit.tools", "codexkit._structured"),
+        (
+            "codexkit._workers",
+            "codexkit.approvals",
+            "codexkit.options",
+            "codexkit.tools",
+            "codexkit._structured",
+        ),
     ),
     ("client", ("codexkit._client",)),
     ("sync twin", ("codexkit._sync",)),

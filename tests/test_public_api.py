@@ -57,12 +57,12 @@ def test_options_are_keyword_only() -> None:
 
 
 def test_typed_pass_through_options_match_their_target() -> None:
-    from codexkit._client.client import AsyncCodex
-    from codexkit._client.thread import AsyncThread, ForkOptions, TurnOptions
+    from codexkit._client.thread import AsyncThread, ThreadOpener
+    from codexkit.options import ThreadOptions, TurnOptions
 
     def keywords(function: object) -> list[str]:
         parameters = inspect.signature(function).parameters.values()  # type: ignore[arg-type]
         return [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
 
     assert list(TurnOptions.__annotations__) == keywords(AsyncThread.turn)
-    assert list(ForkOptions.__annotations__) == keywords(AsyncCodex._thread_params)
+    assert list(ThreadOptions.__annotations__) == keywords(ThreadOpener.params)

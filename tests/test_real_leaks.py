@@ -69,7 +69,7 @@ def _eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def _server_pid(codex: AsyncCodex) -> int:
-    transport = codex._connection._transport if codex._connection else None
+    transport = codex.transport
     assert isinstance(transport, StdioTransport)
     assert transport.pid is not None
     return transport.pid
@@ -208,7 +208,7 @@ def test_sigkill_of_the_parent_reaps_the_shell_snapshot_and_its_children(
             codex = AsyncCodex(codex_home={str(codex_home)!r}, cwd={str(tmp_path)!r}, env=env)
             await codex.start()
             await codex.start_thread()
-            print(codex._connection._transport.pid, flush=True)
+            print(codex.transport.pid, flush=True)  # type: ignore[union-attr]
             await asyncio.sleep(60)
 
         asyncio.run(main())

@@ -45,7 +45,7 @@ def _alive(pid: int) -> bool:
 
 
 def _server_pid(codex: AsyncCodex) -> int:
-    transport = codex._connection._transport if codex._connection else None
+    transport = codex.transport
     assert isinstance(transport, StdioTransport)
     assert transport.pid is not None
     return transport.pid
@@ -95,7 +95,7 @@ def test_sigkill_of_the_parent_leaves_no_orphan(
 
         async def main():
             async with AsyncCodex(codex_home={str(codex_home)!r}, cwd={str(tmp_path)!r}) as codex:
-                print(codex._connection._transport.pid, flush=True)
+                print(codex.transport.pid, flush=True)  # type: ignore[union-attr]
                 await asyncio.sleep(60)
 
         asyncio.run(main())
@@ -126,7 +126,7 @@ async def test_interpreter_exit_without_close_leaves_no_process(
         async def main():
             codex = AsyncCodex(codex_home={str(codex_home)!r}, cwd={str(tmp_path)!r})
             await codex.start()
-            print(codex._connection._transport.pid, flush=True)
+            print(codex.transport.pid, flush=True)  # type: ignore[union-attr]
             # no close(): the interpreter exits with the server still running
 
         asyncio.run(main())

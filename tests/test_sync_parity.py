@@ -20,7 +20,7 @@ from codexkit._client.account import (
     AsyncSettings,
 )
 from codexkit._client.client import AsyncCodex
-from codexkit._client.ops import AsyncThreadListing
+from codexkit._client.resources import AsyncThreadListing
 from codexkit._client.thread import AsyncThread
 from codexkit._client.turn import AsyncTurn
 from codexkit._sync.account import (
@@ -30,7 +30,8 @@ from codexkit._sync.account import (
     Settings,
     ThreadListing,
 )
-from codexkit._sync.client import Codex, Thread, Turn
+from codexkit._sync.client import Codex
+from codexkit._sync.thread import Thread, Turn
 
 # Public async names with no sync twin, each with the reason.
 ASYNC_ONLY: dict[type, dict[str, str]] = {
@@ -79,25 +80,26 @@ Param = tuple[str, Any, Any]  # name, kind, default
 def _instances() -> list[tuple[object, object]]:
     """Each async object with its sync twin, built without a server."""
     codex, acodex = Codex(), AsyncCodex()
-    athread = AsyncThread(acodex, {"id": "thread-1"})
-    thread = Thread(codex, athread)
-    aturn = AsyncTurn(athread, idle_timeout=None)
+    athread = acodex.thread("thread-1")
+    thread = Thread(codex._call, athread)
+    aturn = AsyncTurn(acodex._router, athread.id, idle_timeout=None, max_buffered_events=None)
     watch = cast(Any, None)  # only stored; no call here reaches it
-    chatgpt = AsyncChatGptLogin(acodex, watch, {"loginId": "l1", "authUrl": "https://login"})
+    router = acodex._router
+    chatgpt = AsyncChatGptLogin(router, watch, {"loginId": "l1", "authUrl": "https://login"})
     device = AsyncDeviceCodeLogin(
-        acodex, watch, {"loginId": "l2", "userCode": "ABCD", "verificationUrl": "https://dev"}
+        router, watch, {"loginId": "l2", "userCode": "ABCD", "verificationUrl": "https://dev"}
     )
-    listing = AsyncThreadListing(acodex, {}, archived=False)
-    account, settings = AsyncAccount(acodex), AsyncSettings(acodex)
+    listing = AsyncThreadListing(router, {}, archived=False)
+    account, settings = AsyncAccount(router), AsyncSettings(router)
     return [
         (acodex, codex),
         (athread, thread),
-        (aturn, Turn(thread, aturn)),
-        (account, Account(codex, account)),
-        (settings, Settings(codex, settings)),
-        (listing, ThreadListing(codex, listing)),
-        (chatgpt, ChatGptLogin(codex, chatgpt)),
-        (device, DeviceCodeLogin(codex, device)),
+        (aturn, Turn(codex._call, aturn)),
+        (account, Account(codex._call, account)),
+        (settings, Settings(codex._call, settings)),
+        (listing, ThreadListing(codex._call, listing)),
+        (chatgpt, ChatGptLogin(codex._call, chatgpt)),
+        (device, DeviceCodeLogin(codex._call, device)),
     ]
 
 
@@ -213,8 +215,8 @@ def test_a_new_async_method_without_a_twin_is_caught() -> None:
             return {}
 
     codex = Codex()
-    grown = GrownSettings(AsyncCodex())
-    problems = _differences(grown, Settings(codex, grown))
+    grown = GrownSettings(AsyncCodex()._router)
+    problems = _differences(grown, Settings(codex._call, grown))
     assert any("lacks 'export'" in problem for problem in problems)
     assert any("Settings.read(" in problem and "fresh" in problem for problem in problems)
 
@@ -223,9 +225,9 @@ def test_a_new_passthrough_without_an_expansion_is_caught() -> None:
     class GrownThread(AsyncThread):
         async def retry(self, **options: Any) -> None: ...
 
-    athread = GrownThread(AsyncCodex(), {"id": "t"})
+    athread = GrownThread(AsyncCodex()._threads, {"id": "t"})
     with pytest.raises(AssertionError, match="EXPANDED_OPTIONS"):
-        _differences(athread, Thread(Codex(), athread))
+        _differences(athread, Thread(Codex()._call, athread))
 
 
 def test_sync_methods_spell_out_or_type_their_options() -> None:

@@ -181,7 +181,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "WebSearchItem",
     ),
     ".approvals": ("ApprovalPolicy", "allow_commands", "allow_file_changes_under"),
-    "._sync.client": ("Codex", "Thread", "Turn"),
+    "._sync.client": ("Codex",),
+    "._sync.thread": ("Thread", "Turn"),
     ".tools": ("Tool", "ToolRegistry", "ToolResult", "image_content", "tool"),
     "._client.account": (
         "AccountInfo",
@@ -191,7 +192,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "ConfigWriteResult",
         "AsyncDeviceCodeLogin",
     ),
-    "._client.ops": (
+    "._client.resources": (
         "CommandResult",
         "ModelInfo",
         "AsyncThreadListing",
@@ -232,7 +233,7 @@ if TYPE_CHECKING:
         ConfigWriteResult,
     )
     from ._client.client import AsyncCodex
-    from ._client.ops import (
+    from ._client.resources import (
         AsyncThreadListing,
         CommandResult,
         ModelInfo,
@@ -250,11 +251,8 @@ if TYPE_CHECKING:
         Settings,
         ThreadListing,
     )
-    from ._sync.client import (
-        Codex,
-        Thread,
-        Turn,
-    )
+    from ._sync.client import Codex
+    from ._sync.thread import Thread, Turn
     from .approvals import (
         ApprovalPolicy,
         allow_commands,

@@ -1,6 +1,6 @@
 """The signed-in account (``codex.account``) and codex's settings (``codex.settings``).
 
-Both are thin views over an :class:`~codexkit.AsyncCodex`; they keep no state of their
+Both are thin views over the client's router; they keep no state of their
 own, so ``codex.account`` may be called as often as you like.
 """
 
@@ -16,6 +16,7 @@ from ..errors import CodexTimeoutError, LoginFailedError
 
 if TYPE_CHECKING:
     from ..events import Event
+    from ..protocol import ClientMethod
 
 __all__ = [
     "AccountInfo",
@@ -33,10 +34,10 @@ _LOGIN_COMPLETED = "account/login/completed"
 
 
 class _Client(Protocol):
-    """The part of :class:`~codexkit.AsyncCodex` these views use."""
+    """The part of the client's router these views use."""
 
-    async def _request(
-        self, method: str, params: Any = None, *, timeout: float | None = None
+    async def request(
+        self, method: ClientMethod, params: Any = None, *, timeout: float | None = None
     ) -> Any: ...
 
     def add_listener(self, listener: Callable[[Event], None]) -> Callable[[], None]: ...
@@ -125,7 +126,7 @@ class _PendingLogin:
 
     async def cancel(self) -> bool:
         """Cancel the login; ``False`` if the server no longer knew it (finished already)."""
-        result = await self._codex._request("account/login/cancel", {"loginId": self.login_id})
+        result = await self._codex.request("account/login/cancel", {"loginId": self.login_id})
         return bool(result.get("status") == "canceled")
 
     @property
@@ -185,7 +186,7 @@ class AsyncAccount:
         reports no account even with stored credentials. ``refresh_token`` asks codex to
         refresh a ChatGPT token first.
         """
-        result = await self._codex._request("account/read", {"refreshToken": refresh_token})
+        result = await self._codex.request("account/read", {"refreshToken": refresh_token})
         account = result.get("account")
         if not isinstance(account, dict):
             return None
@@ -199,7 +200,7 @@ class AsyncAccount:
 
     async def login_api_key(self, api_key: str) -> None:
         """Store an OpenAI API key as codex's credentials (takes effect at once)."""
-        await self._codex._request("account/login/start", {"type": "apiKey", "apiKey": api_key})
+        await self._codex.request("account/login/start", {"type": "apiKey", "apiKey": api_key})
 
     async def login_chatgpt(self) -> AsyncChatGptLogin:
         """Start the browser sign-in with a ChatGPT account; see :class:`AsyncChatGptLogin`."""
@@ -213,7 +214,7 @@ class AsyncAccount:
     async def _start_login(self, params: Json, cls: type[_LoginT]) -> _LoginT:
         watch = _LoginWatch(self._codex)
         try:
-            result = await self._codex._request("account/login/start", params)
+            result = await self._codex.request("account/login/start", params)
             login = cls(self._codex, watch, result)
         except BaseException:
             watch.close()
@@ -223,7 +224,7 @@ class AsyncAccount:
 
     async def logout(self) -> None:
         """Forget the stored credentials."""
-        await self._codex._request("account/logout")
+        await self._codex.request("account/logout")
 
     async def rate_limits(self) -> Json:
         """The ChatGPT plan's usage limits (``account/rateLimits/read``), raw: the
@@ -233,7 +234,7 @@ class AsyncAccount:
         Needs ChatGPT sign-in: otherwise the server answers with an error
         (:class:`~codexkit.InvalidRequestError`).
         """
-        return dict(await self._codex._request("account/rateLimits/read"))
+        return dict(await self._codex.request("account/rateLimits/read"))
 
 
 # -- settings -----------------------------------------------------------------------
@@ -287,7 +288,7 @@ class AsyncSettings:
         params: Json = {"includeLayers": include_layers}
         if cwd is not None:
             params["cwd"] = str(cwd)
-        return dict(await self._codex._request("config/read", params))
+        return dict(await self._codex.request("config/read", params))
 
     async def write(
         self,
@@ -303,7 +304,7 @@ class AsyncSettings:
         if the file changed since that version was read."""
         params: Json = {"keyPath": key_path, "value": value, "mergeStrategy": merge_strategy}
         _put(params, expectedVersion=expected_version, filePath=file_path)
-        return ConfigWriteResult.from_wire(await self._codex._request("config/value/write", params))
+        return ConfigWriteResult.from_wire(await self._codex.request("config/value/write", params))
 
     async def batch_write(
         self,
@@ -326,12 +327,12 @@ class AsyncSettings:
         _put(params, expectedVersion=expected_version, filePath=file_path)
         if reload:
             params["reloadUserConfig"] = True
-        return ConfigWriteResult.from_wire(await self._codex._request("config/batchWrite", params))
+        return ConfigWriteResult.from_wire(await self._codex.request("config/batchWrite", params))
 
     async def requirements(self) -> Json | None:
         """Administrator-enforced requirements (``requirements.toml`` or MDM), raw, or
         ``None`` when there are none."""
-        result = await self._codex._request("configRequirements/read")
+        result = await self._codex.request("configRequirements/read")
         requirements = result.get("requirements")
         return dict(requirements) if isinstance(requirements, dict) else None
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .dispatch import ThreadHandlers
-    from .thread import AsyncThread
 
 __all__ = ["ThreadRegistrations"]
 
@@ -27,18 +26,18 @@ class ThreadRegistrations:
         self._table = table  # the dispatcher answers requests from it
         self._handles: dict[str, int] = {}
 
-    def hold(self, thread: AsyncThread, handlers: ThreadHandlers | None = None) -> None:
-        """Register ``handlers`` for ``thread`` if it has any of its own, and keep the
-        thread's entry while ``thread`` is alive."""
+    def hold(self, thread_id: str, handle: object, handlers: ThreadHandlers | None = None) -> None:
+        """Register ``handlers`` for the thread if it has any of its own, and keep the
+        thread's entry while ``handle`` (a thread handle) is alive."""
         if handlers is not None and (handlers.policy is not None or handlers.tools is not None):
-            self._table[thread.id] = handlers
-            self._handles[thread.id] = 0
-        held = self._table.get(thread.id)
+            self._table[thread_id] = handlers
+            self._handles[thread_id] = 0
+        held = self._table.get(thread_id)
         if held is None:
             return
-        self._handles[thread.id] = self._handles.get(thread.id, 0) + 1
+        self._handles[thread_id] = self._handles.get(thread_id, 0) + 1
         # The callback holds the entry it counts for, not the client (nor the thread).
-        weakref.finalize(thread, self._let_go, thread.id, held).atexit = False
+        weakref.finalize(handle, self._let_go, thread_id, held).atexit = False
 
     def drop(self, thread_id: str) -> None:
         """Forget the thread's handlers: it can no longer send requests."""

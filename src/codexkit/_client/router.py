@@ -2,20 +2,24 @@
 
 Everything the SDK asks goes out through :meth:`Router.request`; everything the server
 says comes in through :meth:`Router.route` (notifications) and :meth:`Router.answer`
-(the server's own requests). A running turn registers its inbox for its thread
-(:meth:`Router.claim`) and gets that thread's notifications; what no turn claims goes to
-the listeners. Threads and turns hold the router, never the client.
+(the server's own requests). A running turn hands the router an inbox for its thread
+(:meth:`Router.claim`) and gets that thread's notifications in arrival order; what no
+turn claims goes to the listeners. Threads and turns hold the router, never the client,
+and the router holds none of them but the inboxes of running turns: a client dropped
+without ``close()`` can still be collected.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import CodexError
+from ..errors import CodexError, ForkedClientError
 from ..events import Event, parse_event
+from .registrations import ThreadRegistrations
 
 if TYPE_CHECKING:
     from .._connection.rpc import Connection, RequestHandler, ServerRequest
@@ -28,11 +32,9 @@ _log = logging.getLogger("codexkit")
 Json = dict[str, Any]
 Listener = Callable[[Event], None]
 
-_NOT_STARTED = "AsyncCodex is not started; use `async with AsyncCodex() as codex`"
-
 
 class TurnInbox(Protocol):
-    """What a running turn offers the router: a place for its thread's messages."""
+    """What a running turn gives the router: a place for its thread's messages."""
 
     def owns(self, params: Json) -> bool:
         """Whether a notification of the turn's thread belongs to this turn."""
@@ -48,38 +50,58 @@ class TurnInbox(Protocol):
 
 
 class Router:
-    """Requests out, notifications and server requests in, for one client."""
+    """Requests out; notifications and server requests in; for one client."""
 
     def __init__(self, dispatcher: Dispatcher, request_handler: RequestHandler | None) -> None:
         self.dispatcher = dispatcher
+        self.registrations = ThreadRegistrations(dispatcher.threads)
         self._handler: RequestHandler = request_handler or dispatcher
-        self.connection: Connection | None = None
+        self._connection: Connection | None = None
+        self._owner: int | None = None  # the pid of the process that connected
         self._turns: dict[str, TurnInbox] = {}
         self._listeners: list[Listener] = []
 
-    # -- out ----------------------------------------------------------------------------
+    # -- the connection -------------------------------------------------------------------
+
+    def attach(self, connection: Connection) -> None:
+        self._connection = connection
+        self._owner = os.getpid()
+        connection.add_close_listener(self._closed)
+
+    def detach(self) -> Connection | None:
+        connection, self._connection = self._connection, None
+        return connection
+
+    @property
+    def connection(self) -> Connection | None:
+        return self._connection
+
+    def check_fork(self) -> None:
+        """Raise :class:`ForkedClientError` in a process forked from the one that started
+        the server: its pipes and its event loop belong to the parent."""
+        if self._owner is not None and self._owner != os.getpid():
+            raise ForkedClientError(self._owner, os.getpid())
+
+    # -- out ------------------------------------------------------------------------------
 
     async def request(
         self, method: ClientMethod, params: Any = None, *, timeout: float | None = None
     ) -> Any:
         """Send one request and return its result; ``timeout`` defaults to the
         connection's ``request_timeout``."""
-        connection = self.connection
+        self.check_fork()
+        connection = self._connection
         if connection is None:
-            raise CodexError(_NOT_STARTED)
+            raise CodexError("AsyncCodex is not started; use `async with AsyncCodex() as codex`")
         if timeout is None:
             return await connection.request(method, params)
         return await connection.request(method, params, timeout=timeout)
 
-    # -- threads and turns ----------------------------------------------------------------
+    # -- threads and their turns --------------------------------------------------------------
 
     def handlers(self, thread_id: str) -> ThreadHandlers | None:
-        """The policy and tools registered for one thread, if any."""
+        """The approval policy and tools registered for one thread, if any."""
         return self.dispatcher.threads.get(thread_id)
-
-    def register(self, thread_id: str, handlers: ThreadHandlers) -> None:
-        if handlers.policy is not None or handlers.tools is not None:
-            self.dispatcher.threads[thread_id] = handlers
 
     def claim(self, thread_id: str, turn: TurnInbox) -> None:
         """Send ``thread_id``'s notifications to ``turn`` from now on."""
@@ -99,12 +121,16 @@ class Router:
         """One notification: to the turn that owns it, else to every listener."""
         if method == "item/started" or method == "item/completed":
             self.dispatcher.note_item(method, params)
+        elif method == "thread/closed":
+            self.registrations.drop(str(params.get("threadId")))
         thread_id = params.get("threadId")
-        if thread_id is not None:
+        if isinstance(thread_id, str):
             turn = self._turns.get(thread_id)
             if turn is not None and turn.owns(params):
                 turn.feed(method, params, raw)
                 return
+        elif thread_id is not None:  # names no thread of ours: listeners may still see it
+            _log.warning("a %s notification whose threadId is not a string", method)
         if self._listeners:
             event = parse_event(method, params, raw)
             for listener in list(self._listeners):
@@ -114,18 +140,15 @@ class Router:
                     _log.exception("event listener failed")
 
     async def answer(self, request: ServerRequest) -> Any:
-        """One server request, answered by the handler while its turn waits without an
-        idle limit."""
+        """One server request. Its turn waits without an idle limit meanwhile: the
+        silence is ours (a person reading an approval), not the agent's."""
         params = request.params if isinstance(request.params, dict) else {}
         turn = self._turns.get(str(params.get("threadId")))
         with turn.answering_request() if turn is not None else contextlib.nullcontext():
             return await self._handler(request)
 
-    def closed(self, error: Exception) -> None:
+    def _closed(self, error: Exception) -> None:
         """The connection closed: every running turn ends with ``error``."""
         for turn in list(self._turns.values()):
             turn.fail(error)
         self._turns.clear()
-
-    def turns(self) -> Iterator[TurnInbox]:
-        return iter(list(self._turns.values()))

@@ -1,4 +1,8 @@
-"""A running turn: its event stream, its result, steering and interruption."""
+"""A running turn: its event stream, its result, steering and interruption.
+
+A turn talks to the app-server only through the router: it gives the router an inbox for
+its thread's notifications (:func:`start_turn`) and sends its requests through it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._structured import OutputSpec
@@ -41,9 +45,10 @@ from ..events import (
 from ..types import AgentMessageItem, InputLike, Item, TokenUsage, TurnResult, normalize_input
 
 if TYPE_CHECKING:
-    from .thread import AsyncThread
+    from ..protocol import ClientMethod
+    from .router import Router
 
-__all__ = ["AsyncTurn"]
+__all__ = ["AsyncTurn", "start_turn", "until_stopped"]
 
 _log = logging.getLogger("codexkit")
 
@@ -71,15 +76,25 @@ class AsyncTurn:
     """
 
     def __init__(
-        self, thread: AsyncThread, *, idle_timeout: float | None, output: OutputSpec | None = None
+        self,
+        router: Router,
+        thread_id: str,
+        *,
+        idle_timeout: float | None,
+        max_buffered_events: int | None,
+        output: OutputSpec | None = None,
+        on_finished: Callable[[AsyncTurn], None] | None = None,
     ) -> None:
-        self.thread = thread
+        self._router = router
+        self._thread_id = thread_id
+        self._inbox = _Inbox(self)
+        self._on_finished = on_finished
         self._output = output
         self._output_error: OutputParseError | None = None
         self.id: str | None = None
         self.idle_timeout = idle_timeout
         self._queue: collections.deque[_Entry] = collections.deque()
-        self._max_buffered: int | None = thread.codex.max_buffered_events
+        self._max_buffered = max_buffered_events
         self._overflowed = False  # the buffer filled up: nothing more is kept
         self._waiter: asyncio.Future[None] | None = None
         self._failure: BaseException | None = None
@@ -95,18 +110,18 @@ class AsyncTurn:
         self._stopping = False  # the runtime accepted our interrupt (or the turn ended)
         self._started = asyncio.Event()  # the runtime started the turn (or it ended)
         self._ended = asyncio.Event()  # turn/completed came, or the turn failed
-        self._span = start_span("codex.turn", **{"codex.thread_id": thread.id})
+        self._span = start_span("codex.turn", **{"codex.thread_id": thread_id})
 
     @property
     def thread_id(self) -> str:
-        return self.thread.id
+        return self._thread_id
 
     @property
     def result(self) -> TurnResult | None:
         """The result once the stream has reached the end of the turn."""
         return self._result
 
-    # -- fed by the client's router (on the event loop, in arrival order) -------------
+    # -- fed by the router through the inbox (on the event loop, in arrival order) ------
 
     def _owns(self, params: Json) -> bool:
         turn_id = params.get("turnId")
@@ -133,7 +148,7 @@ class AsyncTurn:
             self._started.set()
         elif method == "turn/completed":
             self._finished = True
-            self.thread._turn_finished(self)
+            self._finish()
             self._mark_ended()
         self._wake()
 
@@ -151,6 +166,13 @@ class AsyncTurn:
             self._end_span(error=error)
             self._wake()
         self._mark_ended()  # no turn/completed will come for us
+
+    def _finish(self) -> None:
+        """The thread is free for a new turn: this one's notifications go elsewhere."""
+        self._router.release(self._thread_id, self._inbox)
+        if self._on_finished is not None:
+            on_finished, self._on_finished = self._on_finished, None
+            on_finished(self)
 
     def _mark_ended(self) -> None:
         self._ended.set()
@@ -240,7 +262,7 @@ class AsyncTurn:
         self._end_span(error=self._failure)
 
     async def _wait(self) -> None:
-        self.thread.codex._check_fork()  # in a forked child no event would ever come
+        self._router.check_fork()  # in a forked child no event would ever come
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         limit, reason = self._next_limit()
@@ -313,7 +335,7 @@ class AsyncTurn:
         status = event.status if isinstance(event, TurnCompleted) else "failed"
         error = turn.get("error") or self._last_error
         result = TurnResult(
-            thread_id=self.thread.id,
+            thread_id=self._thread_id,
             turn_id=str(turn.get("id") or self.id),
             status=status,
             final_response=_final_text(self._items),
@@ -354,10 +376,10 @@ class AsyncTurn:
     async def steer(self, input: InputLike) -> None:
         """Add input to the turn while it runs (from the moment ``turn()`` returned)."""
         await self._until_started()
-        await self.thread.codex._request(
+        await self._router.request(
             "turn/steer",
             {
-                "threadId": self.thread.id,
+                "threadId": self._thread_id,
                 "expectedTurnId": self._require_id(),
                 "input": normalize_input(input),
             },
@@ -370,15 +392,17 @@ class AsyncTurn:
         moment ``turn()`` returned; the thread takes a new turn once this returns."""
         if await self._until_started():
             try:
-                await self.thread.codex._request(
-                    "turn/interrupt", {"threadId": self.thread.id, "turnId": self._require_id()}
+                await self._router.request(
+                    "turn/interrupt", {"threadId": self._thread_id, "turnId": self._require_id()}
                 )
             except RpcError:
                 if not self._ended.is_set():
                     raise  # else it ended on its own meanwhile: nothing left to interrupt
         self._stopping = True  # the runtime is ending the turn: a new one may wait for it
         try:
-            await self.thread.clean_background_terminals()
+            await self._router.request(
+                "thread/backgroundTerminals/clean", {"threadId": self._thread_id}
+            )
         except MethodNotFoundError:  # a runtime without background terminals has none
             _log.debug("the app-server has no thread/backgroundTerminals/clean")
 
@@ -403,20 +427,7 @@ class AsyncTurn:
             # turn/start was cancelled and the runtime never started the turn: free the
             # thread rather than keep it waiting for a turn that does not exist.
             self._fail(CodexError("the turn was cancelled before it started"))
-            self.thread._turn_finished(self)
-
-    async def _until_stopped(self) -> None:
-        """If the turn is being stopped, wait (bounded) for it to end, so that the
-        thread can take a new turn: the runtime would fold one sent earlier into this."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _STOP_TIMEOUT
-        if self._interrupting is not None:
-            # The stop bounds itself; this limit is a backstop. (asyncio.wait, unlike
-            # wait_for, does not cancel what it waits for.)
-            await asyncio.wait({self._interrupting}, timeout=2 * _STOP_TIMEOUT)
-        if self._stopping:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._ended.wait(), max(0.0, deadline - loop.time()))
+            self._finish()
 
     def _require_id(self) -> str:
         if self.id is None:
@@ -424,7 +435,62 @@ class AsyncTurn:
         return self.id
 
     def __repr__(self) -> str:
-        return f"AsyncTurn(id={self.id!r}, thread_id={self.thread.id!r})"
+        return f"AsyncTurn(id={self.id!r}, thread_id={self._thread_id!r})"
+
+
+class _Inbox:
+    """The turn as the router sees it (see :class:`~codexkit._client.router.TurnInbox`)."""
+
+    __slots__ = ("_turn",)
+
+    def __init__(self, turn: AsyncTurn) -> None:
+        self._turn = turn
+
+    def owns(self, params: Json) -> bool:
+        return self._turn._owns(params)
+
+    def feed(self, method: str, params: Json, raw: Json) -> None:
+        self._turn._feed(method, params, raw)
+
+    def fail(self, error: BaseException) -> None:
+        self._turn._fail(error)
+
+    def answering_request(self) -> contextlib.AbstractContextManager[None]:
+        return self._turn._answering_request()
+
+
+async def start_turn(turn: AsyncTurn, method: ClientMethod, wire: Json) -> None:
+    """Send the request that starts ``turn`` on its thread (a prompt, a compaction, a
+    review); the turn receives its thread's notifications from before the request goes."""
+    turn._router.claim(turn._thread_id, turn._inbox)
+    try:
+        result = await turn._router.request(method, wire)
+    except asyncio.CancelledError:
+        # The runtime has the request (it is sent before the first await) and may start
+        # the turn: keep its events routed here and stop it.
+        turn._stop_in_background()
+        raise
+    except BaseException as exc:
+        turn._finish()
+        turn._end_span(error=exc)
+        raise
+    started = result.get("turn") if isinstance(result, dict) else None
+    if isinstance(started, dict) and started.get("id"):
+        turn.id = str(started["id"])  # else the turn's own turn/started names it
+
+
+async def until_stopped(turn: AsyncTurn) -> None:
+    """If ``turn`` is being stopped, wait (bounded) for it to end, so that its thread can
+    take a new turn: the runtime would fold one sent earlier into this one."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _STOP_TIMEOUT
+    if turn._interrupting is not None:
+        # The stop bounds itself; this limit is a backstop. (asyncio.wait, unlike
+        # wait_for, does not cancel what it waits for.)
+        await asyncio.wait({turn._interrupting}, timeout=2 * _STOP_TIMEOUT)
+    if turn._stopping:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(turn._ended.wait(), max(0.0, deadline - loop.time()))
 
 
 # Event types that change nothing in the turn's result.

@@ -13,111 +13,39 @@ loop thread. Only ``exec_command``'s ``on_output`` is brought back to the callin
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import concurrent.futures
 import os
-import threading
+import queue
 import warnings
 import weakref
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from typing_extensions import Unpack
-
 from .._client.client import DEFAULT_MAX_BUFFERED_EVENTS, AsyncCodex
-from .._client.thread import CLIENT_DEFAULT, ForkOptions, TurnOptions
+from .._client.resources import CommandResult, ModelInfo, OutputCallback
 from .._connection.rpc import Middleware, RequestHandler
 from .._workers import DEFAULT_CALLBACK_WORKERS
 from ..approvals import ApprovalPolicy
-from ..errors import CodexError, ForkedClientError
+from ..errors import CodexError
 from ..events import Event
-from ..transport import DEFAULT_MAX_MESSAGE_SIZE
-from ..types import InputLike, ServerInfo, TurnResult
-from .account import SyncClientOps, SyncThreadOps
+from ..transport import DEFAULT_MAX_MESSAGE_SIZE, Transport
+from ..types import ServerInfo
+from .account import Account, Settings, ThreadListing
+from .portal import Portal
+from .thread import Thread
 
 if TYPE_CHECKING:
-    from .._client.thread import AsyncThread
-    from .._client.turn import AsyncTurn
     from ..tools import Tool
 
-__all__ = ["Codex", "Thread", "Turn"]
+__all__ = ["Codex"]
 
 _T = TypeVar("_T")
 Json = dict[str, Any]
+PathLike = str | os.PathLike[str]
 
 
-class _Portal:
-    """A private event loop on a thread of its own; sync calls run their work there."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, name="codexkit-loop", daemon=True)
-        self._thread.start()
-        self._owner = os.getpid()
-
-    @property
-    def inherited(self) -> bool:
-        """Whether this is a forked copy, in a child where the loop's thread does not run."""
-        return self._owner != os.getpid()
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-        pending = asyncio.all_tasks(self._loop)
-        for task in pending:
-            task.cancel()
-        if pending:
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-        self._loop.close()
-
-    def submit(self, coroutine: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
-        """Start ``coroutine`` on the private loop; the future holds its outcome."""
-        if self.inherited:  # nothing would ever run it: fail now rather than hang
-            coroutine.close()
-            raise ForkedClientError(self._owner, os.getpid())
-        if threading.current_thread() is self._thread:
-            coroutine.close()
-            raise CodexError(
-                "a sync codexkit call was made from codexkit's own loop thread (from an "
-                "async callback or a listener?); use the async API there"
-            )
-        if self._loop.is_closed():
-            coroutine.close()
-            raise CodexError("this Codex client is closed")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-
-    def call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        """Run ``coroutine`` on the private loop and return its result (or raise)."""
-        future = self.submit(coroutine)
-        try:
-            return future.result()
-        except BaseException:
-            future.cancel()  # e.g. KeyboardInterrupt: do not leave the work running
-            raise
-
-    def close(self) -> None:
-        if self._loop.is_closed():
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-
-    def close_soon(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coroutine``, then stop the loop and its thread, without waiting for
-        either: callable from any thread, the loop's own included (a finalizer)."""
-        try:
-            self._loop.call_soon_threadsafe(self._finish, coroutine)
-        except RuntimeError:  # the loop is closed already
-            coroutine.close()
-
-    def _finish(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        task = self._loop.create_task(coroutine)
-        task.add_done_callback(lambda _: self._loop.stop())
-
-
-class Codex(SyncClientOps):
+class Codex:
     """A synchronous client for one ``codex app-server``; see :class:`AsyncCodex`.
 
     ::
@@ -146,6 +74,7 @@ class Codex(SyncClientOps):
         callback_workers: int = DEFAULT_CALLBACK_WORKERS,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
+        transport: Transport | None = None,
     ) -> None:
         self._async = AsyncCodex(
             model=model,
@@ -164,9 +93,15 @@ class Codex(SyncClientOps):
             callback_workers=callback_workers,
             max_message_size=max_message_size,
             max_buffered_events=max_buffered_events,
+            transport=transport,
         )
-        self._portal: _Portal | None = None
+        self._portal: Portal | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    @property
+    def transport(self) -> Transport | None:
+        """The connection to the server (see :attr:`AsyncCodex.transport`)."""
+        return self._async.transport
 
     @property
     def async_client(self) -> AsyncCodex:
@@ -188,7 +123,7 @@ class Codex(SyncClientOps):
     def start(self) -> None:
         """Start (or connect to) the app-server and complete the handshake."""
         if self._portal is None:
-            self._portal = _Portal()
+            self._portal = Portal()
             # Both hold the loop thread and the server; neither refers back to self.
             self._finalizer = weakref.finalize(self, _abandon, self._portal, self._async)
             self._finalizer.atexit = False
@@ -256,7 +191,7 @@ class Codex(SyncClientOps):
             tools=tools,
             params=params,
         )
-        return Thread(self, self._call(thread))
+        return Thread(self._call, self._call(thread))
 
     def resume_thread(
         self,
@@ -279,15 +214,110 @@ class Codex(SyncClientOps):
             config=config,
             params=params,
         )
-        return Thread(self, self._call(thread))
+        return Thread(self._call, self._call(thread))
 
     def thread(self, thread_id: str) -> Thread:
         """A handle on a stored thread without loading it; see :meth:`AsyncCodex.thread`."""
-        return Thread(self, self._async.thread(thread_id))
+        return Thread(self._call, self._async.thread(thread_id))
 
     def request(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
         """Send any app-server request and return its raw result."""
         return self._call(self._async.request(method, params, timeout=timeout))
+
+    def list_threads(
+        self,
+        *,
+        page_size: int | None = None,
+        archived: bool = False,
+        cwd: PathLike | Sequence[PathLike] | None = None,
+        model_providers: Sequence[str] | None = None,
+        search: str | None = None,
+        sort_key: str | None = None,
+        sort_direction: str | None = None,
+        source_kinds: Sequence[str] | None = None,
+        parent_thread_id: str | None = None,
+        state_db_only: bool = False,
+        cursor: str | None = None,
+        params: Json | None = None,
+    ) -> ThreadListing:
+        """The stored threads, newest first, fetched page by page as you iterate
+        (``for thread in codex.list_threads(): ...``); see :meth:`AsyncCodex.list_threads`."""
+        listing = self._async.list_threads(
+            page_size=page_size,
+            archived=archived,
+            cwd=cwd,
+            model_providers=model_providers,
+            search=search,
+            sort_key=sort_key,
+            sort_direction=sort_direction,
+            source_kinds=source_kinds,
+            parent_thread_id=parent_thread_id,
+            state_db_only=state_db_only,
+            cursor=cursor,
+            params=params,
+        )
+        return ThreadListing(self._call, listing)
+
+    def read_thread(self, thread_id: str, *, include_turns: bool = True) -> Json:
+        """A stored thread by id, raw (``thread/read``), with its turns unless
+        ``include_turns=False``."""
+        return self._call(self._async.read_thread(thread_id, include_turns=include_turns))
+
+    # -- the rest of the server -----------------------------------------------------------
+
+    def models(self, *, include_hidden: bool = False) -> list[ModelInfo]:
+        """The models the server offers for selection; see :meth:`AsyncCodex.models`."""
+        return self._call(self._async.models(include_hidden=include_hidden))
+
+    def exec_command(
+        self,
+        command: Sequence[str],
+        *,
+        cwd: PathLike | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str | None] | None = None,
+        sandbox_policy: str | Mapping[str, Any] | None = None,
+        permission_profile: str | None = None,
+        output_bytes_cap: int | None = None,
+        on_output: OutputCallback | None = None,
+        params: Json | None = None,
+    ) -> CommandResult:
+        """Run one command (an argv list) in codex's sandbox, without a thread; see
+        :meth:`AsyncCodex.exec_command`. ``on_output(stream, chunk)`` is called in the
+        calling thread as the output arrives (so it may be slow, or use this client)."""
+        chunks: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
+        work = self._async.exec_command(
+            command,
+            cwd=cwd,
+            timeout=timeout,
+            env=env,
+            sandbox_policy=sandbox_policy,
+            permission_profile=permission_profile,
+            output_bytes_cap=output_bytes_cap,
+            on_output=None if on_output is None else lambda s, c: chunks.put((s, c)),
+            params=params,
+        )
+        if on_output is None:
+            return self._call(work)
+        future = self._submit(work)
+        future.add_done_callback(lambda _: chunks.put(None))  # after every chunk
+        try:
+            while (chunk := chunks.get()) is not None:
+                on_output(*chunk)
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    @property
+    def account(self) -> Account:
+        """Sign-in state and credentials: see :class:`Account`."""
+        return Account(self._call, self._async.account)
+
+    @property
+    def settings(self) -> Settings:
+        """Codex's configuration files: see :class:`Settings`."""
+        return Settings(self._call, self._async.settings)
 
     def add_listener(self, listener: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``listener`` with every event no running turn claims; returns a function
@@ -305,7 +335,7 @@ class Codex(SyncClientOps):
         return self._async.stderr_tail()
 
 
-def _abandon(portal: _Portal, client: AsyncCodex) -> None:
+def _abandon(portal: Portal, client: AsyncCodex) -> None:
     """Finalizer of a started ``Codex`` collected without ``close()``: close its server
     and stop its loop thread, and say so (as ``subprocess.Popen`` does)."""
     if portal.inherited:
@@ -317,151 +347,3 @@ def _abandon(portal: _Portal, client: AsyncCodex) -> None:
         ResourceWarning,
         stacklevel=2,
     )
-
-
-class Thread(SyncThreadOps):
-    """A thread on the app-server; the sync twin of :class:`AsyncThread`."""
-
-    def __init__(self, codex: Codex, thread: AsyncThread) -> None:
-        self.codex = codex
-        self._async = thread
-
-    @property
-    def id(self) -> str:
-        return self._async.id
-
-    @property
-    def info(self) -> Json:
-        return self._async.info
-
-    def _call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        return self.codex._call(coroutine)
-
-    def turn(
-        self,
-        input: InputLike,
-        *,
-        model: str | None = None,
-        effort: str | None = None,
-        cwd: str | None = None,
-        output_type: type[Any] | None = None,
-        output_schema: Json | None = None,
-        approval_policy: str | None = None,
-        summary: str | None = None,
-        collaboration_mode: str | None = None,
-        idle_timeout: float | None = CLIENT_DEFAULT,
-        params: Json | None = None,
-    ) -> Turn:
-        """Start a turn and return it at once; iterate it or call ``turn.run()``. The
-        options are those of :meth:`AsyncThread.turn`."""
-        turn = self._async.turn(
-            input,
-            model=model,
-            effort=effort,
-            cwd=cwd,
-            output_type=output_type,
-            output_schema=output_schema,
-            approval_policy=approval_policy,
-            summary=summary,
-            collaboration_mode=collaboration_mode,
-            idle_timeout=idle_timeout,
-            params=params,
-        )
-        return Turn(self, self._call(turn))
-
-    def run(
-        self, input: InputLike, *, timeout: float | None = None, **options: Unpack[TurnOptions]
-    ) -> TurnResult:
-        """Run one turn to the end and return its :class:`TurnResult`; ``options`` are
-        those of :meth:`turn`."""
-        return self.turn(input, **options).run(timeout=timeout)
-
-    def ask(
-        self, input: InputLike, *, timeout: float | None = None, **options: Unpack[TurnOptions]
-    ) -> str:
-        """Run one turn and return only the agent's final text ("" if it wrote none)."""
-        return self.run(input, timeout=timeout, **options).final_response or ""
-
-    def fork(self, **options: Unpack[ForkOptions]) -> Thread:
-        """A new thread with this thread's history; the original is left as it is."""
-        return Thread(self.codex, self._call(self._async.fork(**options)))
-
-    def read(self, *, include_turns: bool = True) -> Json:
-        """The thread as stored by the app-server (``thread/read``), with its turns."""
-        return self._call(self._async.read(include_turns=include_turns))
-
-    def review(
-        self,
-        *,
-        base_branch: str | None = None,
-        commit: str | None = None,
-        commit_title: str | None = None,
-        instructions: str | None = None,
-        target: Json | None = None,
-    ) -> Turn:
-        """Start a review of code changes in the thread's directory, as a turn of the
-        thread; see :meth:`AsyncThread.review`."""
-        review = self._async.review(
-            base_branch=base_branch,
-            commit=commit,
-            commit_title=commit_title,
-            instructions=instructions,
-            target=target,
-        )
-        return Turn(self, self._call(review))
-
-    def __repr__(self) -> str:
-        return f"Thread(id={self.id!r})"
-
-
-class Turn:
-    """A running turn; iterate it for events (synchronously) or call :meth:`run`."""
-
-    def __init__(self, thread: Thread, turn: AsyncTurn) -> None:
-        self.thread = thread
-        self._async = turn
-        self._buffer: collections.deque[Event] = collections.deque()
-
-    @property
-    def id(self) -> str | None:
-        return self._async.id
-
-    @property
-    def thread_id(self) -> str:
-        return self._async.thread_id
-
-    @property
-    def idle_timeout(self) -> float | None:
-        return self._async.idle_timeout
-
-    @property
-    def result(self) -> TurnResult | None:
-        """The result once the stream has reached the end of the turn."""
-        return self._async.result
-
-    def __iter__(self) -> Iterator[Event]:
-        return self
-
-    def __next__(self) -> Event:
-        if not self._buffer:
-            self._buffer.extend(self.thread.codex._call(self._async.next_batch()))
-            if not self._buffer:
-                raise StopIteration
-        return self._buffer.popleft()
-
-    def run(self, *, timeout: float | None = None) -> TurnResult:
-        """Consume the remaining events and return the result (errors as in
-        :meth:`AsyncTurn.run`)."""
-        self._buffer.clear()
-        return self.thread.codex._call(self._async.run(timeout=timeout))
-
-    def steer(self, input: InputLike) -> None:
-        """Add input to the turn while it runs."""
-        self.thread.codex._call(self._async.steer(input))
-
-    def interrupt(self) -> None:
-        """Ask the agent to stop; the stream then ends with status ``interrupted``."""
-        self.thread.codex._call(self._async.interrupt())
-
-    def __repr__(self) -> str:
-        return f"Turn(id={self.id!r}, thread_id={self.thread.id!r})"

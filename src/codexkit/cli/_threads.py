@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._client.client import AsyncCodex
-from .._client.ops import ThreadSummary
+from .._client.resources import ThreadSummary
 from .._client.thread import AsyncThread
 from ..types import parse_item
 from ._common import (
