@@ -14,6 +14,11 @@ import pytest
 
 FAKE_SERVER = Path(__file__).parent / "support" / "fake_app_server.py"
 
+# Every request the SDK builds, in every test (and in the processes tests start), is
+# checked against the pinned schema before it is sent: a wrong method name or params
+# shape fails the test that sent it (see tests/test_protocol.py).
+os.environ["CODEXKIT_VALIDATE_REQUESTS"] = "1"
+
 
 @pytest.fixture
 def fake_codex(tmp_path: Path) -> Callable[..., str]:

@@ -387,3 +387,51 @@ def test_thread_read_result_validates(server: AppServer, started: dict[str, Any]
     model = protocol.parse_result("thread/read", result)
     assert isinstance(model, ThreadReadResponse)
     assert protocol.to_wire(model) == result
+
+
+# -- the SDK's own requests against the pinned schema ------------------------------------
+
+
+def test_every_method_the_sdk_sends_is_in_the_pinned_schema() -> None:
+    """Every literal method name passed to a request in the SDK's source is a client
+    request of the pinned schema (mypy checks the same through ``ClientMethod``)."""
+    import ast
+
+    from codexkit.protocol import CLIENT_REQUESTS
+
+    src = Path(__file__).resolve().parents[1] / "src" / "codexkit"
+    sent: dict[str, str] = {}
+    for path in src.rglob("*.py"):
+        if "_generated" in path.parts or "testing" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "request"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                sent[node.args[0].value] = f"{path.relative_to(src)}:{node.lineno}"
+    assert len(sent) > 20  # the scan sees the SDK's requests
+    unknown = {method: where for method, where in sent.items() if method not in CLIENT_REQUESTS}
+    assert unknown == {}
+
+
+def test_the_request_check_refuses_what_the_schema_refuses() -> None:
+    from codexkit import InvalidParamsError, MethodNotFoundError
+    from codexkit._client.router import _check
+
+    _check("turn/start", {"threadId": "t", "input": [{"type": "text", "text": "hi"}]})
+    with pytest.raises(InvalidParamsError, match="turn/start"):
+        _check("turn/start", {"threadId": "t"})  # no input
+    with pytest.raises(InvalidParamsError):
+        _check("turn/start", {"threadId": "t", "input": "a string, not a list of inputs"})
+    with pytest.raises(MethodNotFoundError):
+        _check("thread/strat", {})
+
+
+def test_the_suite_checks_every_request() -> None:
+    """The conftest turns the check on for every test (and the processes they start)."""
+    assert os.environ.get("CODEXKIT_VALIDATE_REQUESTS") == "1"

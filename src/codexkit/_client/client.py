@@ -410,7 +410,9 @@ class AsyncCodex:
         """Send any app-server request and return its raw result (an escape hatch for
         methods without a wrapper). ``timeout`` defaults to ``request_timeout``."""
         # Any method, also one newer than the pinned schema: past the type checker's list.
-        return await self._router.request(cast("ClientMethod", method), params, timeout=timeout)
+        return await self._router.request(
+            cast("ClientMethod", method), params, timeout=timeout, raw=True
+        )
 
     def stderr_tail(self) -> str:
         """The last lines the app-server wrote to stderr."""

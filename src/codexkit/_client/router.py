@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import CodexError, ForkedClientError
+from ..errors import CodexError, ForkedClientError, InvalidParamsError, MethodNotFoundError
 from ..events import Event, parse_event
 from .registrations import ThreadRegistrations
 
@@ -60,6 +60,9 @@ class Router:
         self._owner: int | None = None  # the pid of the process that connected
         self._turns: dict[str, TurnInbox] = {}
         self._listeners: list[Listener] = []
+        # Check every request against the pinned schema before sending it (the test
+        # suite runs so; it costs a pydantic validation per request).
+        self._validate = os.environ.get("CODEXKIT_VALIDATE_REQUESTS") == "1"
 
     # -- the connection -------------------------------------------------------------------
 
@@ -85,14 +88,23 @@ class Router:
     # -- out ------------------------------------------------------------------------------
 
     async def request(
-        self, method: ClientMethod, params: Any = None, *, timeout: float | None = None
+        self,
+        method: ClientMethod,
+        params: Any = None,
+        *,
+        timeout: float | None = None,
+        raw: bool = False,
     ) -> Any:
         """Send one request and return its result; ``timeout`` defaults to the
-        connection's ``request_timeout``."""
+        connection's ``request_timeout``. ``raw`` requests (the user's own, through
+        ``AsyncCodex.request``) are never checked against the pinned schema: they may
+        use a newer one."""
         self.check_fork()
         connection = self._connection
         if connection is None:
             raise CodexError("AsyncCodex is not started; use `async with AsyncCodex() as codex`")
+        if self._validate and not raw:
+            _check(method, params)
         if timeout is None:
             return await connection.request(method, params)
         return await connection.request(method, params, timeout=timeout)
@@ -152,3 +164,20 @@ class Router:
         for turn in list(self._turns.values()):
             turn.fail(error)
         self._turns.clear()
+
+
+def _check(method: str, params: Any) -> None:
+    """Raise :class:`InvalidParamsError` (:class:`MethodNotFoundError` for a method it
+    lacks) for a request the pinned schema refuses."""
+    from pydantic import ValidationError
+
+    from ..protocol import validate_params
+
+    try:
+        validate_params(method, params)
+    except KeyError:
+        message = "not a method of the pinned schema"
+        raise MethodNotFoundError(-32601, message, method=method) from None
+    except ValidationError as exc:
+        message = f"params the pinned schema refuses: {exc}"
+        raise InvalidParamsError(-32602, message, method=method) from None

@@ -42,6 +42,7 @@ from ._registry import (
     parse_server_request,
     server_request_types,
     to_wire,
+    validate_params,
 )
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "parse_server_request",
     "server_request_types",
     "to_wire",
+    "validate_params",
 ]
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ __all__ = [
     "parse_server_request",
     "server_request_types",
     "to_wire",
+    "validate_params",
 ]
 
 _GENERATED = __name__.rpartition(".")[0] + "._generated"
@@ -107,6 +108,15 @@ def parse_result(method: str, result: Any) -> BaseModel | None:
     Raises ``KeyError`` for a method the protocol does not define.
     """
     return _validate(client_request_types(method)[1], result)
+
+
+def validate_params(method: str, params: Any) -> None:
+    """Check the params of a client request against the pinned schema.
+
+    Raises ``KeyError`` for a method the protocol does not define and
+    ``pydantic.ValidationError`` for params its model does not accept.
+    """
+    _validate(client_request_types(method)[0], params)
 
 
 def to_wire(model: BaseModel) -> Any:
