@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "values",
         (
             "codexkit._version",
+            "codexkit._defaults",
             "codexkit.errors",
             "codexkit.types",
             "codexkit.events",

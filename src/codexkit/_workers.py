@@ -24,13 +24,12 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ._defaults import DEFAULT_CALLBACK_WORKERS
+
 __all__ = ["DEFAULT_CALLBACK_WORKERS", "CallbackPool", "reset_pool", "run_plain", "using_pool"]
 
 _T = TypeVar("_T")
 _Work = tuple["concurrent.futures.Future[Any]", Callable[[], Any]]
-
-#: How many plain callbacks one client runs at the same time by default.
-DEFAULT_CALLBACK_WORKERS = 32
 
 
 class CallbackPool:

@@ -8,39 +8,38 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
-from .._connection.rpc import Connection, Middleware, RequestHandler, check_middleware
-from .._runtime.binary import CodexBinary
-from .._workers import DEFAULT_CALLBACK_WORKERS
-from ..approvals import ApprovalPolicy
-from ..errors import CodexError
-from ..transport import DEFAULT_MAX_MESSAGE_SIZE, Transport
-from ..types import ServerInfo
-from .account import AsyncAccount, AsyncSettings
-from .dispatch import Dispatcher, ThreadHandlers
-from .launch import abandon, handshake, make_transport
-from .resources import (
-    AsyncThreadListing,
-    CommandResult,
-    ModelInfo,
-    OutputCallback,
-    PathLike,
-    fetch_models,
-    run_command,
-    sandbox_policy_wire,
+from .._defaults import (
+    DEFAULT_CALLBACK_WORKERS,
+    DEFAULT_MAX_BUFFERED_EVENTS,
+    DEFAULT_MAX_MESSAGE_SIZE,
 )
-from .router import Listener, Router
-from .thread import AsyncThread, ThreadOpener
+from ..errors import CodexError
 
+# `from codexkit import AsyncCodex` loads this module and nothing heavy: the machinery
+# (router, dispatcher, events, types, transports) is imported where a client first
+# needs it, in __init__, start() and the methods below.
 if TYPE_CHECKING:
+    from .._connection.rpc import Middleware, RequestHandler
+    from .._runtime.binary import CodexBinary
+    from ..approvals import ApprovalPolicy
     from ..protocol import ClientMethod
-    from ..tools import Tool, ToolRegistry
+    from ..tools import Tool
+    from ..transport import Transport
+    from ..types import ServerInfo
+    from .account import AsyncAccount, AsyncSettings
+    from .resources import (
+        AsyncThreadListing,
+        CommandResult,
+        ModelInfo,
+        OutputCallback,
+        PathLike,
+    )
+    from .router import Listener
+    from .thread import AsyncThread
 
 __all__ = ["AsyncCodex"]
 
 Json = dict[str, Any]
-# Unread events one turn may buffer: about 10 MB of deltas, and far more than one read
-# from the server brings, so a consumer that keeps up never meets it.
-DEFAULT_MAX_BUFFERED_EVENTS = 10_000
 
 
 class AsyncCodex:
@@ -105,9 +104,12 @@ class AsyncCodex:
         self.max_buffered_events = max_buffered_events
         #: The connection to the server: the one given, else made by :meth:`start`.
         self.transport = transport
-        policy = approval_policy if isinstance(approval_policy, ApprovalPolicy) else None
+        from .dispatch import Dispatcher, thread_handlers
+        from .router import Router
+        from .thread import ThreadOpener
+
         self._dispatcher = Dispatcher(
-            policy or ApprovalPolicy.auto_decline(), _registry(tools), workers=callback_workers
+            thread_handlers(approval_policy, tools), workers=callback_workers
         )
         # The router is what the connection calls back; it holds nothing of the client,
         # so a client dropped unclosed can be collected (and its server stopped).
@@ -139,6 +141,9 @@ class AsyncCodex:
         self._router.check_fork()
         if self._router.connection is not None:
             return
+        from .._connection.rpc import Connection
+        from .launch import abandon, handshake, make_transport
+
         if self.transport is None:
             self.transport, self._binary = make_transport(self)
         transport = self.transport
@@ -194,7 +199,9 @@ class AsyncCodex:
         """Start a new thread. ``instructions`` are developer instructions added to the
         agent's own; ``base_instructions`` replace them. ``approval_policy`` and ``tools``
         apply to this thread, over the client's. ``params`` adds raw fields."""
-        handlers = ThreadHandlers(_policy_of(approval_policy), _registry(tools))
+        from .dispatch import thread_handlers
+
+        handlers = thread_handlers(approval_policy, tools)
         offered = self._dispatcher.tools
         if handlers.tools is not None:
             offered = offered.merged(handlers.tools) if offered else handlers.tools
@@ -228,10 +235,12 @@ class AsyncCodex:
         params: Json | None = None,
     ) -> AsyncThread:
         """Open a stored thread (also from a new app-server on the same ``CODEX_HOME``)."""
+        from .dispatch import thread_handlers
+
         return await self._threads.open(
             "thread/resume",
             {"threadId": thread_id},
-            ThreadHandlers(_policy_of(approval_policy)),
+            thread_handlers(approval_policy),
             dict(
                 cwd=cwd,
                 model=model,
@@ -258,6 +267,8 @@ class AsyncCodex:
         """Add a hook ``(direction, message)`` that sees every message in and out: a plain
         function (it runs as each message passes; a coroutine function raises
         :class:`TypeError`). One that raises is logged and the message goes on."""
+        from .._connection.rpc import check_middleware
+
         check_middleware(middleware)
         self._middleware.append(middleware)
         if self._router.connection is not None:
@@ -326,6 +337,8 @@ class AsyncCodex:
             cursor=cursor,
         )
         wire.update(params or {})
+        from .resources import AsyncThreadListing
+
         return AsyncThreadListing(self._router, wire, archived=bool(wire.get("archived")))
 
     async def read_thread(self, thread_id: str, *, include_turns: bool = True) -> Json:
@@ -341,6 +354,8 @@ class AsyncCodex:
     async def models(self, *, include_hidden: bool = False) -> list[ModelInfo]:
         """The models the server offers for selection (every page of ``model/list``).
         This is codex's built-in catalogue, whichever ``model_provider`` is configured."""
+        from .resources import fetch_models
+
         return await fetch_models(self._router, include_hidden)
 
     # -- commands -----------------------------------------------------------------------
@@ -372,6 +387,8 @@ class AsyncCodex:
         arrives (``stream`` is ``"stdout"`` or ``"stderr"``); the result still holds all
         of it. ``output_bytes_cap`` limits the bytes kept per stream.
         """
+        from .resources import run_command, sandbox_policy_wire
+
         argv = [os.fspath(arg) for arg in command]
         if not argv:
             raise ValueError("exec_command needs a non-empty argv list")
@@ -395,11 +412,15 @@ class AsyncCodex:
     @property
     def account(self) -> AsyncAccount:
         """Sign-in state and credentials: see :class:`AsyncAccount`."""
+        from .account import AsyncAccount
+
         return AsyncAccount(self._router)
 
     @property
     def settings(self) -> AsyncSettings:
         """Codex's configuration files: see :class:`AsyncSettings`."""
+        from .account import AsyncSettings
+
         return AsyncSettings(self._router)
 
     # -- requests -----------------------------------------------------------------------
@@ -418,18 +439,6 @@ class AsyncCodex:
         """The last lines the app-server wrote to stderr."""
         connection = self._router.connection
         return connection.stderr_tail() if connection else ""
-
-
-def _policy_of(policy: str | ApprovalPolicy | None) -> ApprovalPolicy | None:
-    return policy if isinstance(policy, ApprovalPolicy) else None
-
-
-def _registry(tools: Iterable[Tool] | None) -> ToolRegistry | None:
-    if tools is None:
-        return None
-    from ..tools import ToolRegistry
-
-    return ToolRegistry(tools)
 
 
 def _put(wire: Json, **values: Any) -> None:

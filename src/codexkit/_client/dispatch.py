@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +30,9 @@ from ..approvals import (
 from .server_requests import default_response
 
 if TYPE_CHECKING:
-    from ..tools import ToolRegistry
+    from ..tools import Tool, ToolRegistry
 
-__all__ = ["Dispatcher", "ThreadHandlers"]
+__all__ = ["Dispatcher", "ThreadHandlers", "thread_handlers"]
 
 _log = logging.getLogger("codexkit")
 Json = dict[str, Any]
@@ -53,18 +53,27 @@ class ThreadHandlers:
     tools: ToolRegistry | None = None
 
 
-class Dispatcher:
-    """The request handler of one :class:`AsyncCodex` (a ``RequestHandler``)."""
+def thread_handlers(
+    approval_policy: str | ApprovalPolicy | None, tools: Iterable[Tool] | None = None
+) -> ThreadHandlers:
+    """The handlers of a client's or a thread's arguments: its policy if it gave an
+    :class:`ApprovalPolicy` (a mode string only asks codex to ask), its tools if any."""
+    policy = approval_policy if isinstance(approval_policy, ApprovalPolicy) else None
+    if tools is None:
+        return ThreadHandlers(policy)
+    from ..tools import ToolRegistry
 
-    def __init__(
-        self,
-        policy: ApprovalPolicy,
-        tools: ToolRegistry | None,
-        *,
-        workers: int = DEFAULT_CALLBACK_WORKERS,
-    ) -> None:
-        self.policy = policy
-        self.tools = tools
+    return ThreadHandlers(policy, ToolRegistry(tools))
+
+
+class Dispatcher:
+    """The request handler of one :class:`AsyncCodex` (a ``RequestHandler``): answers
+    with ``client``'s handlers where a thread has none of its own (and declines what no
+    policy answers)."""
+
+    def __init__(self, client: ThreadHandlers, *, workers: int = DEFAULT_CALLBACK_WORKERS) -> None:
+        self.policy = client.policy or ApprovalPolicy.auto_decline()
+        self.tools = client.tools
         # Plain callbacks and tools of this client run here (see _workers for why).
         self.pool = CallbackPool(workers)
         self.threads: dict[str, ThreadHandlers] = {}

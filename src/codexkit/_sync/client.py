@@ -22,14 +22,18 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._client.client import DEFAULT_MAX_BUFFERED_EVENTS, AsyncCodex
+from .._client.client import AsyncCodex
 from .._client.resources import CommandResult, ModelInfo, OutputCallback
 from .._connection.rpc import Middleware, RequestHandler
-from .._workers import DEFAULT_CALLBACK_WORKERS
+from .._defaults import (
+    DEFAULT_CALLBACK_WORKERS,
+    DEFAULT_MAX_BUFFERED_EVENTS,
+    DEFAULT_MAX_MESSAGE_SIZE,
+)
 from ..approvals import ApprovalPolicy
 from ..errors import CodexError
 from ..events import Event
-from ..transport import DEFAULT_MAX_MESSAGE_SIZE, Transport
+from ..transport import Transport
 from ..types import ServerInfo
 from .account import Account, Settings, ThreadListing
 from .portal import Portal

@@ -8,13 +8,10 @@ import logging
 import os
 from typing import Any, Protocol
 
+from .._defaults import DEFAULT_MAX_MESSAGE_SIZE
 from ..errors import TransportClosedError
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "LineSink", "MessageSink", "StderrTail", "Transport"]
-
-# The longest message read from a server, in bytes: twice the largest agent reply seen
-# in practice (32 MiB), while a runaway line costs at most a few times this in memory.
-DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 
 
 class LineSink(Protocol):
