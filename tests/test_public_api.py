@@ -11,6 +11,8 @@ SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Public methods that take two leading positional arguments, each with a reason.
 TWO_POSITIONAL = {
     "request": "method and params, as in JSON-RPC",
+    "notify": "method and params, as in JSON-RPC",
+    "wait_for_notification": "the method and what its params must satisfy",
     "write": "a setting's key and its value",
     "write_codex_home": "where, and the model's URL",
 }

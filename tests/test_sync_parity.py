@@ -52,6 +52,10 @@ ASYNC_ONLY: dict[type, dict[str, str]] = {
             "max_message_size",
             "max_buffered_events",
         )
+    }
+    | {
+        "connection": "the low-level async connection; sync code sends any request with "
+        "codex.request()"
     },
     AsyncTurn: {"next_batch": "the sync Turn's iteration is built on it"},
 }

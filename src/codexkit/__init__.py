@@ -48,6 +48,7 @@ __all__ = [
     "CommandResult",
     "ConcurrentConsumerError",
     "ConfigWriteResult",
+    "Connection",
     "DeviceCodeLogin",
     "DiffUpdated",
     "DynamicToolCallItem",
@@ -138,7 +139,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "TransportClosedError",
         "TurnFailedError",
     ),
-    "._connection.rpc": ("ServerRequest",),
+    "._connection.rpc": ("Connection", "ServerRequest"),
     "._client.thread": ("AsyncThread",),
     "._client.turn": ("AsyncTurn",),
     ".events": (
@@ -242,7 +243,7 @@ if TYPE_CHECKING:
     )
     from ._client.thread import AsyncThread
     from ._client.turn import AsyncTurn
-    from ._connection.rpc import ServerRequest
+    from ._connection.rpc import Connection, ServerRequest
     from ._runtime.binary import PINNED_VERSION, CodexBinary, find_codex
     from ._sync.account import (
         Account,

@@ -195,13 +195,15 @@ class ProtocolError(CodexError):
 class EventBufferFullError(CodexError):
     """A turn's unread events reached ``max_buffered_events`` (``limit``): its consumer
     started too late or reads too slowly. The events buffered so far are still
-    delivered; then the stream raises this, and the turn is interrupted."""
+    delivered; then the stream raises this, and the turn is interrupted. Also raised by
+    a raw reader of ``Connection.messages()`` that fell ``limit`` messages behind."""
 
-    def __init__(self, turn_id: str | None, limit: int) -> None:
+    def __init__(self, turn_id: str | None, limit: int, *, message: str | None = None) -> None:
         self.turn_id = turn_id
         self.limit = limit
         super().__init__(
-            f"turn {turn_id}: {limit} events waited unread (max_buffered_events); "
+            message
+            or f"turn {turn_id}: {limit} events waited unread (max_buffered_events); "
             "the turn was interrupted"
         )
 

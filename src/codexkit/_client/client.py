@@ -19,7 +19,7 @@ from ..errors import CodexError
 # (router, dispatcher, events, types, transports) is imported where a client first
 # needs it, in __init__, start() and the methods below.
 if TYPE_CHECKING:
-    from .._connection.rpc import Middleware, RequestHandler
+    from .._connection.rpc import Connection, Middleware, RequestHandler
     from .._runtime.binary import CodexBinary
     from ..approvals import ApprovalPolicy
     from ..protocol import ClientMethod
@@ -172,6 +172,16 @@ class AsyncCodex:
         if connection is not None:
             await connection.close()
         self._dispatcher.pool.close()
+
+    @property
+    def connection(self) -> Connection:
+        """The low-level JSON-RPC connection of a started client: raw messages
+        (:meth:`Connection.send`, :meth:`Connection.messages`) and
+        :meth:`Connection.wait_for_notification`."""
+        connection = self._router.connection
+        if connection is None:
+            raise CodexError("AsyncCodex is not started; use `async with AsyncCodex() as codex`")
+        return connection
 
     @property
     def metadata(self) -> ServerInfo:

@@ -14,10 +14,11 @@ import inspect
 import json
 import logging
 import reprlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
 from typing import Any, Literal
 
-from ..errors import CodexTimeoutError, RpcError, TransportClosedError
+from ..errors import CodexTimeoutError, EventBufferFullError, RpcError, TransportClosedError
 from ..transport import Transport
 
 __all__ = [
@@ -76,19 +77,36 @@ async def _no_handler(request: ServerRequest) -> Any:
     raise RpcError(-32601, f"no handler for server request {request.method!r}")
 
 
+def _drop(method: str, params: dict[str, Any], message: dict[str, Any]) -> None:
+    pass
+
+
 class Connection:
-    """One JSON-RPC session with an app-server.
+    """One JSON-RPC session with an app-server: the low-level client.
 
     ``on_notification(method, params, message)`` is called synchronously on the event
     loop for each notification, in order. Server requests run as tasks, so a slow handler
-    never holds up notifications or other requests.
+    never holds up notifications or other requests; without a ``request_handler`` they
+    are answered "method not found".
+
+    On its own, over any :class:`~codexkit.transport.Transport`::
+
+        async with Connection(StdioTransport([codex, "app-server"])) as connection:
+            await connection.request("initialize", {"clientInfo": {...}})
+            connection.notify("initialized")
+            await connection.request("thread/start", {})
+            started = await connection.wait_for_notification("thread/started", timeout=10)
+
+    ``send`` writes any JSON-RPC message as it is, and ``messages()`` yields every message
+    received, raw. A running :class:`~codexkit.AsyncCodex` lends its own as
+    ``codex.connection``.
     """
 
     def __init__(
         self,
         transport: Transport,
         *,
-        on_notification: NotificationHandler,
+        on_notification: NotificationHandler = _drop,
         request_handler: RequestHandler = _no_handler,
         request_timeout: float | None = 120.0,
     ) -> None:
@@ -102,11 +120,24 @@ class Connection:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed_error: TransportClosedError | None = None
         self._close_listeners: list[Callable[[TransportClosedError], None]] = []
+        self._taps: list[_Tap] = []  # raw readers and notification waiters
 
     # -- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
         await self._transport.start(self)
+
+    async def __aenter__(self) -> Connection:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     async def close(self) -> None:
         await self._transport.close()
@@ -169,6 +200,61 @@ class Connection:
             message["params"] = params
         self._send(message)
 
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one JSON-RPC message as it is (middleware sees it first). Answers to
+        requests sent this way are not matched: read them from :meth:`messages`."""
+        self._send(message)
+
+    # -- raw reading ------------------------------------------------------------------
+
+    def messages(self, *, max_buffered: int = 10_000) -> AsyncIterator[dict[str, Any]]:
+        """Every message received from now on, raw and in order (responses, notifications
+        and server requests alike, after middleware), until the connection closes.
+
+        Handled as usual besides: this only watches. A reader that falls more than
+        ``max_buffered`` messages behind gets :class:`EventBufferFullError`."""
+        tap = _Tap(None, None, max_buffered)
+        self._taps.append(tap)
+        return self._drain(tap)
+
+    async def _drain(self, tap: _Tap) -> AsyncIterator[dict[str, Any]]:
+        try:
+            while True:
+                message = await tap.get()
+                if message is None:
+                    return
+                yield message
+        finally:
+            self._untap(tap)
+
+    async def wait_for_notification(
+        self,
+        method: str,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        *,
+        timeout: float | None,
+    ) -> dict[str, Any]:
+        """The params of the next notification ``method`` (whose params satisfy
+        ``predicate``, if given) arriving from now on. Raises :class:`CodexTimeoutError`
+        after ``timeout`` seconds (``None``: no limit) and the closing error if the
+        connection closes first."""
+        tap = _Tap(method, predicate, 1)
+        self._taps.append(tap)
+        try:
+            message = await asyncio.wait_for(tap.get(), timeout)
+        except asyncio.TimeoutError:
+            raise CodexTimeoutError(f"no {method} notification in {timeout:g} s") from None
+        finally:
+            self._untap(tap)
+        if message is None:
+            raise self._closed_error or TransportClosedError("the connection closed")
+        params = message.get("params")
+        return params if isinstance(params, dict) else {}
+
+    def _untap(self, tap: _Tap) -> None:
+        with contextlib.suppress(ValueError):
+            self._taps.remove(tap)
+
     def _send(self, message: dict[str, Any]) -> None:
         if self._closed_error is not None:
             raise self._closed_error
@@ -204,6 +290,9 @@ class Connection:
         if self._middleware:
             for hook in self._middleware:
                 self._run_hook(hook, "incoming", message)
+        if self._taps:
+            for tap in list(self._taps):
+                tap.offer(message)
         # Each message on its own: one that breaks a handler must not cost the others.
         try:
             self._dispatch(message)
@@ -238,6 +327,8 @@ class Connection:
             if not future.done():
                 future.set_exception(error)
         self._pending.clear()
+        for tap in self._taps:
+            tap.close(error)
         for listener in self._close_listeners:
             try:
                 listener(error)
@@ -291,3 +382,50 @@ def _error_body(exc: RpcError) -> dict[str, Any]:
     if exc.data is not None:
         body["data"] = exc.data
     return body
+
+
+class _Tap:
+    """A bounded queue of the messages one raw reader or notification waiter wants."""
+
+    def __init__(
+        self,
+        method: str | None,
+        predicate: Callable[[dict[str, Any]], bool] | None,
+        limit: int,
+    ) -> None:
+        self._method = method
+        self._predicate = predicate
+        self._limit = limit
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._failure: BaseException | None = None
+
+    def offer(self, message: dict[str, Any]) -> None:
+        if self._method is not None:
+            if message.get("method") != self._method or "id" in message:
+                return
+            params = message.get("params")
+            if self._predicate is not None:
+                try:
+                    if not self._predicate(params if isinstance(params, dict) else {}):
+                        return
+                except Exception as exc:  # the caller's predicate: its error is theirs
+                    self._failure = exc
+                    self._queue.put_nowait(None)
+                    return
+        if self._queue.qsize() >= self._limit:
+            if self._method is None and self._failure is None:
+                self._failure = EventBufferFullError(
+                    None, self._limit, message=f"{self._limit} messages waited unread"
+                )
+                self._queue.put_nowait(None)
+            return
+        self._queue.put_nowait(message)
+
+    def close(self, error: TransportClosedError) -> None:
+        self._queue.put_nowait(None)
+
+    async def get(self) -> dict[str, Any] | None:
+        message = await self._queue.get()
+        if message is None and self._failure is not None:
+            raise self._failure
+        return message
