@@ -115,11 +115,11 @@ def execute(main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool) -> Non
         err.print(Text("Interrupted.", style="bold yellow"))
         code = EXIT_INTERRUPTED
     except OutputClosed:
-        code = EXIT_FAILED
+        code = EXIT_OK  # the reader had what it wanted (`| head -1`): not a failure
     except BrokenPipeError:
         with contextlib.suppress(OutputClosed):
             _discard_output(sys.stdout)
-        code = EXIT_FAILED
+        code = EXIT_OK
     except (CodexError, CliError, OSError) as exc:
         if debug:
             err.print_exception()
