@@ -31,10 +31,7 @@ class ThreadOpsMixin:
     async def refresh(self) -> Json:
         """Re-read the thread's metadata from the server into :attr:`info` (without its
         turns) and return it."""
-        result = await self.codex._request(
-            "thread/read", {"threadId": self.id, "includeTurns": False}
-        )
-        self.info = dict(result["thread"])
+        self.info = await self.codex.read_thread(self.id, include_turns=False)
         return self.info
 
     async def set_name(self, name: str) -> None:
