@@ -81,6 +81,7 @@ __all__ = [
     "StreamError",
     "TextInput",
     "Thread",
+    "ThreadHasForksError",
     "ThreadListing",
     "ThreadPage",
     "ThreadSummary",
@@ -121,6 +122,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "OutputParseError",
         "RpcError",
         "ServerOverloadedError",
+        "ThreadHasForksError",
         "TransportClosedError",
         "TurnFailedError",
     ),
@@ -238,6 +240,7 @@ if TYPE_CHECKING:
         OutputParseError,
         RpcError,
         ServerOverloadedError,
+        ThreadHasForksError,
         TransportClosedError,
         TurnFailedError,
     )

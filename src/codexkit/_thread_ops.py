@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CodexError
+from ._errors import CodexError, InvalidRequestError, ThreadHasForksError
 from .types import TurnResult
 
 if TYPE_CHECKING:
@@ -53,8 +53,23 @@ class ThreadOpsMixin:
 
     async def delete(self) -> None:
         """Delete the thread and its stored history for good. Reading it afterwards fails
-        with :class:`~codexkit.InvalidRequestError`."""
-        await self.codex._request("thread/delete", {"threadId": self.id})
+        with :class:`~codexkit.InvalidRequestError`.
+
+        A thread that was forked shares its history with its forks: codex refuses to
+        delete it while a fork remains, and this raises
+        :class:`~codexkit.ThreadHasForksError`. Delete the forks first.
+        """
+        try:
+            await self.codex._request("thread/delete", {"threadId": self.id})
+        except InvalidRequestError as exc:
+            if ThreadHasForksError.FORKED_HISTORY not in exc.message:
+                raise
+            raise ThreadHasForksError(
+                exc.code,
+                f"{exc.message}; delete the threads forked from it first",
+                exc.data,
+                method=exc.method,
+            ) from None
 
     async def unsubscribe(self) -> str:
         """Stop receiving this thread's events on this connection; the server unloads a
