@@ -311,9 +311,9 @@ class ClientOpsMixin:
 
     async def _read_by_resuming(self, thread_id: str, params: Json, refused: RpcError) -> Any:
         """Read a stored thread that the runtime reads only once it is loaded (codex
-        0.169 and later answer "thread not loaded"): load it with ``thread/resume``,
-        read it, and unload it again. A thread that cannot be resumed either (deleted,
-        or never run) raises the read's own error."""
+        0.169.0 answered "thread not loaded" for a thread no client had resumed): load it
+        with ``thread/resume``, read it, and unload it again. A thread that cannot be
+        resumed either (deleted, or never run) raises the read's own error."""
         try:
             await self._request("thread/resume", {"threadId": thread_id})
         except RpcError:

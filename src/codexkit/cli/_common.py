@@ -104,7 +104,8 @@ def terminal_attached() -> bool:
 
 def execute(main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool) -> None:
     """Run a command's coroutine and leave with its exit code: 1 with one red line for a
-    codexkit error, 130 after Ctrl-C. ``--debug`` adds tracebacks and debug logs."""
+    codexkit error, 130 after Ctrl-C, 0 (quietly) when whoever read the output went
+    away. ``--debug`` adds tracebacks and debug logs."""
     _configure_logging(debug)
     try:
         code = asyncio.run(main())
