@@ -87,6 +87,7 @@ __all__ = [
     "StreamError",
     "TextInput",
     "Thread",
+    "ThreadHasForksError",
     "ThreadListing",
     "ThreadPage",
     "ThreadSummary",
@@ -132,6 +133,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "ProtocolError",
         "RpcError",
         "ServerOverloadedError",
+        "ThreadHasForksError",
         "TransportClosedError",
         "TurnFailedError",
     ),
@@ -255,6 +257,7 @@ if TYPE_CHECKING:
         ProtocolError,
         RpcError,
         ServerOverloadedError,
+        ThreadHasForksError,
         TransportClosedError,
         TurnFailedError,
     )

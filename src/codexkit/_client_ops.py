@@ -4,6 +4,7 @@ threads, the model catalogue, one-off sandboxed commands, the account and settin
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -12,6 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ._account import AsyncAccount, AsyncSettings, _Client
+from ._errors import InvalidRequestError, RpcError
 
 if TYPE_CHECKING:
     from .events import Event
@@ -29,6 +31,9 @@ Json = dict[str, Any]
 PathLike = str | os.PathLike[str]
 #: Called with ``"stdout"`` or ``"stderr"`` and the bytes of each chunk of output.
 OutputCallback = Callable[[str, bytes], None]
+
+# How the runtime refuses to read a thread it has not loaded: "thread not loaded: ID".
+_NOT_LOADED = "thread not loaded"
 
 _SANDBOXES = {
     "read-only": "readOnly",
@@ -295,10 +300,29 @@ class ClientOpsMixin:
     async def read_thread(self, thread_id: str, *, include_turns: bool = True) -> Json:
         """A stored thread by id, raw (``thread/read``), with its turns unless
         ``include_turns=False``. Works for threads not loaded in this server too."""
-        result = await self._request(
-            "thread/read", {"threadId": thread_id, "includeTurns": include_turns}
-        )
+        params = {"threadId": thread_id, "includeTurns": include_turns}
+        try:
+            result = await self._request("thread/read", params)
+        except InvalidRequestError as exc:
+            if not exc.message.startswith(_NOT_LOADED):
+                raise
+            result = await self._read_by_resuming(thread_id, params, exc)
         return dict(result["thread"])
+
+    async def _read_by_resuming(self, thread_id: str, params: Json, refused: RpcError) -> Any:
+        """Read a stored thread that the runtime reads only once it is loaded (codex
+        0.169.0 answered "thread not loaded" for a thread no client had resumed): load it
+        with ``thread/resume``, read it, and unload it again. A thread that cannot be
+        resumed either (deleted, or never run) raises the read's own error."""
+        try:
+            await self._request("thread/resume", {"threadId": thread_id})
+        except RpcError:
+            raise refused from None
+        try:
+            return await self._request("thread/read", params)
+        finally:
+            with contextlib.suppress(RpcError):
+                await self._request("thread/unsubscribe", {"threadId": thread_id})
 
     # -- models -------------------------------------------------------------------------
 

@@ -178,10 +178,7 @@ class AsyncThread(ThreadOpsMixin):
 
     async def read(self, *, include_turns: bool = True) -> Json:
         """The thread as stored by the app-server (``thread/read``), with its turns."""
-        result = await self.codex._request(
-            "thread/read", {"threadId": self.id, "includeTurns": include_turns}
-        )
-        return dict(result["thread"])
+        return await self.codex.read_thread(self.id, include_turns=include_turns)
 
     def _turn_finished(self, turn: AsyncTurn) -> None:
         if self._active is turn:

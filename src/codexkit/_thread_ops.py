@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CodexError
+from ._errors import CodexError, InvalidRequestError, ThreadHasForksError
 from .types import TurnResult
 
 if TYPE_CHECKING:
@@ -31,10 +31,7 @@ class ThreadOpsMixin:
     async def refresh(self) -> Json:
         """Re-read the thread's metadata from the server into :attr:`info` (without its
         turns) and return it."""
-        result = await self.codex._request(
-            "thread/read", {"threadId": self.id, "includeTurns": False}
-        )
-        self.info = dict(result["thread"])
+        self.info = await self.codex.read_thread(self.id, include_turns=False)
         return self.info
 
     async def set_name(self, name: str) -> None:
@@ -57,8 +54,23 @@ class ThreadOpsMixin:
 
     async def delete(self) -> None:
         """Delete the thread and its stored history for good. Reading it afterwards fails
-        with :class:`~codexkit.InvalidRequestError`."""
-        await self.codex._request("thread/delete", {"threadId": self.id})
+        with :class:`~codexkit.InvalidRequestError`.
+
+        A thread that was forked shares its history with its forks: codex refuses to
+        delete it while a fork remains, and this raises
+        :class:`~codexkit.ThreadHasForksError`. Delete the forks first.
+        """
+        try:
+            await self.codex._request("thread/delete", {"threadId": self.id})
+        except InvalidRequestError as exc:
+            if ThreadHasForksError.FORKED_HISTORY not in exc.message:
+                raise
+            raise ThreadHasForksError(
+                exc.code,
+                f"{exc.message}; delete the threads forked from it first",
+                exc.data,
+                method=exc.method,
+            ) from None
         self.codex._registrations.drop(self.id)
 
     async def unsubscribe(self) -> str:
