@@ -15,6 +15,7 @@ from codexkit import (
     ApprovalPolicy,
     AsyncCodex,
     CodexTimeoutError,
+    InvalidRequestError,
     MethodNotFoundError,
     Notification,
     TransportClosedError,
@@ -241,3 +242,22 @@ async def test_a_thread_the_server_closed_lets_go_of_its_handlers(
         await thread.run("go")
         await asyncio.wait_for(closed.wait(), 5)
         assert codex._dispatcher.threads == {}  # though the handle lives on
+
+
+async def test_a_stored_thread_the_runtime_has_not_loaded_is_read_through_resume(
+    fake_codex: Callable[..., str],
+) -> None:
+    # codex 0.169+ may answer thread/read of a stored thread with "thread not loaded"
+    # until a client resumes it (the stand-in always does; the real one only sometimes).
+    async with AsyncCodex(codex_bin=fake_codex("ok")) as codex:
+        stored = await codex.read_thread("thread-1")
+        assert stored["id"] == "thread-1"
+        assert [turn["id"] for turn in stored["turns"]] == ["turn-1"]
+        # Reading leaves the thread as it found it: not loaded.
+        assert (await codex.request("thread/loaded/list", {}))["data"] == []
+        with pytest.raises(InvalidRequestError, match="thread not loaded: no-such-thread"):
+            await codex.read_thread("no-such-thread")
+        thread = await codex.start_thread()
+        await thread.unsubscribe()
+        assert (await thread.read())["turns"]
+        assert (await thread.refresh())["id"] == "thread-1"

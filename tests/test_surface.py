@@ -14,6 +14,7 @@ from codexkit import (
     CodexTimeoutError,
     InvalidRequestError,
     RpcError,
+    ThreadHasForksError,
 )
 from codexkit._client.account import LoginFailedError
 from codexkit.testing import ScriptedModel, text
@@ -88,6 +89,46 @@ async def test_rollback_drops_the_last_turn_from_history(
     assert "first prompt" in texts
     assert "second prompt" not in texts
     assert "third prompt" in texts
+
+
+async def test_rollback_n_drops_exactly_the_last_n_turns(
+    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path
+) -> None:
+    async with AsyncCodex(codex_home=codex_home, cwd=tmp_path) as codex:
+        scripted_model.extend([text("one"), text("two")])
+        thread = await codex.start_thread()
+        await thread.run("first prompt")
+        await thread.run("second prompt")
+        await thread.rollback(2)  # as many turns as the thread has: all of them
+        assert (await thread.read())["turns"] == []
+        scripted_model.extend([text("a"), text("b"), text("c"), text("d")])
+        for prompt in ("third prompt", "fourth prompt", "fifth prompt"):
+            await thread.run(prompt)
+        await thread.rollback(2)
+        turns = (await thread.read())["turns"]
+        assert len(turns) == 1
+        assert await thread.ask("sixth prompt") == "d"
+    texts = scripted_model.requests[-1].user_texts()
+    assert "third prompt" in texts
+    for gone in ("first prompt", "second prompt", "fourth prompt", "fifth prompt"):
+        assert gone not in texts
+
+
+async def test_delete_of_a_thread_with_forks_is_refused_with_a_typed_error(
+    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path
+) -> None:
+    scripted_model.add(text("hi"))
+    async with AsyncCodex(codex_home=codex_home, cwd=tmp_path) as codex:
+        thread = await codex.start_thread()
+        await thread.run("hello")
+        fork = await thread.fork()
+        with pytest.raises(ThreadHasForksError, match="delete the threads forked from it"):
+            await thread.delete()
+        assert (await codex.read_thread(thread.id))["turns"]  # nothing was deleted
+        await fork.delete()
+        await thread.delete()
+        with pytest.raises(InvalidRequestError):
+            await codex.read_thread(thread.id)
 
 
 async def test_listing_follows_pages(

@@ -185,3 +185,37 @@ def test_pytest_plugin_fixtures(pytester: pytest.Pytester) -> None:
     plugin = ("-p", "no:codexkit", "-p", "codexkit.testing.pytest_plugin")
     result = pytester.runpytest(*plugin, "-p", "no:asyncio")
     result.assert_outcomes(passed=1)
+
+
+_ASYNC_TESTS = """
+import asyncio
+
+RUNS = []
+
+async def test_awaits_with_the_fixtures(scripted_model, codex_home):
+    RUNS.append(asyncio.get_running_loop())
+    assert len(RUNS) == 1  # run once, by one runner
+    assert scripted_model.url in (codex_home / "config.toml").read_text()
+
+async def test_a_failing_assert_fails(scripted_model):
+    await asyncio.sleep(0)
+    assert False, "the body ran"
+"""
+
+
+def test_plugin_runs_async_tests_that_use_its_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(_ASYNC_TESTS)
+    plugin = ("-p", "no:codexkit", "-p", "codexkit.testing.pytest_plugin")
+    result = pytester.runpytest_subprocess(*plugin, "-p", "no:asyncio")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the body ran*"])
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_plugin_leaves_to_pytest_asyncio_what_it_runs(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(_ASYNC_TESTS)
+    plugin = ("-p", "no:codexkit", "-p", "codexkit.testing.pytest_plugin")
+    result = pytester.runpytest_subprocess(
+        *plugin, "-o", f"asyncio_mode={mode}", "-o", "asyncio_default_fixture_loop_scope=function"
+    )
+    result.assert_outcomes(passed=1, failed=1)

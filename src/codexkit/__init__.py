@@ -89,6 +89,7 @@ __all__ = [
     "StreamError",
     "TextInput",
     "Thread",
+    "ThreadHasForksError",
     "ThreadListing",
     "ThreadPage",
     "ThreadSummary",
@@ -136,6 +137,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "ProtocolError",
         "RpcError",
         "ServerOverloadedError",
+        "ThreadHasForksError",
         "TransportClosedError",
         "TurnFailedError",
     ),
@@ -277,6 +279,7 @@ if TYPE_CHECKING:
         ProtocolError,
         RpcError,
         ServerOverloadedError,
+        ThreadHasForksError,
         TransportClosedError,
         TurnFailedError,
     )

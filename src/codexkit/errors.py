@@ -8,6 +8,7 @@ Catch :class:`CodexError` for everything, or a subclass at the depth you need::
     │   └── MessageTooLargeError    it sent a message over ``max_message_size``
     ├── RpcError                the app-server answered a request with an error
     │   ├── InvalidRequestError / MethodNotFoundError / InvalidParamsError
+    │   │   └── ThreadHasForksError   (InvalidRequestError) delete refused: forks remain
     │   ├── InternalRpcError
     │   └── ServerOverloadedError
     ├── TurnFailedError         a turn ended with status "failed"
@@ -47,6 +48,7 @@ __all__ = [
     "ProtocolError",
     "RpcError",
     "ServerOverloadedError",
+    "ThreadHasForksError",
     "TransportClosedError",
     "TurnFailedError",
 ]
@@ -124,6 +126,14 @@ class RpcError(CodexError):
 
 class InvalidRequestError(RpcError):
     """JSON-RPC -32600: the request was not valid."""
+
+
+class ThreadHasForksError(InvalidRequestError):
+    """``thread.delete()`` was refused because threads forked from this one still use its
+    history. Delete those forks first (their ``forkedFromId`` is this thread's id); the
+    thread and its forks are left as they were."""
+
+    FORKED_HISTORY = "forked history still references it"
 
 
 class MethodNotFoundError(RpcError):

@@ -21,6 +21,9 @@ JSON-RPC on stdio. Every ``turn/start`` plays the scenario:
 - ``closed``: the turn completes, then the thread closes (``thread/closed``).
 - ``request METHOD``: sends the server request METHOD, waits for the answer, reports it
   in a ``test/answer`` notification, then completes.
+
+In every scenario ``thread/read`` refuses a thread that is not loaded, as codex 0.169+
+may (see `stored_thread`).
 """
 
 from __future__ import annotations
@@ -174,9 +177,31 @@ def play(scenario: list[str], turn_id: str, stdin: Any) -> None:
         raise SystemExit(f"unknown scenario {kind}")
 
 
+def stored_thread(method: str, params: dict[str, Any], loaded: set[str]) -> dict[str, Any]:
+    """Reading stored threads as codex 0.169+ can: ``thread/read`` answers "thread not
+    loaded" until the thread is started or resumed on this server (``THREAD`` is the one
+    stored thread; any other id does not exist)."""
+    thread_id = params.get("threadId")
+    if method == "thread/resume":
+        if thread_id != THREAD:
+            return {"error": {"code": -32600, "message": f"no rollout found for {thread_id}"}}
+        loaded.add(THREAD)
+        return {"result": {"thread": {"id": THREAD}}}
+    if method == "thread/loaded/list":
+        return {"result": {"data": sorted(loaded), "nextCursor": None}}
+    if method == "thread/unsubscribe":
+        status = "unsubscribed" if thread_id in loaded else "notLoaded"
+        loaded.discard(str(thread_id))
+        return {"result": {"status": status}}
+    if thread_id not in loaded:
+        return {"error": {"code": -32600, "message": f"thread not loaded: {thread_id}"}}
+    return {"result": {"thread": {"id": thread_id, "turns": [turn_obj("turn-1", "completed")]}}}
+
+
 def main() -> None:
     scenario = sys.argv[1:] or ["ok"]
     turns = 0
+    loaded: set[str] = set()
     stdin = sys.stdin
     for raw in stdin:
         message = json.loads(raw)
@@ -185,8 +210,11 @@ def main() -> None:
             continue  # notifications (initialized) and stray responses
         if method == "initialize":
             send({"id": request_id, "result": {"userAgent": "fake/0.163.0", "codexHome": "/x"}})
-        elif method in ("thread/start", "thread/resume", "thread/fork"):
+        elif method in ("thread/start", "thread/fork"):
             send({"id": request_id, "result": {"thread": {"id": THREAD}}})
+            loaded.add(THREAD)
+        elif method in ("thread/resume", "thread/read", "thread/unsubscribe", "thread/loaded/list"):
+            send({"id": request_id, **stored_thread(method, message["params"], loaded)})
         elif method == "turn/start" and scenario[0] == "onewrite":
             turns += 1
             one_write(scenario[1], request_id, f"turn-{turns}")

@@ -354,10 +354,9 @@ class AsyncCodex:
     async def read_thread(self, thread_id: str, *, include_turns: bool = True) -> Json:
         """A stored thread by id, raw (``thread/read``), with its turns unless
         ``include_turns=False``. Works for threads not loaded in this server too."""
-        result = await self._router.request(
-            "thread/read", {"threadId": thread_id, "includeTurns": include_turns}
-        )
-        return dict(result["thread"])
+        from .resources import read_thread
+
+        return await read_thread(self._router, thread_id, include_turns)
 
     # -- models -------------------------------------------------------------------------
 

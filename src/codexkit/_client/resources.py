@@ -4,12 +4,15 @@ pages of them, models, command results) and the requests behind them."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidRequestError, RpcError
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -22,6 +25,7 @@ __all__ = [
     "ThreadPage",
     "ThreadSummary",
     "fetch_models",
+    "read_thread",
     "run_command",
     "sandbox_policy_wire",
 ]
@@ -215,6 +219,38 @@ class CommandResult:
 
 
 # -- the requests behind AsyncCodex's methods ------------------------------------------
+
+
+# How the runtime refuses to read a thread it has not loaded: "thread not loaded: ID".
+_NOT_LOADED = "thread not loaded"
+
+
+async def read_thread(router: Router, thread_id: str, include_turns: bool) -> Json:
+    """``thread/read`` of a stored thread, loaded here or not (see below)."""
+    params = {"threadId": thread_id, "includeTurns": include_turns}
+    try:
+        result = await router.request("thread/read", params)
+    except InvalidRequestError as exc:
+        if not exc.message.startswith(_NOT_LOADED):
+            raise
+        result = await _read_by_resuming(router, thread_id, params, exc)
+    return dict(result["thread"])
+
+
+async def _read_by_resuming(router: Router, thread_id: str, params: Json, refused: RpcError) -> Any:
+    """Read a stored thread that the runtime reads only once it is loaded (codex
+    0.169.0 answered "thread not loaded" for a thread no client had resumed): load it
+    with ``thread/resume``, read it, and unload it again. A thread that cannot be
+    resumed either (deleted, or never run) raises the read's own error."""
+    try:
+        await router.request("thread/resume", {"threadId": thread_id})
+    except RpcError:
+        raise refused from None
+    try:
+        return await router.request("thread/read", params)
+    finally:
+        with contextlib.suppress(RpcError):
+            await router.request("thread/unsubscribe", {"threadId": thread_id})
 
 
 async def fetch_models(router: Router, include_hidden: bool) -> list[ModelInfo]:

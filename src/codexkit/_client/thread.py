@@ -15,9 +15,10 @@ from typing_extensions import Unpack
 from .._runtime.config import flatten_config
 from .._structured import OutputSpec
 from ..approvals import ApprovalPolicy
-from ..errors import CodexError
+from ..errors import CodexError, InvalidRequestError, ThreadHasForksError
 from ..options import CLIENT_DEFAULT, ThreadOptions, TurnOptions
 from ..types import InputLike, TurnResult, normalize_input
+from .resources import read_thread
 from .turn import AsyncTurn, start_turn, until_stopped
 
 if TYPE_CHECKING:
@@ -216,10 +217,7 @@ class AsyncThread:
 
     async def read(self, *, include_turns: bool = True) -> Json:
         """The thread as stored by the app-server (``thread/read``), with its turns."""
-        result = await self._router.request(
-            "thread/read", {"threadId": self.id, "includeTurns": include_turns}
-        )
-        return dict(result["thread"])
+        return await read_thread(self._router, self.id, include_turns)
 
     def _turn_finished(self, turn: AsyncTurn) -> None:
         if self._active is turn:
@@ -230,10 +228,7 @@ class AsyncThread:
     async def refresh(self) -> Json:
         """Re-read the thread's metadata from the server into :attr:`info` (without its
         turns) and return it."""
-        result = await self._router.request(
-            "thread/read", {"threadId": self.id, "includeTurns": False}
-        )
-        self.info = dict(result["thread"])
+        self.info = await read_thread(self._router, self.id, False)
         return self.info
 
     async def set_name(self, name: str) -> None:
@@ -256,8 +251,23 @@ class AsyncThread:
 
     async def delete(self) -> None:
         """Delete the thread and its stored history for good. Reading it afterwards fails
-        with :class:`~codexkit.InvalidRequestError`."""
-        await self._router.request("thread/delete", {"threadId": self.id})
+        with :class:`~codexkit.InvalidRequestError`.
+
+        A thread that was forked shares its history with its forks: codex refuses to
+        delete it while a fork remains, and this raises
+        :class:`~codexkit.ThreadHasForksError`. Delete the forks first.
+        """
+        try:
+            await self._router.request("thread/delete", {"threadId": self.id})
+        except InvalidRequestError as exc:
+            if ThreadHasForksError.FORKED_HISTORY not in exc.message:
+                raise
+            raise ThreadHasForksError(
+                exc.code,
+                f"{exc.message}; delete the threads forked from it first",
+                exc.data,
+                method=exc.method,
+            ) from None
         self._router.registrations.drop(self.id)
 
     async def unsubscribe(self) -> str:

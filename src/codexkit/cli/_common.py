@@ -104,7 +104,8 @@ def terminal_attached() -> bool:
 
 def execute(main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool) -> None:
     """Run a command's coroutine and leave with its exit code: 1 with one red line for a
-    codexkit error, 130 after Ctrl-C. ``--debug`` adds tracebacks and debug logs."""
+    codexkit error, 130 after Ctrl-C, 0 (quietly) when whoever read the output went
+    away. ``--debug`` adds tracebacks and debug logs."""
     _configure_logging(debug)
     try:
         code = asyncio.run(main())
@@ -115,11 +116,11 @@ def execute(main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool) -> Non
         err.print(Text("Interrupted.", style="bold yellow"))
         code = EXIT_INTERRUPTED
     except OutputClosed:
-        code = EXIT_FAILED
+        code = EXIT_OK  # the reader had what it wanted (`| head -1`): not a failure
     except BrokenPipeError:
         with contextlib.suppress(OutputClosed):
             _discard_output(sys.stdout)
-        code = EXIT_FAILED
+        code = EXIT_OK
     except (CodexError, CliError, OSError) as exc:
         if debug:
             err.print_exception()
