@@ -13,6 +13,7 @@ from ._client_ops import ClientOpsMixin
 from ._config import config_overrides, flatten_config
 from ._dispatch import Dispatcher, ThreadHandlers
 from ._errors import CodexError
+from ._options import check_directory
 from ._rpc import Connection, Middleware, RequestHandler, ServerRequest
 from ._thread import AsyncThread
 from ._transport import StdioTransport, Transport, UnixSocketTransport
@@ -67,6 +68,7 @@ class AsyncCodex(ClientOpsMixin):
         turn_idle_timeout: float | None = 600.0,
         request_handler: RequestHandler | None = None,
     ) -> None:
+        check_directory(cwd)
         self.model = model
         self.cwd = os.fspath(cwd) if cwd is not None else None
         self.codex_home = os.fspath(codex_home) if codex_home is not None else None
@@ -263,6 +265,7 @@ class AsyncCodex(ClientOpsMixin):
         config: Mapping[str, Any] | None = None,
         params: Json | None = None,
     ) -> Json:
+        check_directory(cwd, base=self.cwd)  # a relative one is the server's to resolve
         cwd = cwd if cwd is not None else self.cwd
         values = {
             "cwd": os.fspath(cwd) if cwd is not None else None,

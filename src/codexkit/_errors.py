@@ -11,7 +11,9 @@ Catch :class:`CodexError` for everything, or a subclass at the depth you need::
     │   └── ServerOverloadedError
     ├── TurnFailedError         a turn ended with status "failed"
     ├── OutputParseError        a structured answer did not parse (``raw_text`` kept)
-    └── CodexTimeoutError       a wait ran out of time (also a ``TimeoutError``)
+    ├── CodexTimeoutError       a wait ran out of time (also a ``TimeoutError``)
+    ├── InvalidArgumentError    an argument refused before sending (also a ``ValueError``)
+    └── InvalidInputError       a turn input of no known shape (also a ``TypeError``)
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = [
     "CodexNotFoundError",
     "CodexTimeoutError",
     "InternalRpcError",
+    "InvalidArgumentError",
+    "InvalidInputError",
     "InvalidParamsError",
     "InvalidRequestError",
     "MethodNotFoundError",
@@ -130,8 +134,10 @@ class TurnFailedError(CodexError):
     """
 
     def __init__(self, result: TurnResult) -> None:
+        from .types import error_object
+
         self.result = result
-        self.error: dict[str, Any] = dict(result.error or {})
+        self.error: dict[str, Any] = dict(error_object(result.error) or {})
         message = self.error.get("message") or "the turn failed"
         super().__init__(f"turn {result.turn_id} failed: {message}")
 
@@ -151,3 +157,15 @@ class OutputParseError(CodexError):
 
 class CodexTimeoutError(CodexError, TimeoutError):
     """A request, a turn or an idle stream ran out of time."""
+
+
+class InvalidArgumentError(CodexError, ValueError):
+    """An argument codexkit checks before sending anything was refused: a ``cwd`` that is
+    not an existing directory, an ``output_schema`` that is not a JSON Schema, an empty
+    turn input. Nothing reached the app-server."""
+
+
+class InvalidInputError(CodexError, TypeError):
+    """A turn input of no known shape: not a string, an input object (``TextInput``,
+    ``ImageInput``, ``LocalImageInput``), a protocol ``UserInput`` dict, or a list of
+    them. Nothing reached the app-server."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from typing_extensions import Unpack
 
 from ._errors import CodexError
+from ._options import check_directory
 from ._structured import OutputSpec
 from ._thread_ops import ThreadOpsMixin
 from ._turn import AsyncTurn
@@ -95,6 +96,7 @@ class AsyncThread(ThreadOpsMixin):
         ``collaboration_mode`` ``"plan"`` runs the turn in plan mode (where the agent may
         ask the user questions). ``params`` merges extra raw ``turn/start`` fields.
         """
+        check_directory(cwd, base=self.codex.cwd)
         wire: Json = {"threadId": self.id, "input": normalize_input(input)}
         output = None
         if output_type is not None or output_schema is not None:

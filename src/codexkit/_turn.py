@@ -32,7 +32,15 @@ from .events import (
     TurnFailed,
     parse_event,
 )
-from .types import AgentMessageItem, InputLike, Item, TokenUsage, TurnResult, normalize_input
+from .types import (
+    AgentMessageItem,
+    InputLike,
+    Item,
+    TokenUsage,
+    TurnResult,
+    error_object,
+    normalize_input,
+)
 
 if TYPE_CHECKING:
     from ._thread import AsyncThread
@@ -234,7 +242,7 @@ class AsyncTurn:
     def _build_result(self, event: TurnCompleted | TurnFailed) -> TurnResult:
         turn = event.turn
         status = event.status if isinstance(event, TurnCompleted) else "failed"
-        error = turn.get("error") or self._last_error
+        error = error_object(turn.get("error")) or self._last_error
         result = TurnResult(
             thread_id=self.thread.id,
             turn_id=str(turn.get("id") or self.id),

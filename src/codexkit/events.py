@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .types import Item, TokenUsage, parse_item
+from .types import Item, TokenUsage, error_object, parse_item
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -205,12 +205,12 @@ def _turn_completed(method: str, tid: str | None, uid: str | None, p: Json, raw:
     uid = uid or turn.get("id")
     status = str(turn.get("status", ""))
     if status == "failed":
-        return TurnFailed(method, tid, uid, raw, turn.get("error") or {}, turn)
+        return TurnFailed(method, tid, uid, raw, error_object(turn.get("error")) or {}, turn)
     return TurnCompleted(method, tid, uid, raw, status, turn)
 
 
 def _error(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
-    error = p.get("error") or {}
+    error = error_object(p.get("error")) or {}
     return StreamError(
         method, tid, uid, raw, str(error.get("message", "")), bool(p.get("willRetry")), error
     )

@@ -25,6 +25,7 @@ from ._binary import find_codex
 from ._errors import CodexError
 from ._exec._command import StrPath, ThreadOptions
 from ._exec._stream import ExecError, ExecStream
+from ._options import check_directory
 from ._structured import OutputSpec
 from .types import InputLike, TurnResult
 
@@ -80,8 +81,10 @@ class ExecCodex:
         ``sandbox`` is ``read-only``, ``workspace-write`` or ``danger-full-access``;
         ``network_access`` applies to ``workspace-write``; ``web_search`` is ``True``
         (live), ``False`` (disabled) or a mode (``"live"``, ``"cached"``, ``"disabled"``).
-        An ``ephemeral`` thread is not stored, so it runs one turn only.
+        An ``ephemeral`` thread is not stored, so it runs one turn only. A ``cwd`` that is
+        not an existing directory raises :class:`~codexkit.InvalidArgumentError`.
         """
+        check_directory(cwd)
         options = ThreadOptions(
             cwd=os.fspath(cwd) if cwd is not None else None,
             model=model,

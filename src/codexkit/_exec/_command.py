@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._config import config_overrides
+from .._errors import InvalidArgumentError, InvalidInputError
 from ..types import InputLike, normalize_input
 
 __all__ = ["ThreadOptions", "TurnFiles", "exec_argv", "split_input"]
@@ -142,8 +143,13 @@ def split_input(
             texts.append(part["text"])
         elif part["type"] == "localImage":
             paths.append(part["path"])
-        else:
+        elif part["type"] == "image" and "url" in part:
             paths.append(files.write(*_decode_data_url(part["url"])))
+        else:
+            raise InvalidInputError(
+                f"codex exec takes text and images only, not a {part['type']!r} input "
+                "(use AsyncCodex for it)"
+            )
     paths += [os.path.abspath(os.fspath(path)) for path in images]
     return "\n".join(texts), paths
 
@@ -151,7 +157,7 @@ def split_input(
 def _decode_data_url(url: str) -> tuple[bytes, str]:
     """The bytes of a ``data:`` URL and a file suffix for its media type."""
     if not url.startswith("data:") or "," not in url:
-        raise ValueError(
+        raise InvalidArgumentError(
             "codex exec attaches image files only: pass a LocalImageInput, a path in "
             f"images=, or an ImageInput with a data: URL, not {url[:40]!r}"
         )
