@@ -12,7 +12,7 @@ from ._binary import CodexBinary, check_version, find_codex
 from ._client_ops import ClientOpsMixin
 from ._config import config_overrides, flatten_config
 from ._dispatch import Dispatcher, ThreadHandlers
-from ._errors import CodexError
+from ._errors import CodexError, RpcError
 from ._options import check_directory
 from ._rpc import Connection, Middleware, RequestHandler, ServerRequest
 from ._thread import AsyncThread
@@ -32,6 +32,8 @@ Json = dict[str, Any]
 Listener = Callable[[Event], None]
 
 _CLIENT_INFO = {"name": "codexkit", "title": "codexkit", "version": "0.1.0"}
+#: How many threads started here and not yet given a turn are remembered (see _fresh).
+_FRESH_LIMIT = 1024
 
 
 class AsyncCodex(ClientOpsMixin):
@@ -87,6 +89,10 @@ class AsyncCodex(ClientOpsMixin):
         self._metadata: ServerInfo | None = None
         self._binary: CodexBinary | None = None
         self._active: dict[str, AsyncTurn] = {}
+        # Threads started here that have had no turn yet, with their thread/start params.
+        # The runtime stores a thread at its first turn: until then it cannot resume, fork
+        # or list its turns ("no rollout found"), and codexkit does it for it.
+        self._fresh: dict[str, Json] = {}
         self._listeners: list[Listener] = []
         self._middleware: list[Middleware] = []
 
@@ -219,20 +225,30 @@ class AsyncCodex(ClientOpsMixin):
         config: Mapping[str, Any] | None = None,
         params: Json | None = None,
     ) -> AsyncThread:
-        """Open a stored thread (also from a new app-server on the same ``CODEX_HOME``)."""
-        return await self._open_thread(
-            "thread/resume",
-            {"threadId": thread_id},
-            ThreadHandlers(_policy_of(approval_policy)),
-            dict(
-                cwd=cwd,
-                model=model,
-                sandbox=sandbox,
-                approval_policy=approval_policy,
-                config=config,
-                params=params,
-            ),
+        """Open a stored thread (also from a new app-server on the same ``CODEX_HOME``).
+
+        A thread this server has loaded is returned as it is: the runtime keeps its
+        settings (give new ones per turn). That includes a thread started here that has
+        had no turn yet, which the runtime has not stored and cannot resume."""
+        handlers = ThreadHandlers(_policy_of(approval_policy))
+        options: dict[str, Any] = dict(
+            cwd=cwd,
+            model=model,
+            sandbox=sandbox,
+            approval_policy=approval_policy,
+            config=config,
+            params=params,
         )
+        try:
+            return await self._open_thread(
+                "thread/resume", {"threadId": thread_id}, handlers, options
+            )
+        except RpcError:
+            if thread_id not in self._fresh:
+                raise
+        thread = AsyncThread(self, await self.read_thread(thread_id, include_turns=False))
+        self._register(thread.id, handlers)
+        return thread
 
     def thread(self, thread_id: str) -> AsyncThread:
         """A handle on a stored thread without loading it on the server: enough to read,
@@ -242,12 +258,37 @@ class AsyncCodex(ClientOpsMixin):
     async def _open_thread(
         self, method: str, wire: Json, handlers: ThreadHandlers, options: Mapping[str, Any]
     ) -> AsyncThread:
-        wire = {**wire, **self._thread_params(**options)}
+        fields = _merged(self._client_params(), self._thread_params(**options))
+        return await self._send_open(method, {**wire, **fields}, handlers)
+
+    async def _send_open(self, method: str, wire: Json, handlers: ThreadHandlers) -> AsyncThread:
         result = await self._request(method, wire)
         thread = AsyncThread(self, result["thread"])
-        if handlers.policy is not None or handlers.tools is not None:
-            self._dispatcher.threads[thread.id] = handlers
+        self._register(thread.id, handlers)
+        if method == "thread/start":
+            self._fresh[thread.id] = wire
+            while len(self._fresh) > _FRESH_LIMIT:  # the oldest loses only the stand-ins
+                del self._fresh[next(iter(self._fresh))]
         return thread
+
+    async def _fork_thread(
+        self, thread_id: str, handlers: ThreadHandlers, options: Mapping[str, Any]
+    ) -> AsyncThread:
+        wire: Json = {"threadId": thread_id}
+        try:
+            return await self._open_thread("thread/fork", wire, handlers, options)
+        except RpcError:
+            started = self._fresh.get(thread_id)
+            if started is None:
+                raise
+        # A thread with no turn has no history to copy: its fork is a new thread started
+        # with its settings (the client's defaults among them), the fork's own over them.
+        start = _merged(started, self._thread_params(**options))
+        return await self._send_open("thread/start", start, handlers)
+
+    def _register(self, thread_id: str, handlers: ThreadHandlers) -> None:
+        if handlers.policy is not None or handlers.tools is not None:
+            self._dispatcher.threads[thread_id] = handlers
 
     def _handlers_of(self, thread_id: str) -> ThreadHandlers:
         return self._dispatcher.threads.get(thread_id) or ThreadHandlers()
@@ -265,21 +306,26 @@ class AsyncCodex(ClientOpsMixin):
         config: Mapping[str, Any] | None = None,
         params: Json | None = None,
     ) -> Json:
+        """The wire fields of these thread options alone (see :meth:`_client_params`)."""
         check_directory(cwd, base=self.cwd)  # a relative one is the server's to resolve
-        cwd = cwd if cwd is not None else self.cwd
-        values = {
-            "cwd": os.fspath(cwd) if cwd is not None else None,
-            "model": model or self.model,
-            "sandbox": sandbox,
-            "approvalPolicy": _mode_of(approval_policy or self.approval_policy),
-            "developerInstructions": instructions,
-            "baseInstructions": base_instructions,
-            "ephemeral": ephemeral,
-            "config": flatten_config(config) if config else None,
-        }
-        wire = {key: value for key, value in values.items() if value is not None}
+        wire = _present(
+            cwd=os.fspath(cwd) if cwd is not None else None,
+            model=model or None,
+            sandbox=sandbox,
+            approvalPolicy=_mode_of(approval_policy or None),
+            developerInstructions=instructions,
+            baseInstructions=base_instructions,
+            ephemeral=ephemeral,
+            config=flatten_config(config) if config else None,
+        )
         wire.update(params or {})
         return wire
+
+    def _client_params(self) -> Json:
+        """The wire fields every thread this client opens gets, unless its own say else."""
+        return _present(
+            cwd=self.cwd, model=self.model, approvalPolicy=_mode_of(self.approval_policy)
+        )
 
     # -- notifications ------------------------------------------------------------------
 
@@ -353,6 +399,19 @@ class AsyncCodex(ClientOpsMixin):
     def stderr_tail(self) -> str:
         """The last lines the app-server wrote to stderr."""
         return self._connection.stderr_tail() if self._connection else ""
+
+
+def _present(**fields: Any) -> Json:
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _merged(base: Json, over: Json) -> Json:
+    """``over``'s fields over ``base``'s, their ``config`` settings merged key by key."""
+    merged = {**base, **over}
+    config = {**base.get("config", {}), **over.get("config", {})}
+    if config:
+        merged["config"] = config
+    return merged
 
 
 def _policy_of(policy: str | ApprovalPolicy | None) -> ApprovalPolicy | None:

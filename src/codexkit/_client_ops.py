@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ._account import AsyncAccount, AsyncSettings, _Client
+from ._errors import RpcError
 
 if TYPE_CHECKING:
     from .events import Event
@@ -220,6 +221,7 @@ class ClientOpsMixin:
     """Methods of :class:`~codexkit.AsyncCodex` beyond threads and turns."""
 
     if TYPE_CHECKING:
+        _fresh: dict[str, Json]
 
         async def _request(
             self, method: str, params: Any = None, *, timeout: float | None = None
@@ -294,10 +296,16 @@ class ClientOpsMixin:
 
     async def read_thread(self, thread_id: str, *, include_turns: bool = True) -> Json:
         """A stored thread by id, raw (``thread/read``), with its turns unless
-        ``include_turns=False``. Works for threads not loaded in this server too."""
-        result = await self._request(
-            "thread/read", {"threadId": thread_id, "includeTurns": include_turns}
-        )
+        ``include_turns=False``. Works for threads not loaded in this server too, and for
+        a thread started here that has had no turn yet (``turns`` is then empty)."""
+        params = {"threadId": thread_id, "includeTurns": include_turns}
+        try:
+            result = await self._request("thread/read", params)
+        except RpcError:
+            # The runtime cannot list the turns of a thread before its first one.
+            if not include_turns or thread_id not in self._fresh:
+                raise
+            result = await self._request("thread/read", {**params, "includeTurns": False})
         return dict(result["thread"])
 
     # -- models -------------------------------------------------------------------------

@@ -142,6 +142,7 @@ class AsyncThread(ThreadOpsMixin):
             self._turn_finished(turn)
             turn._end_span(error=exc)
             raise
+        self.codex._fresh.pop(self.id, None)  # the runtime stores the thread from now on
         started = result.get("turn") if isinstance(result, dict) else None
         if isinstance(started, dict) and started.get("id"):
             turn.id = str(started["id"])  # else the turn's own turn/started names it
@@ -164,18 +165,32 @@ class AsyncThread(ThreadOpsMixin):
 
     async def fork(self, **options: Unpack[ForkOptions]) -> AsyncThread:
         """A new thread with this thread's history; the original is left as it is.
-        ``options`` set the new thread up as in :meth:`AsyncCodex.start_thread`."""
+        ``options`` set the new thread up as in :meth:`AsyncCodex.start_thread`.
+
+        A thread that has had no turn yet has no history: its fork is a new thread
+        started with the original's settings (the runtime cannot fork it yet)."""
         handlers = self.codex._handlers_of(self.id)  # the fork keeps this thread's handlers
-        return await self.codex._open_thread(
-            "thread/fork", {"threadId": self.id}, handlers, options
-        )
+        return await self.codex._fork_thread(self.id, handlers, options)
 
     async def read(self, *, include_turns: bool = True) -> Json:
-        """The thread as stored by the app-server (``thread/read``), with its turns."""
-        result = await self.codex._request(
-            "thread/read", {"threadId": self.id, "includeTurns": include_turns}
-        )
-        return dict(result["thread"])
+        """The thread as stored by the app-server (``thread/read``), with its turns (none
+        for a thread that has had no turn yet). :attr:`info` takes the answer too."""
+        thread = await self.codex.read_thread(self.id, include_turns=include_turns)
+        self._adopt(thread, with_turns=include_turns)
+        return thread
+
+    def _record_turn(self, turn: Any) -> None:
+        """Keep :attr:`info`'s turns current with a turn that ended (``turn/completed``
+        carries its summary), when ``info`` lists the thread's turns at all."""
+        turns = self.info.get("turns")
+        if not isinstance(turns, list) or not isinstance(turn, dict):
+            return
+        for index in range(len(turns) - 1, -1, -1):  # a read() may have listed it running
+            known = turns[index]
+            if isinstance(known, dict) and known.get("id") == turn.get("id"):
+                turns[index] = turn
+                return
+        turns.append(turn)
 
     def _turn_finished(self, turn: AsyncTurn) -> None:
         if self._active is turn:

@@ -29,12 +29,20 @@ class ThreadOpsMixin:
         async def _begin(self, method: str, wire: Json) -> AsyncTurn: ...
 
     async def refresh(self) -> Json:
-        """Re-read the thread's metadata from the server into :attr:`info` (without its
-        turns) and return it."""
+        """Re-read the thread's metadata from the server into :attr:`info` and return it
+        (the turns ``info`` lists are kept; :meth:`read` re-reads them)."""
         result = await self.codex._request(
             "thread/read", {"threadId": self.id, "includeTurns": False}
         )
-        self.info = dict(result["thread"])
+        return self._adopt(result["thread"], with_turns=False)
+
+    def _adopt(self, thread: Json, *, with_turns: bool) -> Json:
+        """Take the server's view of the thread as :attr:`info`. An answer that lists no
+        turns because none were asked for keeps the turns ``info`` knew."""
+        known = self.info.get("turns")
+        self.info = dict(thread)
+        if not with_turns and known is not None:
+            self.info["turns"] = known
         return self.info
 
     async def set_name(self, name: str) -> None:
@@ -51,8 +59,7 @@ class ThreadOpsMixin:
     async def unarchive(self) -> Json:
         """Bring an archived thread back to the default listing; returns its metadata."""
         result = await self.codex._request("thread/unarchive", {"threadId": self.id})
-        self.info = dict(result["thread"])
-        return self.info
+        return self._adopt(result["thread"], with_turns=False)
 
     async def delete(self) -> None:
         """Delete the thread and its stored history for good. Reading it afterwards fails
@@ -83,8 +90,12 @@ class ThreadOpsMixin:
         result = await self.codex._request(
             "thread/revert", {"threadId": self.id, "beforeTurnId": oldest}
         )
-        self.info = dict(result["thread"])
-        return self.info
+        known = self.info.get("turns")
+        if isinstance(known, list):  # the answer lists no turns: drop the reverted ones
+            ids = [turn.get("id") if isinstance(turn, dict) else None for turn in known]
+            if oldest in ids:
+                del known[ids.index(oldest) :]
+        return self._adopt(result["thread"], with_turns=False)
 
     async def _nth_latest_turn(self, n: int) -> str:
         """The id of the ``n``-th turn counting back from the latest (1 = latest)."""

@@ -111,6 +111,7 @@ class AsyncTurn:
         self._queue.append((method, params, raw))
         if method == "turn/completed":
             self._finished = True
+            self.thread._record_turn(params.get("turn"))
             self.thread._turn_finished(self)
         self._wake()
 
