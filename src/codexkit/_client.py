@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -12,8 +12,8 @@ from ._binary import CodexBinary, check_version, find_codex
 from ._client_ops import ClientOpsMixin
 from ._config import config_overrides, flatten_config
 from ._dispatch import Dispatcher, ThreadHandlers
-from ._errors import CodexError, RpcError
-from ._options import check_directory
+from ._errors import CodexError, InvalidArgumentError, RpcError
+from ._options import check_directory, resolve_api_key, thread_settings
 from ._rpc import Connection, Middleware, RequestHandler, ServerRequest
 from ._thread import AsyncThread
 from ._transport import StdioTransport, Transport, UnixSocketTransport
@@ -51,6 +51,13 @@ class AsyncCodex(ClientOpsMixin):
     codex decides when to ask, and what it asks is declined) or an :class:`ApprovalPolicy`
     (the handler that answers, carrying the mode to request). ``tools`` are Python
     functions (see :func:`codexkit.tool`) offered to every thread.
+
+    ``reasoning_effort``, ``additional_directories`` (more writable roots),
+    ``network_access`` and ``web_search`` are defaults for every thread too, as in
+    :meth:`start_thread`. ``base_url`` sends the OpenAI provider's requests elsewhere
+    (codex's ``openai_base_url``). ``api_key`` signs the server in with an API key, held
+    in its memory only; without it ``CODEX_API_KEY`` does, or ``OPENAI_API_KEY`` when
+    ``CODEX_HOME`` holds no sign-in (see ``docs/sdk.md``).
     """
 
     def __init__(
@@ -63,6 +70,12 @@ class AsyncCodex(ClientOpsMixin):
         env: Mapping[str, str] | None = None,
         codex_bin: str | os.PathLike[str] | None = None,
         approval_policy: str | ApprovalPolicy | None = None,
+        reasoning_effort: str | None = None,
+        additional_directories: Sequence[str | os.PathLike[str]] | None = None,
+        network_access: bool | None = None,
+        web_search: bool | str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
         tools: Iterable[Tool] | None = None,
         connect: str | None = None,
         request_timeout: float | None = 120.0,
@@ -71,6 +84,11 @@ class AsyncCodex(ClientOpsMixin):
         request_handler: RequestHandler | None = None,
     ) -> None:
         check_directory(cwd)
+        if api_key is not None and connect is not None:
+            raise InvalidArgumentError(
+                "api_key signs in the app-server this client starts; a server reached with "
+                "connect= has its own sign-in (see codex.account.login_api_key)"
+            )
         self.model = model
         self.cwd = os.fspath(cwd) if cwd is not None else None
         self.codex_home = os.fspath(codex_home) if codex_home is not None else None
@@ -78,6 +96,13 @@ class AsyncCodex(ClientOpsMixin):
         self.env = dict(env or {})
         self.codex_bin = codex_bin
         self.approval_policy = approval_policy
+        self.reasoning_effort = reasoning_effort
+        self.additional_directories = additional_directories
+        self.network_access = network_access
+        self.web_search = web_search
+        self.base_url = base_url
+        # Only a server this client starts is signed in; one reached by `connect` is not.
+        self._api_key = None if connect else resolve_api_key(api_key, self.env, codex_home)
         self.connect = connect
         self.request_timeout = request_timeout
         self.startup_timeout = startup_timeout
@@ -132,10 +157,17 @@ class AsyncCodex(ClientOpsMixin):
                 timeout=self.startup_timeout,
             )
             connection.notify("initialized")
+            if self._api_key is not None:
+                await self._sign_in(connection, self._api_key)
         except BaseException:
             await self.close()
             raise
         self._metadata = self._server_info(result)
+
+    async def _sign_in(self, connection: Connection, api_key: str) -> None:
+        # The server was started with the ephemeral credential store: nothing is written.
+        params = {"type": "apiKey", "apiKey": api_key}
+        await connection.request("account/login/start", params, timeout=self.startup_timeout)
 
     async def close(self) -> None:
         """Shut the app-server down (or disconnect) and fail whatever still waits."""
@@ -151,7 +183,9 @@ class AsyncCodex(ClientOpsMixin):
         env = dict(self.env)
         if self.codex_home is not None:
             env["CODEX_HOME"] = self.codex_home
-        argv = [self._binary.path, "app-server", *config_overrides(self.config)]
+        # An API key is held in the server's memory only, never written to CODEX_HOME.
+        store = {"cli_auth_credentials_store": "ephemeral"} if self._api_key else {}
+        argv = [self._binary.path, "app-server", *config_overrides({**store, **self.config})]
         return StdioTransport(argv, cwd=self.cwd, env=self._binary.child_env(env))
 
     def _server_info(self, result: Json) -> ServerInfo:
@@ -180,7 +214,11 @@ class AsyncCodex(ClientOpsMixin):
         *,
         cwd: str | os.PathLike[str] | None = None,
         model: str | None = None,
+        reasoning_effort: str | None = None,
         sandbox: str | None = None,
+        additional_directories: Sequence[str | os.PathLike[str]] | None = None,
+        network_access: bool | None = None,
+        web_search: bool | str | None = None,
         approval_policy: str | ApprovalPolicy | None = None,
         instructions: str | None = None,
         base_instructions: str | None = None,
@@ -191,7 +229,14 @@ class AsyncCodex(ClientOpsMixin):
     ) -> AsyncThread:
         """Start a new thread. ``instructions`` are developer instructions added to the
         agent's own; ``base_instructions`` replace them. ``approval_policy`` and ``tools``
-        apply to this thread, over the client's. ``params`` adds raw fields."""
+        apply to this thread, over the client's. ``params`` adds raw fields.
+
+        ``reasoning_effort`` is the model's (``"low"``, ``"medium"``, ``"high"``, ...);
+        ``sandbox`` is ``read-only``, ``workspace-write`` or ``danger-full-access``;
+        ``additional_directories`` are writable too and ``network_access`` lets commands
+        reach the network, both under ``workspace-write``; ``web_search`` is ``True``
+        (live), ``False`` (disabled) or a mode (``"live"``, ``"cached"``,
+        ``"disabled"``). Each is a codex setting, over the same key in ``config``."""
         handlers = ThreadHandlers(_policy_of(approval_policy), _registry(tools))
         offered = self._dispatcher.tools
         if handlers.tools is not None:
@@ -204,7 +249,11 @@ class AsyncCodex(ClientOpsMixin):
             dict(
                 cwd=cwd,
                 model=model,
+                reasoning_effort=reasoning_effort,
                 sandbox=sandbox,
+                additional_directories=additional_directories,
+                network_access=network_access,
+                web_search=web_search,
                 approval_policy=approval_policy,
                 instructions=instructions,
                 base_instructions=base_instructions,
@@ -298,7 +347,11 @@ class AsyncCodex(ClientOpsMixin):
         *,
         cwd: str | os.PathLike[str] | None = None,
         model: str | None = None,
+        reasoning_effort: str | None = None,
         sandbox: str | None = None,
+        additional_directories: Sequence[str | os.PathLike[str]] | None = None,
+        network_access: bool | None = None,
+        web_search: bool | str | None = None,
         approval_policy: str | ApprovalPolicy | None = None,
         instructions: str | None = None,
         base_instructions: str | None = None,
@@ -308,6 +361,12 @@ class AsyncCodex(ClientOpsMixin):
     ) -> Json:
         """The wire fields of these thread options alone (see :meth:`_client_params`)."""
         check_directory(cwd, base=self.cwd)  # a relative one is the server's to resolve
+        settings = thread_settings(
+            reasoning_effort=reasoning_effort,
+            writable_roots=additional_directories,
+            network_access=network_access,
+            web_search=web_search,
+        )
         wire = _present(
             cwd=os.fspath(cwd) if cwd is not None else None,
             model=model or None,
@@ -316,15 +375,26 @@ class AsyncCodex(ClientOpsMixin):
             developerInstructions=instructions,
             baseInstructions=base_instructions,
             ephemeral=ephemeral,
-            config=flatten_config(config) if config else None,
+            config={**flatten_config(config or {}), **flatten_config(settings)} or None,
         )
         wire.update(params or {})
         return wire
 
     def _client_params(self) -> Json:
         """The wire fields every thread this client opens gets, unless its own say else."""
+        settings = thread_settings(
+            reasoning_effort=self.reasoning_effort,
+            writable_roots=self.additional_directories,
+            network_access=self.network_access,
+            web_search=self.web_search,
+        )
+        if self.base_url is not None:
+            settings["openai_base_url"] = self.base_url
         return _present(
-            cwd=self.cwd, model=self.model, approvalPolicy=_mode_of(self.approval_policy)
+            cwd=self.cwd,
+            model=self.model,
+            approvalPolicy=_mode_of(self.approval_policy),
+            config=flatten_config(settings) or None,
         )
 
     # -- notifications ------------------------------------------------------------------

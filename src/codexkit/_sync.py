@@ -18,7 +18,7 @@ import collections
 import concurrent.futures
 import os
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -112,6 +112,12 @@ class Codex(SyncClientOps):
         env: Mapping[str, str] | None = None,
         codex_bin: str | os.PathLike[str] | None = None,
         approval_policy: str | ApprovalPolicy | None = None,
+        reasoning_effort: str | None = None,
+        additional_directories: Sequence[str | os.PathLike[str]] | None = None,
+        network_access: bool | None = None,
+        web_search: bool | str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
         tools: Iterable[Tool] | None = None,
         connect: str | None = None,
         request_timeout: float | None = 120.0,
@@ -127,6 +133,12 @@ class Codex(SyncClientOps):
             env=env,
             codex_bin=codex_bin,
             approval_policy=approval_policy,
+            reasoning_effort=reasoning_effort,
+            additional_directories=additional_directories,
+            network_access=network_access,
+            web_search=web_search,
+            api_key=api_key,
+            base_url=base_url,
             tools=tools,
             connect=connect,
             request_timeout=request_timeout,
@@ -192,7 +204,11 @@ class Codex(SyncClientOps):
         *,
         cwd: str | os.PathLike[str] | None = None,
         model: str | None = None,
+        reasoning_effort: str | None = None,
         sandbox: str | None = None,
+        additional_directories: Sequence[str | os.PathLike[str]] | None = None,
+        network_access: bool | None = None,
+        web_search: bool | str | None = None,
         approval_policy: str | ApprovalPolicy | None = None,
         instructions: str | None = None,
         base_instructions: str | None = None,
@@ -205,7 +221,11 @@ class Codex(SyncClientOps):
         thread = self._async.start_thread(
             cwd=cwd,
             model=model,
+            reasoning_effort=reasoning_effort,
             sandbox=sandbox,
+            additional_directories=additional_directories,
+            network_access=network_access,
+            web_search=web_search,
             approval_policy=approval_policy,
             instructions=instructions,
             base_instructions=base_instructions,
@@ -286,7 +306,7 @@ class Thread(SyncThreadOps):
         input: InputLike,
         *,
         model: str | None = None,
-        effort: str | None = None,
+        reasoning_effort: str | None = None,
         cwd: str | None = None,
         output_type: type[Any] | None = None,
         output_schema: Json | None = None,
@@ -301,7 +321,7 @@ class Thread(SyncThreadOps):
         turn = self._async.turn(
             input,
             model=model,
-            effort=effort,
+            reasoning_effort=reasoning_effort,
             cwd=cwd,
             output_type=output_type,
             output_schema=output_schema,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from typing_extensions import Unpack
@@ -28,7 +28,7 @@ class TurnOptions(TypedDict, total=False):
     """The options of :meth:`AsyncThread.turn`, as taken by ``run`` and ``ask``."""
 
     model: str | None
-    effort: str | None
+    reasoning_effort: str | None
     cwd: str | None
     output_type: type[Any] | None
     output_schema: Json | None
@@ -44,7 +44,11 @@ class ForkOptions(TypedDict, total=False):
 
     cwd: str | os.PathLike[str] | None
     model: str | None
+    reasoning_effort: str | None
     sandbox: str | None
+    additional_directories: Sequence[str | os.PathLike[str]] | None
+    network_access: bool | None
+    web_search: bool | str | None
     approval_policy: str | ApprovalPolicy | None
     instructions: str | None
     base_instructions: str | None
@@ -78,7 +82,7 @@ class AsyncThread(ThreadOpsMixin):
         input: InputLike,
         *,
         model: str | None = None,
-        effort: str | None = None,
+        reasoning_effort: str | None = None,
         cwd: str | None = None,
         output_type: type[Any] | None = None,
         output_schema: Json | None = None,
@@ -94,7 +98,8 @@ class AsyncThread(ThreadOpsMixin):
         structured answer, parsed into ``result.output``; ``output_schema`` does the same
         with a raw JSON schema (``result.output`` is then the parsed JSON).
         ``collaboration_mode`` ``"plan"`` runs the turn in plan mode (where the agent may
-        ask the user questions). ``params`` merges extra raw ``turn/start`` fields.
+        ask the user questions). ``reasoning_effort`` applies to this turn and the next
+        ones. ``params`` merges extra raw ``turn/start`` fields.
         """
         check_directory(cwd, base=self.codex.cwd)
         wire: Json = {"threadId": self.id, "input": normalize_input(input)}
@@ -104,7 +109,7 @@ class AsyncThread(ThreadOpsMixin):
         _put(
             wire,
             model=model,
-            effort=effort,
+            effort=reasoning_effort,
             cwd=cwd,
             outputSchema=output.schema if output else None,
             approvalPolicy=approval_policy,

@@ -21,12 +21,12 @@ from typing import Any
 
 from .._config import config_overrides
 from .._errors import InvalidArgumentError, InvalidInputError
+from .._options import StrPath, thread_settings
 from ..types import InputLike, normalize_input
 
 __all__ = ["ThreadOptions", "TurnFiles", "exec_argv", "split_input"]
 
 Json = dict[str, Any]
-StrPath = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -46,24 +46,16 @@ class ThreadOptions:
     config: Mapping[str, Any] = field(default_factory=dict)
 
     def settings(self) -> Json:
-        """The options that have no flag of their own, as codex config settings."""
-        settings: Json = {}
-        if self.reasoning_effort is not None:
-            settings["model_reasoning_effort"] = self.reasoning_effort
-        if self.network_access is not None:
-            settings["sandbox_workspace_write"] = {"network_access": self.network_access}
-        if self.web_search is not None:
-            settings["web_search"] = _web_search_mode(self.web_search)
+        """The options that have no flag of their own, as codex config settings (the
+        additional directories have one: ``--add-dir``)."""
+        settings = thread_settings(
+            reasoning_effort=self.reasoning_effort,
+            network_access=self.network_access,
+            web_search=self.web_search,
+        )
         if self.approval_policy is not None:
             settings["approval_policy"] = self.approval_policy
         return settings
-
-
-def _web_search_mode(value: bool | str) -> str:
-    """``True``/``False`` as the ``web_search`` modes ``live``/``disabled``; a mode as is."""
-    if isinstance(value, bool):
-        return "live" if value else "disabled"
-    return value
 
 
 def exec_argv(

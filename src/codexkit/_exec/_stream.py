@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._errors import CodexError, CodexTimeoutError, OutputParseError, TurnFailedError
+from .._options import StrPath
 from .._structured import OutputSpec
 from .._turn import _final_text
 from ..events import (
@@ -22,7 +23,7 @@ from ..events import (
     TurnFailed,
 )
 from ..types import InputLike, Item, TurnResult
-from ._command import StrPath, TurnFiles, exec_argv, split_input
+from ._command import TurnFiles, exec_argv, split_input
 from ._mapping import exec_event, exec_usage
 from ._process import ExecProcess
 
