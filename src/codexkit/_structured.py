@@ -7,6 +7,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
+from ._json_schema import check_json_schema
 from .errors import OutputParseError
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class OutputSpec:
     def __init__(self, output_type: type[Any] | None, schema: Json | None) -> None:
         if output_type is not None and schema is not None:
             raise TypeError("pass output_type or output_schema, not both")
+        if schema is not None:
+            check_json_schema(schema)  # a bad schema fails here, not at the model
         self.output_type = output_type
         self.schema = strict_schema(output_type) if output_type is not None else schema
 

@@ -18,6 +18,8 @@ Catch :class:`CodexError` for everything, or a subclass at the depth you need::
     ├── EventBufferFullError    a turn buffered ``max_buffered_events`` unread events
     ├── ConcurrentConsumerError a second consumer asked for a turn's events at once
     ├── CodexTimeoutError       a wait ran out of time (also a ``TimeoutError``)
+    ├── InvalidArgumentError    an argument refused before sending (also a ``ValueError``)
+    ├── InvalidInputError       a turn input of no known shape (also a ``TypeError``)
     ├── LoginFailedError        a browser or device-code login did not complete
     └── ExecError               ``codex exec`` ended without finishing its turn
 """
@@ -39,6 +41,8 @@ __all__ = [
     "ExecError",
     "ForkedClientError",
     "InternalRpcError",
+    "InvalidArgumentError",
+    "InvalidInputError",
     "InvalidParamsError",
     "InvalidRequestError",
     "LoginFailedError",
@@ -51,7 +55,18 @@ __all__ = [
     "ThreadHasForksError",
     "TransportClosedError",
     "TurnFailedError",
+    "error_object",
 ]
+
+
+def error_object(value: Any) -> dict[str, Any] | None:
+    """A codex error as the object the protocol describes: a dict as it is, a bare
+    message (a string, or anything else) as ``{"message": ...}``; ``None`` for none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        return value
+    return {"message": value if isinstance(value, str) else repr(value)}
 
 
 class CodexError(Exception):
@@ -171,7 +186,7 @@ class TurnFailedError(CodexError):
 
     def __init__(self, result: TurnResult) -> None:
         self.result = result
-        self.error: dict[str, Any] = dict(result.error or {})
+        self.error: dict[str, Any] = dict(error_object(result.error) or {})
         message = self.error.get("message") or "the turn failed"
         super().__init__(f"turn {result.turn_id} failed: {message}")
 
@@ -276,3 +291,15 @@ class ExecError(CodexError):
         if stderr_tail:
             detail = f"{detail}\n--- codex exec stderr (tail) ---\n{stderr_tail}"
         super().__init__(detail)
+
+
+class InvalidArgumentError(CodexError, ValueError):
+    """An argument codexkit checks before sending anything was refused: a ``cwd`` that is
+    not an existing directory, an ``output_schema`` that is not a JSON Schema, an empty
+    turn input. Nothing reached the app-server."""
+
+
+class InvalidInputError(CodexError, TypeError):
+    """A turn input of no known shape: not a string, an input object (``TextInput``,
+    ``ImageInput``, ``LocalImageInput``), a protocol ``UserInput`` dict, or a list of
+    them. Nothing reached the app-server."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import error_object
 from .types import Item, TokenUsage, UnknownItem, parse_item
 
 if TYPE_CHECKING:
@@ -232,12 +233,12 @@ def _turn_completed(method: str, tid: str | None, uid: str | None, p: Json, raw:
         raise ValueError(f"its turn has no status (a {type(status).__name__})")
     uid = uid or turn.get("id")
     if status == "failed":
-        return TurnFailed(method, tid, uid, raw, turn.get("error") or {}, turn)
+        return TurnFailed(method, tid, uid, raw, error_object(turn.get("error")) or {}, turn)
     return TurnCompleted(method, tid, uid, raw, status, turn)
 
 
 def _error(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
-    error = p.get("error") or {}
+    error = error_object(p.get("error")) or {}
     return StreamError(
         method, tid, uid, raw, str(error.get("message", "")), bool(p.get("willRetry")), error
     )

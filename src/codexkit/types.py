@@ -9,11 +9,15 @@ schema adds later is one ``raw[...]`` away. The complete generated protocol mode
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
-from collections.abc import Sequence
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import InvalidArgumentError, InvalidInputError
 
 __all__ = [
     "AgentMessageItem",
@@ -95,29 +99,84 @@ def _with_detail(wire: Json, detail: str | None) -> Json:
 
 
 Input = TextInput | ImageInput | LocalImageInput
-InputLike = str | Input | Sequence[str | Input]
+InputLike = str | Input | Mapping[str, Any] | Sequence[str | Input | Mapping[str, Any]]
 
 
 def normalize_input(value: InputLike) -> list[Json]:
-    """Turn a prompt, one input or a list of them into the wire form of ``turn/start``."""
-    parts: Sequence[str | Input] = [value] if isinstance(value, (str, *_INPUT_TYPES)) else value
-    wire: list[Json] = []
-    for part in parts:
-        if isinstance(part, str):
-            wire.append(TextInput(part).to_wire())
-        elif isinstance(part, _INPUT_TYPES):
-            wire.append(part.to_wire())
-        else:
-            raise TypeError(
-                f"turn input must be str, TextInput, ImageInput or LocalImageInput, "
-                f"not {type(part).__name__}"
-            )
+    """Turn a prompt, one input or a list of them into the wire form of ``turn/start``.
+
+    An input is a string, a :class:`TextInput`, :class:`ImageInput` or
+    :class:`LocalImageInput`, or a protocol ``UserInput`` dict (``{"type": "text",
+    "text": ...}``, ``"image"``, ``"localImage"``, ``"skill"``, ``"mention"``, ...),
+    checked against the pinned protocol. Anything else raises
+    :class:`~codexkit.InvalidInputError` (a ``TypeError``); no input at all,
+    :class:`~codexkit.InvalidArgumentError`.
+    """
+    if isinstance(value, (str, Mapping, *_INPUT_TYPES)):
+        parts: Sequence[Any] = [value]
+    elif isinstance(value, (list, tuple)):
+        parts = value
+    else:
+        raise InvalidInputError(f"a turn input must be {_INPUT_KINDS}, not {type(value).__name__}")
+    wire = [_wire_part(part) for part in parts]
     if not wire:
-        raise ValueError("a turn needs at least one input")
+        raise InvalidArgumentError("a turn needs at least one input")
     return wire
 
 
 _INPUT_TYPES = (TextInput, ImageInput, LocalImageInput)
+_INPUT_KINDS = (
+    "a string, a TextInput, ImageInput or LocalImageInput, a UserInput dict, or a list of them"
+)
+
+
+def _wire_part(part: Any) -> Json:
+    if isinstance(part, str):
+        return TextInput(part).to_wire()
+    if isinstance(part, _INPUT_TYPES):
+        return part.to_wire()
+    if isinstance(part, Mapping):
+        return _user_input(part)
+    raise InvalidInputError(f"each turn input must be {_INPUT_KINDS}, not {type(part).__name__}")
+
+
+def _user_input(part: Mapping[str, Any]) -> Json:
+    """A ``UserInput`` dict, sent as given once the pinned protocol's model accepts it."""
+    from pydantic import ValidationError
+
+    wire = dict(part)
+    kind = wire.get("type")
+    adapter, kinds = _user_input_model()
+    if kind not in kinds:
+        raise InvalidInputError(
+            f"a turn input dict (a protocol UserInput) needs a 'type' among "
+            f"{', '.join(kinds)}; got {kind!r}"
+        )
+    try:
+        adapter.validate_python(wire)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"the {kind!r} turn input does not match the protocol: {exc}"
+        ) from None
+    # The protocol's image input takes a `url` or a `fileId`; the generated model has neither.
+    if kind == "image" and not any(isinstance(wire.get(key), str) for key in ("url", "fileId")):
+        raise InvalidInputError("an 'image' turn input needs a 'url' (or a 'fileId')")
+    return wire
+
+
+@functools.lru_cache(maxsize=1)
+def _user_input_model() -> tuple[Any, tuple[str, ...]]:
+    """A validator for the protocol's ``UserInput`` union, and the input types it knows."""
+    from pydantic import TypeAdapter
+
+    from .protocol import load_model
+
+    union = load_model("UserInput")
+    members = typing.get_args(typing.get_args(union)[0])  # Annotated[Union[...], ...]
+    tags = [getattr(meta, "tag", None) for member in members for meta in member.__metadata__]
+    kinds = tuple(tag for tag in tags if isinstance(tag, str) and not tag.startswith("__"))
+    return TypeAdapter(union), kinds
+
 
 # -- items --------------------------------------------------------------------------
 
@@ -316,18 +375,31 @@ class TokenUsage:
 
     @staticmethod
     def from_wire(raw: Json) -> TokenUsage:
+        """The usage of a ``thread/tokenUsage/updated``; a count that is missing or not
+        an integer (``Infinity``, a string) reads as 0 (``None`` for the window)."""
         last = raw.get("last") or {}
         total = raw.get("total") or {}
+        window = raw.get("modelContextWindow")
         return TokenUsage(
-            input_tokens=int(last.get("inputTokens", 0)),
-            cached_input_tokens=int(last.get("cachedInputTokens", 0)),
-            output_tokens=int(last.get("outputTokens", 0)),
-            reasoning_output_tokens=int(last.get("reasoningOutputTokens", 0)),
-            total_tokens=int(last.get("totalTokens", 0)),
-            thread_total_tokens=int(total.get("totalTokens", 0)),
-            model_context_window=raw.get("modelContextWindow"),
+            input_tokens=token_count(last.get("inputTokens")),
+            cached_input_tokens=token_count(last.get("cachedInputTokens")),
+            output_tokens=token_count(last.get("outputTokens")),
+            reasoning_output_tokens=token_count(last.get("reasoningOutputTokens")),
+            total_tokens=token_count(last.get("totalTokens")),
+            thread_total_tokens=token_count(total.get("totalTokens")),
+            model_context_window=window if _is_count(window) else None,
             raw=raw,
         )
+
+
+def token_count(value: Any) -> int:
+    """A token count from the wire: the integer, or 0 for anything else (missing, a
+    float such as ``Infinity``, a string): a count never raises."""
+    return value if _is_count(value) else 0
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from .._defaults import (
     DEFAULT_MAX_BUFFERED_EVENTS,
     DEFAULT_MAX_MESSAGE_SIZE,
 )
-from ..errors import CodexError
+from ..errors import CodexError, InvalidArgumentError
 
 # `from codexkit import AsyncCodex` loads this module and nothing heavy: the machinery
 # (router, dispatcher, events, types, transports) is imported where a client first
@@ -58,6 +58,13 @@ class AsyncCodex:
     (the handler that answers, carrying the mode to request). ``tools`` are Python
     functions (see :func:`codexkit.tool`) offered to every thread.
 
+    ``reasoning_effort``, ``additional_directories`` (more writable roots),
+    ``network_access`` and ``web_search`` are defaults for every thread too, as in
+    :meth:`start_thread`. ``base_url`` sends the OpenAI provider's requests elsewhere
+    (codex's ``openai_base_url``). ``api_key`` signs the server in with an API key, held
+    in its memory only; without it ``CODEX_API_KEY`` does, or ``OPENAI_API_KEY`` when
+    ``CODEX_HOME`` holds no sign-in (see ``docs/sdk.md``).
+
     ``transport`` connects through a :class:`~codexkit.transport.Transport` of your own
     (or one you built) instead of spawning the bundled binary.
 
@@ -78,6 +85,12 @@ class AsyncCodex:
         env: Mapping[str, str] | None = None,
         codex_bin: str | os.PathLike[str] | None = None,
         approval_policy: str | ApprovalPolicy | None = None,
+        reasoning_effort: str | None = None,
+        additional_directories: Sequence[str | os.PathLike[str]] | None = None,
+        network_access: bool | None = None,
+        web_search: bool | str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
         tools: Iterable[Tool] | None = None,
         connect: str | None = None,
         request_timeout: float | None = 120.0,
@@ -89,6 +102,14 @@ class AsyncCodex:
         max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
         transport: Transport | None = None,
     ) -> None:
+        from ..options import check_directory, resolve_api_key
+
+        check_directory(cwd)
+        if api_key is not None and connect is not None:
+            raise InvalidArgumentError(
+                "api_key signs in the app-server this client starts; a server reached with "
+                "connect= has its own sign-in (see codex.account.login_api_key)"
+            )
         self.model = model
         self.cwd = os.fspath(cwd) if cwd is not None else None
         self.codex_home = os.fspath(codex_home) if codex_home is not None else None
@@ -96,6 +117,13 @@ class AsyncCodex:
         self.env = dict(env or {})
         self.codex_bin = codex_bin
         self.approval_policy = approval_policy
+        self.reasoning_effort = reasoning_effort
+        self.additional_directories = additional_directories
+        self.network_access = network_access
+        self.web_search = web_search
+        self.base_url = base_url
+        # Only a server this client starts is signed in; one reached by `connect` is not.
+        self._api_key = None if connect else resolve_api_key(api_key, self.env, codex_home)
         self.connect = connect
         self.request_timeout = request_timeout
         self.startup_timeout = startup_timeout
@@ -145,7 +173,7 @@ class AsyncCodex:
         from .launch import abandon, handshake, make_transport
 
         if self.transport is None:
-            self.transport, self._binary = make_transport(self)
+            self.transport, self._binary = make_transport(self, api_key=self._api_key)
         transport = self.transport
         connection = Connection(
             transport,
@@ -159,7 +187,7 @@ class AsyncCodex:
         self._finalizer = weakref.finalize(self, abandon, transport)
         self._finalizer.atexit = False  # at exit the transport's own hook ends the server
         try:
-            self._metadata = await handshake(self, connection, self._binary)
+            self._metadata = await handshake(self, connection, self._binary, api_key=self._api_key)
         except BaseException:
             await self.close()
             raise
@@ -197,7 +225,11 @@ class AsyncCodex:
         *,
         cwd: str | os.PathLike[str] | None = None,
         model: str | None = None,
+        reasoning_effort: str | None = None,
         sandbox: str | None = None,
+        additional_directories: Sequence[str | os.PathLike[str]] | None = None,
+        network_access: bool | None = None,
+        web_search: bool | str | None = None,
         approval_policy: str | ApprovalPolicy | None = None,
         instructions: str | None = None,
         base_instructions: str | None = None,
@@ -208,7 +240,14 @@ class AsyncCodex:
     ) -> AsyncThread:
         """Start a new thread. ``instructions`` are developer instructions added to the
         agent's own; ``base_instructions`` replace them. ``approval_policy`` and ``tools``
-        apply to this thread, over the client's. ``params`` adds raw fields."""
+        apply to this thread, over the client's. ``params`` adds raw fields.
+
+        ``reasoning_effort`` is the model's (``"low"``, ``"medium"``, ``"high"``, ...);
+        ``sandbox`` is ``read-only``, ``workspace-write`` or ``danger-full-access``;
+        ``additional_directories`` are writable too and ``network_access`` lets commands
+        reach the network, both under ``workspace-write``; ``web_search`` is ``True``
+        (live), ``False`` (disabled) or a mode (``"live"``, ``"cached"``,
+        ``"disabled"``). Each is a codex setting, over the same key in ``config``."""
         from .dispatch import thread_handlers
 
         handlers = thread_handlers(approval_policy, tools)
@@ -223,7 +262,11 @@ class AsyncCodex:
             dict(
                 cwd=cwd,
                 model=model,
+                reasoning_effort=reasoning_effort,
                 sandbox=sandbox,
+                additional_directories=additional_directories,
+                network_access=network_access,
+                web_search=web_search,
                 approval_policy=approval_policy,
                 instructions=instructions,
                 base_instructions=base_instructions,
@@ -244,12 +287,15 @@ class AsyncCodex:
         config: Mapping[str, Any] | None = None,
         params: Json | None = None,
     ) -> AsyncThread:
-        """Open a stored thread (also from a new app-server on the same ``CODEX_HOME``)."""
+        """Open a stored thread (also from a new app-server on the same ``CODEX_HOME``).
+
+        A thread this server has loaded is returned as it is: the runtime keeps its
+        settings (give new ones per turn). That includes a thread started here that has
+        had no turn yet, which the runtime has not stored and cannot resume."""
         from .dispatch import thread_handlers
 
-        return await self._threads.open(
-            "thread/resume",
-            {"threadId": thread_id},
+        return await self._threads.resume(
+            thread_id,
             thread_handlers(approval_policy),
             dict(
                 cwd=cwd,
@@ -353,10 +399,11 @@ class AsyncCodex:
 
     async def read_thread(self, thread_id: str, *, include_turns: bool = True) -> Json:
         """A stored thread by id, raw (``thread/read``), with its turns unless
-        ``include_turns=False``. Works for threads not loaded in this server too."""
+        ``include_turns=False``. Works for threads not loaded in this server too, and for
+        a thread started here that has had no turn yet (``turns`` is then empty)."""
         from .resources import read_thread
 
-        return await read_thread(self._router, thread_id, include_turns)
+        return await read_thread(self._router, thread_id, include_turns, self._threads.fresh)
 
     # -- models -------------------------------------------------------------------------
 

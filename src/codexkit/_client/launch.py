@@ -47,7 +47,9 @@ class LaunchSettings(Protocol):
     def max_message_size(self) -> int | None: ...
 
 
-def make_transport(settings: LaunchSettings) -> tuple[Transport, CodexBinary | None]:
+def make_transport(
+    settings: LaunchSettings, *, api_key: str | None
+) -> tuple[Transport, CodexBinary | None]:
     """The transport to the server ``settings`` describe, and the binary it runs."""
     if settings.connect is not None:
         path = settings.connect.removeprefix("unix://")
@@ -56,7 +58,9 @@ def make_transport(settings: LaunchSettings) -> tuple[Transport, CodexBinary | N
     env = dict(settings.env)
     if settings.codex_home is not None:
         env["CODEX_HOME"] = settings.codex_home
-    argv = [binary.path, "app-server", *config_overrides(settings.config)]
+    # An API key is held in the server's memory only, never written to CODEX_HOME.
+    store = {"cli_auth_credentials_store": "ephemeral"} if api_key else {}
+    argv = [binary.path, "app-server", *config_overrides({**store, **settings.config})]
     transport = StdioTransport(
         argv,
         cwd=settings.cwd,
@@ -67,9 +71,14 @@ def make_transport(settings: LaunchSettings) -> tuple[Transport, CodexBinary | N
 
 
 async def handshake(
-    settings: LaunchSettings, connection: Connection, binary: CodexBinary | None
+    settings: LaunchSettings,
+    connection: Connection,
+    binary: CodexBinary | None,
+    *,
+    api_key: str | None,
 ) -> ServerInfo:
-    """Start ``connection`` and complete ``initialize`` / ``initialized``."""
+    """Start ``connection``, complete ``initialize`` / ``initialized``, and sign the
+    server in with ``api_key`` if given (the ephemeral store keeps it in memory)."""
     async with _first_start_lock(settings):
         await connection.start()
         result = await connection.request(
@@ -78,6 +87,9 @@ async def handshake(
             timeout=settings.startup_timeout,
         )
     connection.notify("initialized")
+    if api_key is not None:
+        login = {"type": "apiKey", "apiKey": api_key}
+        await connection.request("account/login/start", login, timeout=settings.startup_timeout)
     user_agent = str(result.get("userAgent", ""))
     return ServerInfo(
         name="codex app-server",

@@ -7,7 +7,7 @@ import base64
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -225,15 +225,21 @@ class CommandResult:
 _NOT_LOADED = "thread not loaded"
 
 
-async def read_thread(router: Router, thread_id: str, include_turns: bool) -> Json:
-    """``thread/read`` of a stored thread, loaded here or not (see below)."""
+async def read_thread(
+    router: Router, thread_id: str, include_turns: bool, fresh: Container[str]
+) -> Json:
+    """``thread/read`` of a stored thread, loaded here or not (see below), or of one in
+    ``fresh``: started here with no turn yet, whose turns the runtime cannot list."""
     params = {"threadId": thread_id, "includeTurns": include_turns}
     try:
         result = await router.request("thread/read", params)
-    except InvalidRequestError as exc:
-        if not exc.message.startswith(_NOT_LOADED):
+    except RpcError as exc:
+        if isinstance(exc, InvalidRequestError) and exc.message.startswith(_NOT_LOADED):
+            result = await _read_by_resuming(router, thread_id, params, exc)
+        elif include_turns and thread_id in fresh:
+            result = await router.request("thread/read", {**params, "includeTurns": False})
+        else:
             raise
-        result = await _read_by_resuming(router, thread_id, params, exc)
     return dict(result["thread"])
 
 

@@ -7,7 +7,7 @@ registers the thread's own approval policy and tools with the router."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from typing_extensions import Unpack
@@ -15,8 +15,8 @@ from typing_extensions import Unpack
 from .._runtime.config import flatten_config
 from .._structured import OutputSpec
 from ..approvals import ApprovalPolicy
-from ..errors import CodexError, InvalidRequestError, ThreadHasForksError
-from ..options import CLIENT_DEFAULT, ThreadOptions, TurnOptions
+from ..errors import CodexError, InvalidRequestError, RpcError, ThreadHasForksError
+from ..options import CLIENT_DEFAULT, ThreadOptions, TurnOptions, check_directory, thread_settings
 from ..types import InputLike, TurnResult, normalize_input
 from .resources import read_thread
 from .turn import AsyncTurn, start_turn, until_stopped
@@ -37,8 +37,17 @@ class ThreadDefaults(Protocol):
     model: str | None
     cwd: str | None
     approval_policy: str | ApprovalPolicy | None
+    reasoning_effort: str | None
+    additional_directories: Sequence[str | os.PathLike[str]] | None
+    network_access: bool | None
+    web_search: bool | str | None
+    base_url: str | None
     turn_idle_timeout: float | None
     max_buffered_events: int | None
+
+
+#: How many threads started here and not yet given a turn are remembered (see fresh).
+_FRESH_LIMIT = 1024
 
 
 class ThreadOpener:
@@ -47,6 +56,10 @@ class ThreadOpener:
     def __init__(self, router: Router, defaults: ThreadDefaults) -> None:
         self.router = router
         self.defaults = defaults
+        # Threads started here that have had no turn yet, with their thread/start params.
+        # The runtime stores a thread at its first turn: until then it cannot resume, fork
+        # or list its turns ("no rollout found"), and codexkit does it for it.
+        self.fresh: dict[str, Json] = {}
 
     @property
     def turn_idle_timeout(self) -> float | None:
@@ -65,11 +78,49 @@ class ThreadOpener:
     ) -> AsyncThread:
         """Send ``method`` with ``wire`` and the params of ``options``; the new thread
         answers its requests with ``handlers``."""
-        wire = {**wire, **self.params(**options)}
+        fields = _merged(self._client_params(), self.params(**options))
+        return await self._send(method, {**wire, **fields}, handlers)
+
+    async def _send(
+        self, method: ClientMethod, wire: Json, handlers: ThreadHandlers | None
+    ) -> AsyncThread:
         result = await self.router.request(method, wire)
         thread = AsyncThread(self, result["thread"])
         self.router.registrations.hold(thread.id, thread, handlers)
+        if method == "thread/start":
+            self.fresh[thread.id] = wire
+            while len(self.fresh) > _FRESH_LIMIT:  # the oldest loses only the stand-ins
+                del self.fresh[next(iter(self.fresh))]
         return thread
+
+    async def resume(
+        self, thread_id: str, handlers: ThreadHandlers, options: Mapping[str, Any]
+    ) -> AsyncThread:
+        """``thread/resume``; a thread started here with no turn yet, which the runtime
+        cannot resume, is returned as it is loaded."""
+        try:
+            return await self.open("thread/resume", {"threadId": thread_id}, handlers, options)
+        except RpcError:
+            if thread_id not in self.fresh:
+                raise
+        info = await read_thread(self.router, thread_id, False, self.fresh)
+        thread = AsyncThread(self, info)
+        self.router.registrations.hold(thread.id, thread, handlers)
+        return thread
+
+    async def fork(
+        self, thread_id: str, handlers: ThreadHandlers | None, options: Mapping[str, Any]
+    ) -> AsyncThread:
+        """``thread/fork``; a thread with no turn has no history to copy: its fork is a new
+        thread started with its settings (the client's defaults among them), the fork's
+        own over them."""
+        try:
+            return await self.open("thread/fork", {"threadId": thread_id}, handlers, options)
+        except RpcError:
+            started = self.fresh.get(thread_id)
+            if started is None:
+                raise
+        return await self._send("thread/start", _merged(started, self.params(**options)), handlers)
 
     def handle(self, thread_id: str) -> AsyncThread:
         """A handle on a stored thread, without asking the server anything."""
@@ -82,7 +133,11 @@ class ThreadOpener:
         *,
         cwd: str | os.PathLike[str] | None = None,
         model: str | None = None,
+        reasoning_effort: str | None = None,
         sandbox: str | None = None,
+        additional_directories: Sequence[str | os.PathLike[str]] | None = None,
+        network_access: bool | None = None,
+        web_search: bool | str | None = None,
         approval_policy: str | ApprovalPolicy | None = None,
         instructions: str | None = None,
         base_instructions: str | None = None,
@@ -90,23 +145,44 @@ class ThreadOpener:
         config: Mapping[str, Any] | None = None,
         params: Json | None = None,
     ) -> Json:
-        """The wire params of a thread's options, over the client's defaults."""
-        defaults = self.defaults
-        cwd = cwd if cwd is not None else defaults.cwd
-        policy = approval_policy or defaults.approval_policy
-        values = {
-            "cwd": os.fspath(cwd) if cwd is not None else None,
-            "model": model or defaults.model,
-            "sandbox": sandbox,
-            "approvalPolicy": policy.mode if isinstance(policy, ApprovalPolicy) else policy,
-            "developerInstructions": instructions,
-            "baseInstructions": base_instructions,
-            "ephemeral": ephemeral,
-            "config": flatten_config(config) if config else None,
-        }
-        wire = {key: value for key, value in values.items() if value is not None}
+        """The wire fields of these thread options alone (see :meth:`_client_params`)."""
+        check_directory(cwd, base=self.defaults.cwd)  # a relative one is the server's
+        settings = thread_settings(
+            reasoning_effort=reasoning_effort,
+            writable_roots=additional_directories,
+            network_access=network_access,
+            web_search=web_search,
+        )
+        wire = _present(
+            cwd=os.fspath(cwd) if cwd is not None else None,
+            model=model or None,
+            sandbox=sandbox,
+            approvalPolicy=_mode_of(approval_policy or None),
+            developerInstructions=instructions,
+            baseInstructions=base_instructions,
+            ephemeral=ephemeral,
+            config={**flatten_config(config or {}), **flatten_config(settings)} or None,
+        )
         wire.update(params or {})
         return wire
+
+    def _client_params(self) -> Json:
+        """The wire fields every thread the client opens gets, unless its own say else."""
+        defaults = self.defaults
+        settings = thread_settings(
+            reasoning_effort=defaults.reasoning_effort,
+            writable_roots=defaults.additional_directories,
+            network_access=defaults.network_access,
+            web_search=defaults.web_search,
+        )
+        if defaults.base_url is not None:
+            settings["openai_base_url"] = defaults.base_url
+        return _present(
+            cwd=defaults.cwd,
+            model=defaults.model,
+            approvalPolicy=_mode_of(defaults.approval_policy),
+            config=flatten_config(settings) or None,
+        )
 
 
 class AsyncThread:
@@ -125,7 +201,7 @@ class AsyncThread:
         input: InputLike,
         *,
         model: str | None = None,
-        effort: str | None = None,
+        reasoning_effort: str | None = None,
         cwd: str | None = None,
         output_type: type[Any] | None = None,
         output_schema: Json | None = None,
@@ -141,8 +217,10 @@ class AsyncThread:
         structured answer, parsed into ``result.output``; ``output_schema`` does the same
         with a raw JSON schema (``result.output`` is then the parsed JSON).
         ``collaboration_mode`` ``"plan"`` runs the turn in plan mode (where the agent may
-        ask the user questions). ``params`` merges extra raw ``turn/start`` fields.
+        ask the user questions). ``reasoning_effort`` applies to this turn and the next
+        ones. ``params`` merges extra raw ``turn/start`` fields.
         """
+        check_directory(cwd, base=self._opener.defaults.cwd)
         wire: Json = {"threadId": self.id, "input": normalize_input(input)}
         output = None
         if output_type is not None or output_schema is not None:
@@ -150,7 +228,7 @@ class AsyncThread:
         _put(
             wire,
             model=model,
-            effort=effort,
+            effort=reasoning_effort,
             cwd=cwd,
             outputSchema=output.schema if output else None,
             approvalPolicy=approval_policy,
@@ -192,6 +270,7 @@ class AsyncThread:
         )
         self._active = turn
         await start_turn(turn, method, wire)
+        self._opener.fresh.pop(self.id, None)  # the runtime stores the thread from now on
         return turn
 
     async def run(
@@ -211,25 +290,53 @@ class AsyncThread:
 
     async def fork(self, **options: Unpack[ThreadOptions]) -> AsyncThread:
         """A new thread with this thread's history; the original is left as it is.
-        ``options`` set the new thread up as in :meth:`AsyncCodex.start_thread`."""
+        ``options`` set the new thread up as in :meth:`AsyncCodex.start_thread`.
+
+        A thread that has had no turn yet has no history: its fork is a new thread
+        started with the original's settings (the runtime cannot fork it yet)."""
         handlers = self._router.handlers(self.id)  # the fork keeps this thread's handlers
-        return await self._opener.open("thread/fork", {"threadId": self.id}, handlers, options)
+        return await self._opener.fork(self.id, handlers, options)
 
     async def read(self, *, include_turns: bool = True) -> Json:
         """The thread as stored by the app-server (``thread/read``), with its turns."""
-        return await read_thread(self._router, self.id, include_turns)
+        thread = await read_thread(self._router, self.id, include_turns, self._opener.fresh)
+        self._adopt(thread, with_turns=include_turns)
+        return thread
 
-    def _turn_finished(self, turn: AsyncTurn) -> None:
+    def _turn_finished(self, turn: AsyncTurn, completed: Any) -> None:
         if self._active is turn:
             self._active = None
+        self._record_turn(completed)
+
+    def _record_turn(self, turn: Any) -> None:
+        """Keep :attr:`info`'s turns current with a turn that ended (``turn/completed``
+        carries its summary), when ``info`` lists the thread's turns at all."""
+        turns = self.info.get("turns")
+        if not isinstance(turns, list) or not isinstance(turn, dict):
+            return
+        for index in range(len(turns) - 1, -1, -1):  # a read() may have listed it running
+            known = turns[index]
+            if isinstance(known, dict) and known.get("id") == turn.get("id"):
+                turns[index] = turn
+                return
+        turns.append(turn)
+
+    def _adopt(self, thread: Json, *, with_turns: bool) -> Json:
+        """Take the server's view of the thread as :attr:`info`. An answer that lists no
+        turns because none were asked for keeps the turns ``info`` knew."""
+        known = self.info.get("turns")
+        self.info = dict(thread)
+        if not with_turns and known is not None:
+            self.info["turns"] = known
+        return self.info
 
     # -- the stored thread ----------------------------------------------------------------
 
     async def refresh(self) -> Json:
         """Re-read the thread's metadata from the server into :attr:`info` (without its
         turns) and return it."""
-        self.info = await read_thread(self._router, self.id, False)
-        return self.info
+        thread = await read_thread(self._router, self.id, False, self._opener.fresh)
+        return self._adopt(thread, with_turns=False)
 
     async def set_name(self, name: str) -> None:
         """Give the thread a title (shown by ``list_threads`` as ``name``)."""
@@ -246,8 +353,7 @@ class AsyncThread:
     async def unarchive(self) -> Json:
         """Bring an archived thread back to the default listing; returns its metadata."""
         result = await self._router.request("thread/unarchive", {"threadId": self.id})
-        self.info = dict(result["thread"])
-        return self.info
+        return self._adopt(result["thread"], with_turns=False)
 
     async def delete(self) -> None:
         """Delete the thread and its stored history for good. Reading it afterwards fails
@@ -295,8 +401,12 @@ class AsyncThread:
         result = await self._router.request(
             "thread/revert", {"threadId": self.id, "beforeTurnId": oldest}
         )
-        self.info = dict(result["thread"])
-        return self.info
+        known = self.info.get("turns")
+        if isinstance(known, list):  # the answer lists no turns: drop the reverted ones
+            ids = [turn.get("id") if isinstance(turn, dict) else None for turn in known]
+            if oldest in ids:
+                del known[ids.index(oldest) :]
+        return self._adopt(result["thread"], with_turns=False)
 
     async def _nth_latest_turn(self, n: int) -> str:
         """The id of the ``n``-th turn counting back from the latest (1 = latest)."""
@@ -421,3 +531,20 @@ def _put(wire: Json, **values: Any) -> None:
     for key, value in values.items():
         if value is not None:
             wire[key] = value
+
+
+def _present(**fields: Any) -> Json:
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _merged(base: Json, over: Json) -> Json:
+    """``over``'s fields over ``base``'s, their ``config`` settings merged key by key."""
+    merged = {**base, **over}
+    config = {**base.get("config", {}), **over.get("config", {})}
+    if config:
+        merged["config"] = config
+    return merged
+
+
+def _mode_of(policy: str | ApprovalPolicy | None) -> str | None:
+    return policy.mode if isinstance(policy, ApprovalPolicy) else policy

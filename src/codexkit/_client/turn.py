@@ -26,6 +26,7 @@ from ..errors import (
     ProtocolError,
     RpcError,
     TurnFailedError,
+    error_object,
 )
 from ..events import (
     AgentMessageDelta,
@@ -42,7 +43,14 @@ from ..events import (
     TurnFailed,
     parse_event,
 )
-from ..types import AgentMessageItem, InputLike, Item, TokenUsage, TurnResult, normalize_input
+from ..types import (
+    AgentMessageItem,
+    InputLike,
+    Item,
+    TokenUsage,
+    TurnResult,
+    normalize_input,
+)
 
 if TYPE_CHECKING:
     from ..protocol import ClientMethod
@@ -83,12 +91,13 @@ class AsyncTurn:
         idle_timeout: float | None,
         max_buffered_events: int | None,
         output: OutputSpec | None = None,
-        on_finished: Callable[[AsyncTurn], None] | None = None,
+        on_finished: Callable[[AsyncTurn, Any], None] | None = None,
     ) -> None:
         self._router = router
         self._thread_id = thread_id
         self._inbox = _Inbox(self)
         self._on_finished = on_finished
+        self._completed: Any = None  # the turn of turn/completed, as the server sent it
         self._output = output
         self._output_error: OutputParseError | None = None
         self.id: str | None = None
@@ -148,6 +157,7 @@ class AsyncTurn:
             self._started.set()
         elif method == "turn/completed":
             self._finished = True
+            self._completed = params.get("turn")
             self._finish()
             self._mark_ended()
         self._wake()
@@ -172,7 +182,7 @@ class AsyncTurn:
         self._router.release(self._thread_id, self._inbox)
         if self._on_finished is not None:
             on_finished, self._on_finished = self._on_finished, None
-            on_finished(self)
+            on_finished(self, self._completed)
 
     def _mark_ended(self) -> None:
         self._ended.set()
@@ -333,7 +343,7 @@ class AsyncTurn:
     def _build_result(self, event: TurnCompleted | TurnFailed) -> TurnResult:
         turn = event.turn
         status = event.status if isinstance(event, TurnCompleted) else "failed"
-        error = turn.get("error") or self._last_error
+        error = error_object(turn.get("error")) or self._last_error
         result = TurnResult(
             thread_id=self._thread_id,
             turn_id=str(turn.get("id") or self.id),

@@ -50,7 +50,7 @@ class Thread:
         input: InputLike,
         *,
         model: str | None = None,
-        effort: str | None = None,
+        reasoning_effort: str | None = None,
         cwd: str | None = None,
         output_type: type[Any] | None = None,
         output_schema: Json | None = None,
@@ -65,7 +65,7 @@ class Thread:
         turn = self._async.turn(
             input,
             model=model,
-            effort=effort,
+            reasoning_effort=reasoning_effort,
             cwd=cwd,
             output_type=output_type,
             output_schema=output_schema,

@@ -10,8 +10,9 @@ from typing import Any
 from .._runtime.binary import find_codex
 from .._structured import OutputSpec
 from ..errors import CodexError
+from ..options import StrPath, check_directory, resolve_api_key
 from ..types import InputLike, TurnResult
-from ._command import StrPath, ThreadOptions
+from ._command import ThreadOptions
 from ._stream import ExecStream
 
 __all__ = ["ExecCodex", "ExecThread"]
@@ -26,7 +27,10 @@ class ExecCodex:
     sets ``CODEX_HOME``, ``env`` adds environment variables, ``config`` is a nested dict
     of codex settings (``-c key=value``) and ``model`` the default model.
     ``turn_idle_timeout`` bounds the silence between two events of a turn (seconds;
-    ``None`` for no limit), as on :class:`~codexkit.AsyncCodex`.
+    ``None`` for no limit), as on :class:`~codexkit.AsyncCodex`. ``api_key`` and
+    ``base_url`` are :class:`~codexkit.AsyncCodex`'s too: the key goes to codex as
+    ``CODEX_API_KEY`` (by default ``CODEX_API_KEY``, or ``OPENAI_API_KEY`` when
+    ``CODEX_HOME`` holds no sign-in), the URL as ``openai_base_url``.
     """
 
     def __init__(
@@ -37,13 +41,21 @@ class ExecCodex:
         env: Mapping[str, str] | None = None,
         config: Mapping[str, Any] | None = None,
         model: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
         turn_idle_timeout: float | None = 600.0,
     ) -> None:
         self.binary = find_codex(codex_bin)
         self.codex_home = os.fspath(codex_home) if codex_home is not None else None
         self.env = dict(env or {})
+        key = resolve_api_key(api_key, self.env, codex_home)
+        if key is not None:
+            self.env["CODEX_API_KEY"] = key  # the variable `codex exec` reads
         self.config = dict(config or {})
+        if base_url is not None:
+            self.config["openai_base_url"] = base_url
         self.model = model
+        self.base_url = base_url
         self.turn_idle_timeout = turn_idle_timeout
 
     def start_thread(
@@ -66,8 +78,10 @@ class ExecCodex:
         ``sandbox`` is ``read-only``, ``workspace-write`` or ``danger-full-access``;
         ``network_access`` applies to ``workspace-write``; ``web_search`` is ``True``
         (live), ``False`` (disabled) or a mode (``"live"``, ``"cached"``, ``"disabled"``).
-        An ``ephemeral`` thread is not stored, so it runs one turn only.
+        An ``ephemeral`` thread is not stored, so it runs one turn only. A ``cwd`` that is
+        not an existing directory raises :class:`~codexkit.InvalidArgumentError`.
         """
+        check_directory(cwd)
         options = ThreadOptions(
             cwd=os.fspath(cwd) if cwd is not None else None,
             model=model,

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._runtime.config import config_overrides
+from ..errors import InvalidArgumentError, InvalidInputError
+from ..options import StrPath, thread_settings
 from ..types import InputLike, normalize_input
 
 __all__ = ["ThreadOptions", "TurnFiles", "exec_argv", "split_input"]
 
 Json = dict[str, Any]
-StrPath = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -45,24 +46,16 @@ class ThreadOptions:
     config: Mapping[str, Any] = field(default_factory=dict)
 
     def settings(self) -> Json:
-        """The options that have no flag of their own, as codex config settings."""
-        settings: Json = {}
-        if self.reasoning_effort is not None:
-            settings["model_reasoning_effort"] = self.reasoning_effort
-        if self.network_access is not None:
-            settings["sandbox_workspace_write"] = {"network_access": self.network_access}
-        if self.web_search is not None:
-            settings["web_search"] = _web_search_mode(self.web_search)
+        """The options that have no flag of their own, as codex config settings (the
+        additional directories have one: ``--add-dir``)."""
+        settings = thread_settings(
+            reasoning_effort=self.reasoning_effort,
+            network_access=self.network_access,
+            web_search=self.web_search,
+        )
         if self.approval_policy is not None:
             settings["approval_policy"] = self.approval_policy
         return settings
-
-
-def _web_search_mode(value: bool | str) -> str:
-    """``True``/``False`` as the ``web_search`` modes ``live``/``disabled``; a mode as is."""
-    if isinstance(value, bool):
-        return "live" if value else "disabled"
-    return value
 
 
 def exec_argv(
@@ -142,8 +135,13 @@ def split_input(
             texts.append(part["text"])
         elif part["type"] == "localImage":
             paths.append(part["path"])
-        else:
+        elif part["type"] == "image" and "url" in part:
             paths.append(files.write(*_decode_data_url(part["url"])))
+        else:
+            raise InvalidInputError(
+                f"codex exec takes text and images only, not a {part['type']!r} input "
+                "(use AsyncCodex for it)"
+            )
     paths += [os.path.abspath(os.fspath(path)) for path in images]
     return "\n".join(texts), paths
 
@@ -151,7 +149,7 @@ def split_input(
 def _decode_data_url(url: str) -> tuple[bytes, str]:
     """The bytes of a ``data:`` URL and a file suffix for its media type."""
     if not url.startswith("data:") or "," not in url:
-        raise ValueError(
+        raise InvalidArgumentError(
             "codex exec attaches image files only: pass a LocalImageInput, a path in "
             f"images=, or an ImageInput with a data: URL, not {url[:40]!r}"
         )

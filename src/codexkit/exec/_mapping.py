@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..errors import error_object
 from ..events import (
     Event,
     ItemCompleted,
@@ -41,7 +42,7 @@ from ..events import (
     TurnFailed,
     TurnStarted,
 )
-from ..types import Item, TokenUsage, parse_item
+from ..types import Item, TokenUsage, parse_item, token_count
 
 __all__ = ["exec_event", "exec_item", "exec_usage"]
 
@@ -68,7 +69,7 @@ def _event(kind: str, raw: Json, tid: str | None, uid: str) -> Event:
         turn = {"id": uid, "status": "completed", "usage": dict(raw.get("usage") or {})}
         return TurnCompleted(kind, tid, uid, raw, "completed", turn)
     if kind == "turn.failed":
-        error = dict(raw.get("error") or {})
+        error = dict(error_object(raw.get("error")) or {})
         failed = {"id": uid, "status": "failed", "error": error}
         return TurnFailed(kind, tid, uid, raw, error, failed)
     if kind == "error":
@@ -114,8 +115,7 @@ def exec_usage(raw: Json) -> TokenUsage:
     it out."""
 
     def count(key: str) -> int:
-        value = raw.get(key)
-        return value if isinstance(value, int) else 0
+        return token_count(raw.get(key))
 
     total = count("input_tokens") + count("output_tokens")
     return TokenUsage(

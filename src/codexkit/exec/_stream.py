@@ -21,8 +21,9 @@ from ..events import (
     TurnCompleted,
     TurnFailed,
 )
+from ..options import StrPath
 from ..types import InputLike, Item, TurnResult
-from ._command import StrPath, TurnFiles, exec_argv, split_input
+from ._command import TurnFiles, exec_argv, split_input
 from ._mapping import exec_event, exec_usage
 from ._process import ExecProcess
 

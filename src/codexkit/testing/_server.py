@@ -281,6 +281,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_GET(self) -> None:
+        if self.headers.get("upgrade", "").lower() == "websocket":
+            # codex's built-in OpenAI provider tries WebSockets first: "426 Upgrade
+            # Required" sends it to HTTPS at once (a 404 costs it ~7 s of retries).
+            self._send_error(426, "codexkit.testing serves HTTPS, not WebSockets")
+            return
         self._send_error(404, "codexkit.testing serves POST /v1/responses only")
 
     def log_message(self, format: str, *args: Any) -> None:
