@@ -295,7 +295,7 @@ def test_threads_list_show_resume_fork_archive_and_rm(
     assert fork_id not in codexkit("threads", "list", *home).stdout
     assert fork_id in codexkit("threads", "list", "--archived", *home).stdout
 
-    removed = codexkit("threads", "rm", "--yes", fork_id, *home)
+    removed = codexkit("threads", "delete", "--yes", fork_id, *home)
     assert removed.returncode == 0, removed.stderr
     gone = codexkit("threads", "show", fork_id, *home)
     assert gone.returncode == 1

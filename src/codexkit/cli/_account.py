@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
-from .._client.account import AccountInfo, AsyncChatGptLogin, AsyncDeviceCodeLogin
 from .._client.client import AsyncCodex
 from ..errors import CodexError
 from ._common import (
@@ -23,6 +22,9 @@ from ._common import (
     out,
     require_codex_home,
 )
+
+if TYPE_CHECKING:
+    from .._client.account import AccountInfo, AsyncChatGptLogin, AsyncDeviceCodeLogin
 
 __all__ = ["login", "logout", "whoami"]
 

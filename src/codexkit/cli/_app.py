@@ -20,9 +20,9 @@ from ._run import (
     ImageOption,
     JsonEventsOption,
     ModelOption,
+    RunRequest,
     SandboxOption,
     SchemaOption,
-    TurnOptions,
     read_prompt,
     read_schema,
     run_turn,
@@ -40,6 +40,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -85,7 +86,7 @@ def run(
 
     Exit codes: 0 completed, 1 failed, 2 bad usage, 130 interrupted (Ctrl-C).
     """
-    options = TurnOptions(
+    options = RunRequest(
         prompt=read_prompt(prompt),
         cwd=cwd,
         model=model,

@@ -38,11 +38,11 @@ from ..approvals import (
     PermissionsRequest,
 )
 from ..types import FileChangeItem, parse_item
+from ._common import ApprovalChoice
 from ._render import TurnView, command_text
 
 __all__ = ["APPROVAL_CHOICES", "ApprovalChoice", "Approvals"]
 
-ApprovalChoice = Literal["never", "on-request", "untrusted", "auto-accept", "auto-decline"]
 APPROVAL_CHOICES: tuple[str, ...] = get_args(ApprovalChoice)
 Answer = Literal["ask", "accept", "decline"]
 Json = dict[str, Any]

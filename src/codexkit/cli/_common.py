@@ -3,7 +3,6 @@ coroutine so that errors become one clear line and Ctrl-C becomes exit code 130.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -11,13 +10,16 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any, NoReturn, TypeVar
+from typing import IO, Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from ..errors import CodexError
+
+#: The --approval choices of `codexkit run` and `threads resume`.
+ApprovalChoice = Literal["never", "on-request", "untrusted", "auto-accept", "auto-decline"]
 
 __all__ = [
     "EXIT_FAILED",
@@ -106,6 +108,8 @@ def execute(main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool) -> Non
     """Run a command's coroutine and leave with its exit code: 1 with one red line for a
     codexkit error, 130 after Ctrl-C, 0 (quietly) when whoever read the output went
     away. ``--debug`` adds tracebacks and debug logs."""
+    import asyncio  # here, not at the top: `codexkit --help` never needs it
+
     _configure_logging(debug)
     try:
         code = asyncio.run(main())
@@ -176,6 +180,8 @@ def require_codex_home(option: Path | None) -> str | None:
 @contextlib.contextmanager
 def sigint_handler(callback: Callable[[], None]) -> Iterator[None]:
     """Call ``callback`` on the event loop for each Ctrl-C while the block runs."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGINT, callback)
@@ -190,6 +196,8 @@ def sigint_handler(callback: Callable[[], None]) -> Iterator[None]:
 
 async def interruptible(awaitable: Awaitable[_T], message: str = "") -> _T:
     """Await ``awaitable``; Ctrl-C cancels it and raises :class:`Interrupted`."""
+    import asyncio
+
     task = asyncio.ensure_future(awaitable)
     pressed = False
 

@@ -13,16 +13,13 @@ import hashlib
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.panel import Panel
 from rich.text import Text
 
 from .._client.client import AsyncCodex
-from ..testing import RecordedRequest, Reply, ScriptedModel, apply_patch, shell, text
-from ..types import TurnResult
-from ._approve import Approvals
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -31,8 +28,10 @@ from ._common import (
     out,
     terminal_attached,
 )
-from ._render import TurnView
-from ._run import stream
+
+if TYPE_CHECKING:
+    from ..testing import RecordedRequest, Reply
+    from ..types import TurnResult
 
 __all__ = ["demo", "run_demo"]
 
@@ -63,6 +62,8 @@ PUBLISH = "mkdir -p ../outbox && python3 hello.py > ../outbox/greeting.txt"
 
 def script() -> list[Reply]:
     """What the scripted model answers, one reply per model request."""
+    from ..testing import apply_patch, shell, text
+
     return [
         text("I'll look around the workspace first.") + shell("ls && cat notes.txt"),
         text("Now the program, and the note ticked off.") + apply_patch(PATCH),
@@ -78,6 +79,8 @@ def script() -> list[Reply]:
 
 def final_answer(request: RecordedRequest) -> Reply:
     """The last reply, which depends on how the approval was answered."""
+    from ..testing import text
+
     declined = any("rejected" in str(o.get("output")) for o in request.function_call_outputs())
     if declined:
         return text(
@@ -123,6 +126,11 @@ async def run_demo(*, interactive: bool = False, keep: bool = False) -> int:
 
 
 async def _run(scratch: Path, workspace: Path, *, interactive: bool) -> TurnResult:
+    from ..testing import ScriptedModel
+    from ._approve import Approvals
+    from ._render import TurnView
+    from ._run import stream
+
     view = TurnView(out, cwd=str(workspace))
     if interactive:
         approvals = Approvals.from_choice("on-request", view, interactive=True)

@@ -17,19 +17,17 @@ import sys
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.text import Text
 
 from .._client.client import AsyncCodex
 from ..errors import CodexError
-from ..events import Event
-from ..types import Input, LocalImageInput, TurnResult
-from ._approve import ApprovalChoice, Approvals
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
+    ApprovalChoice,
     CliError,
     Interrupted,
     err,
@@ -38,12 +36,16 @@ from ._common import (
     sigint_handler,
     terminal_attached,
 )
-from ._render import TurnView, home_relative
 
-__all__ = ["TurnOptions", "read_prompt", "read_schema", "run_turn", "stream"]
+if TYPE_CHECKING:
+    from ..events import Event
+    from ..types import Input, TurnResult
+    from ._render import TurnView
+
+__all__ = ["RunRequest", "read_prompt", "read_schema", "run_turn", "stream"]
 
 Json = dict[str, Any]
-Sink = Callable[[Event], None]
+Sink = Callable[["Event"], None]
 
 #: How long Ctrl-C waits for the interrupted turn to end, then for the interrupt request.
 _INTERRUPT_GRACE = 5.0
@@ -119,7 +121,7 @@ EngineOption = Annotated[
 
 
 @dataclass(frozen=True)
-class TurnOptions:
+class RunRequest:
     """Everything a turn needs, checked."""
 
     prompt: str
@@ -144,6 +146,8 @@ class TurnOptions:
             )
 
     def inputs(self) -> list[str | Input]:
+        from ..types import LocalImageInput
+
         return [self.prompt, *(LocalImageInput(path) for path in self.images)]
 
 
@@ -170,8 +174,10 @@ def read_schema(path: Path | None) -> Json | None:
 # -- running -------------------------------------------------------------------------------
 
 
-async def run_turn(options: TurnOptions) -> int:
+async def run_turn(options: RunRequest) -> int:
     """Run the turn; return the exit code (0 completed, 1 failed)."""
+    from ._render import TurnView
+
     codex_home = require_codex_home(options.codex_home)
     interactive = terminal_attached() and not options.json_events
     # With --json, stdout carries events only: notes and approvals go to stderr.
@@ -190,8 +196,10 @@ async def run_turn(options: TurnOptions) -> int:
 
 
 async def _run_app_server(
-    options: TurnOptions, codex_home: str | None, view: TurnView, sink: Sink, interactive: bool
+    options: RunRequest, codex_home: str | None, view: TurnView, sink: Sink, interactive: bool
 ) -> TurnResult:
+    from ._approve import Approvals
+
     approvals = Approvals.from_choice(
         options.approval or "on-request", view, interactive=interactive
     )
@@ -221,7 +229,7 @@ async def _run_app_server(
 
 
 async def _run_exec(
-    options: TurnOptions, codex_home: str | None, view: TurnView, sink: Sink
+    options: RunRequest, codex_home: str | None, view: TurnView, sink: Sink
 ) -> TurnResult:
     try:
         module = importlib.import_module("codexkit.exec")
@@ -342,7 +350,9 @@ def _print_json(event: Event) -> None:
     sys.stdout.flush()
 
 
-def _details(info: Json, options: TurnOptions) -> list[str]:
+def _details(info: Json, options: RunRequest) -> list[str]:
+    from ._render import home_relative
+
     model = info.get("model") or options.model
     cwd = info.get("cwd") or (os.fspath(options.cwd) if options.cwd else None)
     return [
@@ -352,7 +362,7 @@ def _details(info: Json, options: TurnOptions) -> list[str]:
     ]
 
 
-def _conclude(options: TurnOptions, view: TurnView, result: TurnResult) -> int:
+def _conclude(options: RunRequest, view: TurnView, result: TurnResult) -> int:
     """Print the outcome (and the structured answer); return the exit code."""
     code = EXIT_OK if result.status == "completed" else EXIT_FAILED
     if options.json_events:

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from .._client.client import AsyncCodex
-from .._client.resources import ThreadSummary
-from .._client.thread import AsyncThread
-from ..types import parse_item
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -27,7 +24,6 @@ from ._common import (
     require_codex_home,
     terminal_attached,
 )
-from ._render import TurnView, home_relative
 from ._run import (
     ApprovalOption,
     CwdOption,
@@ -35,13 +31,17 @@ from ._run import (
     ImageOption,
     JsonEventsOption,
     ModelOption,
+    RunRequest,
     SandboxOption,
     SchemaOption,
-    TurnOptions,
     read_prompt,
     read_schema,
     run_turn,
 )
+
+if TYPE_CHECKING:
+    from .._client.resources import ThreadSummary
+    from .._client.thread import AsyncThread
 
 __all__ = ["threads_app"]
 
@@ -128,7 +128,7 @@ def resume_thread(
     debug: DebugOption = False,
 ) -> None:
     """Run one more turn on a stored thread, streamed like `codexkit run`."""
-    options = TurnOptions(
+    options = RunRequest(
         prompt=read_prompt(prompt),
         cwd=cwd,
         model=model,
@@ -183,7 +183,7 @@ def unarchive_thread(
     _change(thread_id, codex_home, debug, "unarchived", lambda t: t.unarchive())
 
 
-@threads_app.command("rm")
+@threads_app.command("delete")
 def delete_thread(
     thread_id: ThreadIdArgument,
     yes: YesOption = False,
@@ -244,6 +244,8 @@ def _confirmed(question: str, yes: bool) -> bool:
 
 
 def _table(threads: list[ThreadSummary]) -> Table:
+    from ._render import home_relative
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("THREAD", style="cyan", no_wrap=True)
     table.add_column("UPDATED", style="dim", no_wrap=True)
@@ -260,6 +262,9 @@ def _table(threads: list[ThreadSummary]) -> Table:
 
 
 def _show(stored: Json) -> None:
+    from ..types import parse_item
+    from ._render import TurnView
+
     title = stored.get("name") or stored.get("preview") or "(untitled)"
     out.print(Text(_shorten(str(title), 100), style="bold"))
     created = _time(stored.get("createdAt"))
