@@ -89,6 +89,7 @@ async def test_info_lists_each_turn_as_it_ends(
         assert [t["id"] for t in thread.info["turns"]] == [first.turn_id, third.turn_id]
         resumed = await codex.resume_thread(thread.id)
         assert [t["id"] for t in resumed.info["turns"]] == [first.turn_id, third.turn_id]
+        assert [t["id"] for t in stored["turns"]] == [first.turn_id, second.turn_id]  # unchanged
 
 
 def test_the_sync_client_reads_resumes_and_forks_a_new_thread(

@@ -317,9 +317,9 @@ class AsyncThread:
         for index in range(len(turns) - 1, -1, -1):  # a read() may have listed it running
             known = turns[index]
             if isinstance(known, dict) and known.get("id") == turn.get("id"):
-                turns[index] = turn
+                turns[index] = dict(turn)
                 return
-        turns.append(turn)
+        turns.append(dict(turn))  # a copy: the event keeps its own
 
     def _adopt(self, thread: Json, *, with_turns: bool) -> Json:
         """Take the server's view of the thread as :attr:`info`. An answer that lists no
@@ -328,6 +328,8 @@ class AsyncThread:
         self.info = dict(thread)
         if not with_turns and known is not None:
             self.info["turns"] = known
+        elif isinstance(self.info.get("turns"), list):  # info's own, not the caller's
+            self.info["turns"] = list(self.info["turns"])
         return self.info
 
     # -- the stored thread ----------------------------------------------------------------
