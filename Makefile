@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test check lint typecheck bench regen compat clean
+.PHONY: install demo test test-fast check lint typecheck bench regen compat clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 ## Lint, type-check, then the whole test suite (real codex binary, scripted model).
 test: check
 	$(BIN)/python -m pytest
+
+## The same without the slow end-to-end tests (marked `slow`): for quick rounds.
+test-fast: check
+	$(BIN)/python -m pytest -m "not slow"
 
 check: lint typecheck
 
