@@ -12,7 +12,7 @@ from .._structured import OutputSpec
 from ..errors import CodexError
 from ..options import StrPath, check_directory, resolve_api_key
 from ..types import InputLike, TurnResult
-from ._command import ThreadOptions
+from ._command import ExecThreadSettings
 from ._stream import ExecStream
 
 __all__ = ["ExecCodex", "ExecThread"]
@@ -82,7 +82,7 @@ class ExecCodex:
         not an existing directory raises :class:`~codexkit.InvalidArgumentError`.
         """
         check_directory(cwd)
-        options = ThreadOptions(
+        options = ExecThreadSettings(
             cwd=os.fspath(cwd) if cwd is not None else None,
             model=model,
             sandbox=sandbox,
@@ -120,7 +120,7 @@ class ExecThread:
     ``id`` is ``None`` until the first run's ``thread.started``. One run at a time.
     """
 
-    def __init__(self, codex: ExecCodex, options: ThreadOptions) -> None:
+    def __init__(self, codex: ExecCodex, options: ExecThreadSettings) -> None:
         self.codex = codex
         self._options = options
         self.id: str | None = None

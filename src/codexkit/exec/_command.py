@@ -24,13 +24,13 @@ from ..errors import InvalidArgumentError, InvalidInputError
 from ..options import StrPath, thread_settings
 from ..types import InputLike, normalize_input
 
-__all__ = ["ThreadOptions", "TurnFiles", "exec_argv", "split_input"]
+__all__ = ["ExecThreadSettings", "TurnFiles", "exec_argv", "split_input"]
 
 Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class ThreadOptions:
+class ExecThreadSettings:
     """What every turn of an :class:`~codexkit.exec.ExecThread` passes to ``codex exec``."""
 
     cwd: str | None = None
@@ -60,7 +60,7 @@ class ThreadOptions:
 
 def exec_argv(
     binary: str,
-    options: ThreadOptions,
+    options: ExecThreadSettings,
     *,
     model: str | None,
     config: Mapping[str, Any],
