@@ -136,6 +136,9 @@ def worker_env() -> dict[str, str]:
     if extra is not None:
         env["PATH"] = os.pathsep.join([str(extra), env.get("PATH", "")])
     env.pop("CODEXKIT_CODEX_BIN", None)
+    # Measure what an installed package costs: with its bytecode cached, as a user has it
+    # (some machines set this for every process, which makes each run compile anew).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

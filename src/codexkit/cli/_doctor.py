@@ -6,7 +6,6 @@ fine, what to do. The exit code is 1 when an essential check fails.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
 import shutil
@@ -128,6 +127,8 @@ async def _checks(option: Path | None) -> AsyncIterator[Check]:
 
 
 async def _version(binary: CodexBinary) -> Check:
+    import asyncio  # here: `codexkit --help` never needs it
+
     try:
         process = await asyncio.create_subprocess_exec(
             binary.path,

@@ -7,7 +7,6 @@ end, closes the client and leaves with exit code 130.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import inspect
@@ -38,6 +37,8 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ..events import Event
     from ..types import Input, TurnResult
     from ._render import TurnView
@@ -280,6 +281,8 @@ async def stream(
     Ctrl-C asks the agent to stop (``interrupt``), waits a few seconds for the turn to
     end and raises :class:`Interrupted`; a second Ctrl-C stops waiting.
     """
+    import asyncio  # here: `codexkit --help` never needs it
+
     consumer = asyncio.ensure_future(_consume(events, sink, view))
     pressed = asyncio.Event()
     winding_down: asyncio.Future[None] | None = None
@@ -322,6 +325,8 @@ async def _wind_down(
 ) -> None:
     """Ask the agent to stop, then give the turn a moment to end. Without a way to ask
     (``codex exec``), stop reading at once: that ends the process."""
+    import asyncio
+
     if interrupt is None or consumer.done():
         return
     quietly = contextlib.suppress(CodexError, asyncio.TimeoutError)
