@@ -144,7 +144,10 @@ async def run_row(row: Row, base: Namespace, fixtures: dict[str, Fixture]) -> No
         if span.startswith("except "):
             expected = eval(span.removeprefix("except ").strip(), namespace)
             if not isinstance(raised, expected):
-                raise AssertionError(f"{row.where()}: `{row.spans[index - 1]}` should raise {span}")
+                raise AssertionError(
+                    f"{row.where()}: `{row.spans[index - 1]}` should raise {span}; "
+                    f"raised {raised!r}"
+                )
             raised = None
             continue
         if raised is not None:
