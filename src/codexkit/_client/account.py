@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import CodexTimeoutError, LoginFailedError
+from .resources import put
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -303,7 +304,7 @@ class AsyncSettings:
         existing table instead of replacing it. ``expected_version`` makes the write fail
         if the file changed since that version was read."""
         params: Json = {"keyPath": key_path, "value": value, "mergeStrategy": merge_strategy}
-        _put(params, expectedVersion=expected_version, filePath=file_path)
+        put(params, expectedVersion=expected_version, filePath=file_path)
         return ConfigWriteResult.from_wire(await self._codex.request("config/value/write", params))
 
     async def batch_write(
@@ -324,7 +325,7 @@ class AsyncSettings:
                 for key, value in edits.items()
             ]
         }
-        _put(params, expectedVersion=expected_version, filePath=file_path)
+        put(params, expectedVersion=expected_version, filePath=file_path)
         if reload:
             params["reloadUserConfig"] = True
         return ConfigWriteResult.from_wire(await self._codex.request("config/batchWrite", params))
@@ -335,9 +336,3 @@ class AsyncSettings:
         result = await self._codex.request("configRequirements/read")
         requirements = result.get("requirements")
         return dict(requirements) if isinstance(requirements, dict) else None
-
-
-def _put(wire: Json, **values: Any) -> None:
-    for key, value in values.items():
-        if value is not None:
-            wire[key] = value

@@ -370,6 +370,8 @@ class AsyncCodex:
         skip threads created in the same second as the page's last one; use
         ``state_db_only=True`` or ``sort_key="updated_at"`` when that matters.
         """
+        from .resources import AsyncThreadListing, put
+
         cwd_filter: str | list[str] | None
         if cwd is None:
             cwd_filter = None
@@ -378,7 +380,7 @@ class AsyncCodex:
         else:
             cwd_filter = [os.fspath(path) for path in cwd]
         wire: Json = {}
-        _put(
+        put(
             wire,
             limit=page_size,
             archived=True if archived else None,
@@ -393,8 +395,6 @@ class AsyncCodex:
             cursor=cursor,
         )
         wire.update(params or {})
-        from .resources import AsyncThreadListing
-
         return AsyncThreadListing(self._router, wire, archived=bool(wire.get("archived")))
 
     async def read_thread(self, thread_id: str, *, include_turns: bool = True) -> Json:
@@ -443,13 +443,13 @@ class AsyncCodex:
         arrives (``stream`` is ``"stdout"`` or ``"stderr"``); the result still holds all
         of it. ``output_bytes_cap`` limits the bytes kept per stream.
         """
-        from .resources import run_command, sandbox_policy_wire
+        from .resources import put, run_command, sandbox_policy_wire
 
         argv = [os.fspath(arg) for arg in command]
         if not argv:
             raise ValueError("exec_command needs a non-empty argv list")
         wire: Json = {"command": argv}
-        _put(
+        put(
             wire,
             cwd=os.fspath(cwd) if cwd is not None else None,
             timeoutMs=round(timeout * 1000) if timeout is not None else None,
@@ -495,9 +495,3 @@ class AsyncCodex:
         """The last lines the app-server wrote to stderr."""
         connection = self._router.connection
         return connection.stderr_tail() if connection else ""
-
-
-def _put(wire: Json, **values: Any) -> None:
-    for key, value in values.items():
-        if value is not None:
-            wire[key] = value

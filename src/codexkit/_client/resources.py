@@ -25,6 +25,7 @@ __all__ = [
     "ThreadPage",
     "ThreadSummary",
     "fetch_models",
+    "put",
     "read_thread",
     "run_command",
     "sandbox_policy_wire",
@@ -320,7 +321,9 @@ def _command_result(result: Json, streamed_out: bytes, streamed_err: bytes) -> C
     )
 
 
-def _put(wire: Json, **values: Any) -> None:
+def put(wire: Json, **values: Any) -> None:
+    """Set the ``values`` that are not ``None`` on ``wire`` (codex's defaults apply to
+    the fields left out)."""
     for key, value in values.items():
         if value is not None:
             wire[key] = value

@@ -18,7 +18,7 @@ from ..approvals import ApprovalPolicy
 from ..errors import CodexError, InvalidRequestError, RpcError, ThreadHasForksError
 from ..options import CLIENT_DEFAULT, ThreadOptions, TurnOptions, check_directory, thread_settings
 from ..types import InputLike, TurnResult, normalize_input
-from .resources import read_thread
+from .resources import put, read_thread
 from .turn import AsyncTurn, start_turn, until_stopped
 
 if TYPE_CHECKING:
@@ -153,7 +153,9 @@ class ThreadOpener:
             network_access=network_access,
             web_search=web_search,
         )
-        wire = _present(
+        wire: Json = {}
+        put(
+            wire,
             cwd=os.fspath(cwd) if cwd is not None else None,
             model=model or None,
             sandbox=sandbox,
@@ -177,12 +179,15 @@ class ThreadOpener:
         )
         if defaults.base_url is not None:
             settings["openai_base_url"] = defaults.base_url
-        return _present(
+        wire: Json = {}
+        put(
+            wire,
             cwd=defaults.cwd,
             model=defaults.model,
             approvalPolicy=_mode_of(defaults.approval_policy),
             config=flatten_config(settings) or None,
         )
+        return wire
 
 
 class AsyncThread:
@@ -225,7 +230,7 @@ class AsyncThread:
         output = None
         if output_type is not None or output_schema is not None:
             output = OutputSpec(output_type, output_schema)
-        _put(
+        put(
             wire,
             model=model,
             effort=reasoning_effort,
@@ -527,16 +532,6 @@ class AsyncThread:
 
     def __repr__(self) -> str:
         return f"AsyncThread(id={self.id!r})"
-
-
-def _put(wire: Json, **values: Any) -> None:
-    for key, value in values.items():
-        if value is not None:
-            wire[key] = value
-
-
-def _present(**fields: Any) -> Json:
-    return {key: value for key, value in fields.items() if value is not None}
 
 
 def _merged(base: Json, over: Json) -> Json:
