@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "codexkit._workers",
             "codexkit.approvals",
             "codexkit.options",
+            "codexkit.mcp",
             "codexkit.tools",
             "codexkit._structured",
         ),

@@ -31,6 +31,7 @@ from codexkit._sync.account import (
     ThreadListing,
 )
 from codexkit._sync.client import Codex
+from codexkit._sync.mcp import Mcp
 from codexkit._sync.thread import Thread, Turn
 
 # Public async names with no sync twin, each with the reason.
@@ -50,6 +51,7 @@ ASYNC_ONLY: dict[type, dict[str, str]] = {
             "network_access",
             "web_search",
             "base_url",
+            "mcp_servers",
             "connect",
             "request_timeout",
             "startup_timeout",
@@ -109,6 +111,7 @@ def _instances() -> list[tuple[object, object]]:
         (listing, ThreadListing(codex._call, listing)),
         (chatgpt, ChatGptLogin(codex._call, chatgpt)),
         (device, DeviceCodeLogin(codex._call, device)),
+        (acodex.mcp, Mcp(codex._call, acodex.mcp)),
     ]
 
 

@@ -71,6 +71,8 @@ __all__ = [
     "LocalImageInput",
     "LoginFailedError",
     "MalformedEvent",
+    "McpHttpServer",
+    "McpStdioServer",
     "McpToolCallItem",
     "MessageTooLargeError",
     "MethodNotFoundError",
@@ -188,6 +190,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "WebSearchItem",
     ),
     ".approvals": ("ApprovalPolicy", "allow_commands", "allow_file_changes_under"),
+    ".mcp": ("McpHttpServer", "McpStdioServer"),
     "._sync.client": ("Codex",),
     "._sync.thread": ("Thread", "Turn"),
     ".tools": ("Tool", "ToolRegistry", "ToolResult", "image_content", "tool"),
@@ -308,6 +311,7 @@ if TYPE_CHECKING:
         TurnFailed,
         TurnStarted,
     )
+    from .mcp import McpHttpServer, McpStdioServer
     from .tools import (
         Tool,
         ToolRegistry,

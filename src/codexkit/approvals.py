@@ -35,6 +35,7 @@ __all__ = [
     "DynamicToolCallRequest",
     "ElicitationRequest",
     "FileChangeApprovalRequest",
+    "McpToolCallApprovalRequest",
     "PermissionsRequest",
     "UserInputQuestion",
     "UserInputRequest",
@@ -114,14 +115,40 @@ class UserInputRequest:
 
 @dataclass(frozen=True)
 class ElicitationRequest:
-    """An MCP server asks the user for input (``mode`` "form" with a schema, or "url")."""
+    """An MCP server asks the user for input: ``mode`` ``"form"`` with the
+    ``requested_schema`` of the answer, or ``"url"`` to send the user to ``url``.
+
+    The callback answers ``"accept"``, ``"decline"`` or ``"cancel"``, or the form's
+    content (a dict), which accepts; ``None`` declines."""
 
     thread_id: str
+    turn_id: str | None
     server_name: str
     mode: str
     message: str
     requested_schema: Any
     url: str | None
+    raw: Json = field(repr=False)
+
+
+@dataclass(frozen=True)
+class McpToolCallApprovalRequest:
+    """The agent wants to call a tool of an MCP server, and the runtime asks first
+    (tools not marked read-only, unless the server's ``tool_approval`` says otherwise).
+
+    ``"acceptForSession"`` accepts and lets the rest of the thread call the same tool
+    without asking again, where the runtime offers it (``"session"`` in ``remember``).
+    """
+
+    thread_id: str
+    turn_id: str | None
+    item_id: str | None
+    server: str
+    tool: str
+    arguments: Any
+    description: str | None
+    message: str
+    remember: list[str]
     raw: Json = field(repr=False)
 
 
@@ -157,6 +184,7 @@ class ApprovalPolicy:
     on_user_input: Callback[Mapping[str, str | Sequence[str]] | None] | None = None
     on_elicitation: Callback[str | Json | None] | None = None
     on_dynamic_tool_call: Callback[Any] | None = None
+    on_mcp_tool_call: Callback[Decision] | None = None
     timeout: float | None = 300.0
 
     @classmethod
@@ -166,12 +194,14 @@ class ApprovalPolicy:
 
     @classmethod
     def auto_accept(cls, *, mode: str = "on-request") -> ApprovalPolicy:
-        """Accept every command and file change and grant requested permissions."""
+        """Accept every command, file change and MCP tool call, and grant requested
+        permissions."""
         return cls(
             mode=mode,
             on_command_execution=_always("accept"),
             on_file_change=_always("accept"),
             on_permissions=_always(True),
+            on_mcp_tool_call=_always("accept"),
         )
 
     @classmethod
@@ -189,6 +219,7 @@ class ApprovalPolicy:
         on_user_input: Callback[Mapping[str, str | Sequence[str]] | None] | None = None,
         on_elicitation: Callback[str | Json | None] | None = None,
         on_dynamic_tool_call: Callback[Any] | None = None,
+        on_mcp_tool_call: Callback[Decision] | None = None,
         mode: str = "on-request",
         timeout: float | None = 300.0,
     ) -> ApprovalPolicy:
@@ -201,6 +232,7 @@ class ApprovalPolicy:
             on_user_input=on_user_input,
             on_elicitation=on_elicitation,
             on_dynamic_tool_call=on_dynamic_tool_call,
+            on_mcp_tool_call=on_mcp_tool_call,
             timeout=timeout,
         )
 

@@ -19,6 +19,7 @@ from .errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from .approvals import ApprovalPolicy
+    from .mcp import McpServer
 
 __all__ = [
     "CLIENT_DEFAULT",
@@ -64,6 +65,7 @@ class ThreadOptions(TypedDict, total=False):
     base_instructions: str | None
     ephemeral: bool | None
     config: Mapping[str, Any] | None
+    mcp_servers: Mapping[str, McpServer] | None
     params: Json | None
 
 

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from .._connection.rpc import Connection, Middleware, RequestHandler
     from .._runtime.binary import CodexBinary
     from ..approvals import ApprovalPolicy
+    from ..mcp import McpServer
     from ..protocol import ClientMethod
     from ..tools import Tool
     from ..transport import Transport
     from ..types import ServerInfo
     from .account import AsyncAccount, AsyncSettings
+    from .mcp import AsyncMcp
     from .resources import (
         AsyncThreadListing,
         CommandResult,
@@ -65,6 +67,10 @@ class AsyncCodex:
     in its memory only; without it ``CODEX_API_KEY`` does, or ``OPENAI_API_KEY`` when
     ``CODEX_HOME`` holds no sign-in (see ``docs/sdk.md``).
 
+    ``mcp_servers`` are MCP servers the agent can use in every thread, by name
+    (:class:`~codexkit.mcp.McpStdioServer`, :class:`~codexkit.mcp.McpHttpServer`);
+    ``codex.mcp`` reports on them.
+
     ``transport`` connects through a :class:`~codexkit.transport.Transport` of your own
     (or one you built) instead of spawning the bundled binary.
 
@@ -92,6 +98,7 @@ class AsyncCodex:
         api_key: str | None = None,
         base_url: str | None = None,
         tools: Iterable[Tool] | None = None,
+        mcp_servers: Mapping[str, McpServer] | None = None,
         connect: str | None = None,
         request_timeout: float | None = 120.0,
         startup_timeout: float = 30.0,
@@ -102,9 +109,11 @@ class AsyncCodex:
         max_buffered_events: int | None = DEFAULT_MAX_BUFFERED_EVENTS,
         transport: Transport | None = None,
     ) -> None:
+        from ..mcp import mcp_servers_config
         from ..options import check_directory, resolve_api_key
 
         check_directory(cwd)
+        mcp_servers_config(mcp_servers or {})  # a bad entry fails here, before any start
         if api_key is not None and connect is not None:
             raise InvalidArgumentError(
                 "api_key signs in the app-server this client starts; a server reached with "
@@ -122,6 +131,7 @@ class AsyncCodex:
         self.network_access = network_access
         self.web_search = web_search
         self.base_url = base_url
+        self.mcp_servers = dict(mcp_servers or {})
         # Only a server this client starts is signed in; one reached by `connect` is not.
         self._api_key = None if connect else resolve_api_key(api_key, self.env, codex_home)
         self.connect = connect
@@ -144,7 +154,12 @@ class AsyncCodex:
         self._router = Router(self._dispatcher, request_handler)
         # Threads read the client's defaults through a weak proxy: no cycle keeps a
         # dropped client alive.
-        self._threads = ThreadOpener(self._router, weakref.proxy(self))
+        self._threads = ThreadOpener(
+            self._router,
+            weakref.proxy(self),
+            mcp_in_threads=connect is not None or transport is not None,
+        )
+        self._mcp: AsyncMcp | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._metadata: ServerInfo | None = None
         self._binary: CodexBinary | None = None
@@ -235,6 +250,7 @@ class AsyncCodex:
         base_instructions: str | None = None,
         ephemeral: bool | None = None,
         config: Mapping[str, Any] | None = None,
+        mcp_servers: Mapping[str, McpServer] | None = None,
         tools: Iterable[Tool] | None = None,
         params: Json | None = None,
     ) -> AsyncThread:
@@ -247,7 +263,11 @@ class AsyncCodex:
         ``additional_directories`` are writable too and ``network_access`` lets commands
         reach the network, both under ``workspace-write``; ``web_search`` is ``True``
         (live), ``False`` (disabled) or a mode (``"live"``, ``"cached"``,
-        ``"disabled"``). Each is a codex setting, over the same key in ``config``."""
+        ``"disabled"``). Each is a codex setting, over the same key in ``config``.
+        ``mcp_servers`` are MCP servers of this thread alone, besides the client's.
+
+        The thread's first turn waits until its MCP servers have started or failed
+        (at most their start-up timeout): the runtime would send it without their tools."""
         from .dispatch import thread_handlers
 
         handlers = thread_handlers(approval_policy, tools)
@@ -272,6 +292,7 @@ class AsyncCodex:
                 base_instructions=base_instructions,
                 ephemeral=ephemeral,
                 config=config,
+                mcp_servers=mcp_servers,
                 params=params,
             ),
         )
@@ -471,6 +492,21 @@ class AsyncCodex:
         from .account import AsyncAccount
 
         return AsyncAccount(self._router)
+
+    @property
+    def mcp(self) -> AsyncMcp:
+        """The MCP servers: status, reload, direct tool calls and resource reads; see
+        :class:`AsyncMcp`."""
+        if self._mcp is None:
+            from .mcp import AsyncMcp
+
+            self._mcp = AsyncMcp(self._router, self._mcp_thread)
+        return self._mcp
+
+    async def _mcp_thread(self) -> AsyncThread:
+        """The thread ``codex.mcp`` calls go through when given none: the client's
+        servers, nothing stored."""
+        return await self.start_thread(ephemeral=True)
 
     @property
     def settings(self) -> AsyncSettings:

@@ -22,6 +22,7 @@ from ..approvals import (
     DynamicToolCallRequest,
     ElicitationRequest,
     FileChangeApprovalRequest,
+    McpToolCallApprovalRequest,
     PermissionsRequest,
     UserInputQuestion,
     UserInputRequest,
@@ -79,6 +80,8 @@ class Dispatcher:
         self.threads: dict[str, ThreadHandlers] = {}
         # Paths of file changes in flight, by item id: approval requests name only the item.
         self._changes: dict[str, list[str]] = {}
+        # MCP tool-call items in flight, by item id: their approvals do not name the tool.
+        self._mcp_calls: dict[str, Json] = {}
         self._kinds: dict[str, Callable[[ServerRequest, Json, ApprovalPolicy], Awaitable[Any]]] = {
             "item/commandExecution/requestApproval": self._command,
             "execCommandApproval": self._legacy_command,
@@ -109,17 +112,25 @@ class Dispatcher:
         return await default_response(request)
 
     def note_item(self, method: str, params: Json) -> None:
-        """Keep the paths of file-change items so their approvals can name them."""
+        """Keep what approvals name only by reference: the paths of file-change items,
+        the tool of MCP tool calls in flight."""
         item = params.get("item")
-        if not isinstance(item, dict) or item.get("type") != "fileChange":
+        if not isinstance(item, dict):
             return
-        if method == "item/started":
-            changes = item.get("changes")
-            changes = changes if isinstance(changes, list) else []
-            paths = [str(c.get("path", "")) for c in changes if isinstance(c, dict)]
-            self._changes[str(item.get("id"))] = paths
-        else:
-            self._changes.pop(str(item.get("id")), None)
+        item_id = str(item.get("id"))
+        if item.get("type") == "fileChange":
+            if method == "item/started":
+                changes = item.get("changes")
+                changes = changes if isinstance(changes, list) else []
+                paths = [str(c.get("path", "")) for c in changes if isinstance(c, dict)]
+                self._changes[item_id] = paths
+            else:
+                self._changes.pop(item_id, None)
+        elif item.get("type") == "mcpToolCall":
+            if method == "item/started":
+                self._mcp_calls[item_id] = {**item, "threadId": params.get("threadId")}
+            else:
+                self._mcp_calls.pop(item_id, None)
 
     def _policy_for(self, params: Json) -> ApprovalPolicy:
         thread_id = params.get("threadId") or params.get("conversationId")
@@ -234,8 +245,12 @@ class Dispatcher:
         return {"answers": wire}
 
     async def _elicitation(self, request: ServerRequest, p: Json, policy: ApprovalPolicy) -> Json:
+        meta = p.get("_meta")
+        if isinstance(meta, dict) and meta.get("codex_approval_kind") == "mcp_tool_call":
+            return await self._mcp_tool_call(p, meta, policy)
         typed = ElicitationRequest(
             thread_id=str(p.get("threadId")),
+            turn_id=p.get("turnId"),
             server_name=str(p.get("serverName", "")),
             mode=str(p.get("mode", "")),
             message=str(p.get("message", "")),
@@ -250,6 +265,44 @@ class Dispatcher:
             return {"action": "accept", "content": dict(answer)}
         if answer in ("accept", "decline", "cancel"):
             return {"action": answer, "content": None}
+        return {"action": "decline", "content": None}
+
+    async def _mcp_tool_call(self, p: Json, meta: Json, policy: ApprovalPolicy) -> Json:
+        """The runtime asks before an MCP tool call, as an elicitation of its own kind;
+        it is answered as an approval."""
+        remember = meta.get("persist")
+        server, arguments = str(p.get("serverName", "")), meta.get("tool_params")
+        item = next(
+            (
+                item
+                for item in self._mcp_calls.values()
+                if item.get("threadId") == p.get("threadId")
+                and item.get("server") == server
+                and item.get("arguments") == arguments
+            ),
+            {},
+        )
+        typed = McpToolCallApprovalRequest(
+            thread_id=str(p.get("threadId")),
+            turn_id=p.get("turnId"),
+            item_id=item.get("id"),
+            server=server,
+            tool=str(item.get("tool") or _quoted_tool(str(p.get("message", "")))),
+            arguments=arguments,
+            description=meta.get("tool_description"),
+            message=str(p.get("message", "")),
+            remember=[str(r) for r in remember] if isinstance(remember, list) else [],
+            raw=p,
+        )
+        decision = await _decide(policy.on_mcp_tool_call, typed)
+        if isinstance(decision, Mapping):
+            return dict(decision)  # a raw answer, as the runtime takes it
+        if decision == "acceptForSession" and "session" in typed.remember:
+            return {"action": "accept", "content": None, "_meta": {"persist": "session"}}
+        if decision in ("accept", "acceptForSession"):
+            return {"action": "accept", "content": None}
+        if decision == "cancel":
+            return {"action": "cancel", "content": None}
         return {"action": "decline", "content": None}
 
     async def _tool_call(self, request: ServerRequest, p: Json, policy: ApprovalPolicy) -> Json:
@@ -278,6 +331,13 @@ class Dispatcher:
             _log.warning("tool callback for %s raised", name, exc_info=True)
             result = ToolResult.error(f"{type(exc).__name__}: {exc}")
         return result.to_wire()
+
+
+def _quoted_tool(message: str) -> str:
+    """The tool's name from the runtime's question (``... run tool "add"?``), for a
+    call whose item was not seen."""
+    start, end = message.find('"'), message.rfind('"')
+    return message[start + 1 : end] if 0 <= start < end else ""
 
 
 async def _decide(callback: Callable[[Any], Any] | None, request: Any) -> Any:

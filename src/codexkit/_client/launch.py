@@ -13,6 +13,7 @@ from .._runtime.binary import CodexBinary, check_version, find_codex
 from .._runtime.config import config_overrides
 from .._runtime.home_lock import codex_home_dir, first_start_lock
 from .._version import __version__
+from ..mcp import McpServer, mcp_servers_config
 from ..transport import StdioTransport, Transport, UnixSocketTransport
 from ..types import ServerInfo
 
@@ -35,6 +36,8 @@ class LaunchSettings(Protocol):
     def codex_home(self) -> str | None: ...
     @property
     def config(self) -> Mapping[str, Any]: ...
+    @property
+    def mcp_servers(self) -> Mapping[str, McpServer]: ...
     @property
     def env(self) -> Mapping[str, str]: ...
     @property
@@ -61,6 +64,10 @@ def make_transport(
     # An API key is held in the server's memory only, never written to CODEX_HOME.
     store = {"cli_auth_credentials_store": "ephemeral"} if api_key else {}
     argv = [binary.path, "app-server", *config_overrides({**store, **settings.config})]
+    # The client's MCP servers are the app-server's own: every thread and
+    # `codex.mcp.status()` see them. They were checked when the client was made.
+    if settings.mcp_servers:
+        argv += config_overrides({"mcp_servers": mcp_servers_config(settings.mcp_servers)})
     transport = StdioTransport(
         argv,
         cwd=settings.cwd,

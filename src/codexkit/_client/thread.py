@@ -16,8 +16,10 @@ from .._runtime.config import flatten_config
 from .._structured import OutputSpec
 from ..approvals import ApprovalPolicy
 from ..errors import CodexError, InvalidRequestError, RpcError, ThreadHasForksError
+from ..mcp import McpServer, mcp_servers_config
 from ..options import CLIENT_DEFAULT, ThreadOptions, TurnOptions, check_directory, thread_settings
 from ..types import InputLike, TurnResult, normalize_input
+from .mcp import RUNTIME_STARTUP_TIMEOUT
 from .resources import put, read_thread
 from .turn import AsyncTurn, start_turn, until_stopped
 
@@ -44,6 +46,7 @@ class ThreadDefaults(Protocol):
     base_url: str | None
     turn_idle_timeout: float | None
     max_buffered_events: int | None
+    mcp_servers: Mapping[str, McpServer]
 
 
 #: How many threads started here and not yet given a turn are remembered (see fresh).
@@ -53,9 +56,12 @@ _FRESH_LIMIT = 1024
 class ThreadOpener:
     """Opens threads for one client: their params, their request, their handlers."""
 
-    def __init__(self, router: Router, defaults: ThreadDefaults) -> None:
+    def __init__(self, router: Router, defaults: ThreadDefaults, *, mcp_in_threads: bool) -> None:
         self.router = router
         self.defaults = defaults
+        # The client's MCP servers are set when it starts its app-server; one it reaches
+        # by `connect` or a `transport` of the user's has its own: each thread gets them.
+        self.mcp_in_threads = mcp_in_threads
         # Threads started here that have had no turn yet, with their thread/start params.
         # The runtime stores a thread at its first turn: until then it cannot resume, fork
         # or list its turns ("no rollout found"), and codexkit does it for it.
@@ -79,7 +85,12 @@ class ThreadOpener:
         """Send ``method`` with ``wire`` and the params of ``options``; the new thread
         answers its requests with ``handlers``."""
         fields = _merged(self._client_params(), self.params(**options))
-        return await self._send(method, {**wire, **fields}, handlers)
+        thread = await self._send(method, {**wire, **fields}, handlers)
+        if method == "thread/start":
+            servers = {**self.defaults.mcp_servers, **(options.get("mcp_servers") or {})}
+            enabled = {name: server for name, server in servers.items() if server.enabled}
+            self.router.mcp_startup.expect(thread.id, enabled, _startup_wait(enabled))
+        return thread
 
     async def _send(
         self, method: ClientMethod, wire: Json, handlers: ThreadHandlers | None
@@ -143,6 +154,7 @@ class ThreadOpener:
         base_instructions: str | None = None,
         ephemeral: bool | None = None,
         config: Mapping[str, Any] | None = None,
+        mcp_servers: Mapping[str, McpServer] | None = None,
         params: Json | None = None,
     ) -> Json:
         """The wire fields of these thread options alone (see :meth:`_client_params`)."""
@@ -153,6 +165,8 @@ class ThreadOpener:
             network_access=network_access,
             web_search=web_search,
         )
+        if mcp_servers:
+            settings["mcp_servers"] = mcp_servers_config(mcp_servers)
         wire: Json = {}
         put(
             wire,
@@ -179,6 +193,8 @@ class ThreadOpener:
         )
         if defaults.base_url is not None:
             settings["openai_base_url"] = defaults.base_url
+        if self.mcp_in_threads and defaults.mcp_servers:
+            settings["mcp_servers"] = mcp_servers_config(defaults.mcp_servers)
         wire: Json = {}
         put(
             wire,
@@ -262,6 +278,9 @@ class AsyncThread:
                 f"thread {self.id} already has turn {self._active.id} in progress; "
                 "steer it, interrupt it or wait for it"
             )
+        # The runtime starts the thread's MCP servers in the background and would not
+        # wait for them: without this, a first turn sent at once misses their tools.
+        await self._router.mcp_startup.settled(self.id)
         opener = self._opener
         if idle_timeout is CLIENT_DEFAULT:
             idle_timeout = opener.turn_idle_timeout
@@ -532,6 +551,14 @@ class AsyncThread:
 
     def __repr__(self) -> str:
         return f"AsyncThread(id={self.id!r})"
+
+
+def _startup_wait(servers: Mapping[str, McpServer]) -> float:
+    """How long a first turn waits for these servers: past the longest start-up time
+    the runtime gives them (after which it reports them failed), with room to say so."""
+    timeouts = [s.startup_timeout or RUNTIME_STARTUP_TIMEOUT for s in servers.values()]
+    longest = max(timeouts, default=0.0)
+    return longest + 10.0
 
 
 def _merged(base: Json, over: Json) -> Json:

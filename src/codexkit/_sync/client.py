@@ -33,9 +33,11 @@ from .._defaults import (
 from ..approvals import ApprovalPolicy
 from ..errors import CodexError
 from ..events import Event
+from ..mcp import McpServer
 from ..transport import Transport
 from ..types import ServerInfo
 from .account import Account, Settings, ThreadListing
+from .mcp import Mcp
 from .portal import Portal
 from .thread import Thread
 
@@ -76,6 +78,7 @@ class Codex:
         api_key: str | None = None,
         base_url: str | None = None,
         tools: Iterable[Tool] | None = None,
+        mcp_servers: Mapping[str, McpServer] | None = None,
         connect: str | None = None,
         request_timeout: float | None = 120.0,
         startup_timeout: float = 30.0,
@@ -101,6 +104,7 @@ class Codex:
             api_key=api_key,
             base_url=base_url,
             tools=tools,
+            mcp_servers=mcp_servers,
             connect=connect,
             request_timeout=request_timeout,
             startup_timeout=startup_timeout,
@@ -195,6 +199,7 @@ class Codex:
         base_instructions: str | None = None,
         ephemeral: bool | None = None,
         config: Mapping[str, Any] | None = None,
+        mcp_servers: Mapping[str, McpServer] | None = None,
         tools: Iterable[Tool] | None = None,
         params: Json | None = None,
     ) -> Thread:
@@ -212,6 +217,7 @@ class Codex:
             base_instructions=base_instructions,
             ephemeral=ephemeral,
             config=config,
+            mcp_servers=mcp_servers,
             tools=tools,
             params=params,
         )
@@ -337,6 +343,11 @@ class Codex:
     def account(self) -> Account:
         """Sign-in state and credentials: see :class:`Account`."""
         return Account(self._call, self._async.account)
+
+    @property
+    def mcp(self) -> Mcp:
+        """The MCP servers: see :class:`AsyncMcp`."""
+        return Mcp(self._call, self._async.mcp)
 
     @property
     def settings(self) -> Settings:
