@@ -29,6 +29,8 @@ __all__ = [
     "ItemCompleted",
     "ItemStarted",
     "MalformedEvent",
+    "McpServerStartupUpdated",
+    "McpToolCallProgress",
     "Notification",
     "PlanStep",
     "PlanUpdated",
@@ -107,6 +109,25 @@ class CommandOutputDelta(Event):
 class FileChangeOutputDelta(Event):
     item_id: str
     delta: str
+
+
+@dataclass(slots=True)
+class McpToolCallProgress(Event):
+    """An MCP tool in flight reports progress (also kept in its item's ``progress``)."""
+
+    item_id: str
+    message: str
+
+
+@dataclass(slots=True)
+class McpServerStartupUpdated(Event):
+    """An MCP server of a thread changed start-up state: ``"starting"``, ``"ready"``,
+    ``"failed"`` (``error`` says why) or ``"cancelled"``. Outside a turn these reach the
+    client's listeners (:meth:`AsyncCodex.add_listener`)."""
+
+    server: str
+    status: str
+    error: str | None
 
 
 @dataclass(slots=True)
@@ -237,6 +258,16 @@ def _turn_completed(method: str, tid: str | None, uid: str | None, p: Json, raw:
     return TurnCompleted(method, tid, uid, raw, status, turn)
 
 
+def _mcp_progress(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+    return McpToolCallProgress(method, tid, uid, raw, str(p["itemId"]), str(p.get("message", "")))
+
+
+def _mcp_startup(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
+    return McpServerStartupUpdated(
+        method, tid, uid, raw, str(p["name"]), str(p.get("status", "")), p.get("error")
+    )
+
+
 def _error(method: str, tid: str | None, uid: str | None, p: Json, raw: Json) -> Event:
     error = error_object(p.get("error")) or {}
     return StreamError(
@@ -257,6 +288,8 @@ _BUILDERS: dict[str, Callable[..., Event]] = {
     "thread/tokenUsage/updated": _usage,
     "turn/started": _turn_started,
     "turn/completed": _turn_completed,
+    "item/mcpToolCall/progress": _mcp_progress,
+    "mcpServer/startupStatus/updated": _mcp_startup,
     "error": _error,
 }
 

@@ -251,12 +251,19 @@ class FileChangeItem(Item):
 
 @dataclass(frozen=True)
 class McpToolCallItem(Item):
+    """A call of an MCP server's tool. ``result`` is the tool's answer as the runtime
+    reports it (``{"content": [...], "structuredContent": ...}``), ``error`` its
+    failure (``{"message": ...}``: a failed call, a declined approval); ``progress``
+    the progress messages the tool sent while it ran."""
+
     server: str
     tool: str
     arguments: Any
     status: str
     result: Any
     error: Any
+    duration_ms: int | None = None
+    progress: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -340,6 +347,7 @@ def parse_item(raw: Json) -> Item:
                 status=str(raw.get("status", "")),
                 result=raw.get("result"),
                 error=raw.get("error"),
+                duration_ms=raw.get("durationMs"),
             )
         if kind == "dynamicToolCall":
             return DynamicToolCallItem(

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .._structured import OutputSpec
@@ -36,6 +37,7 @@ from ..events import (
     ItemCompleted,
     ItemStarted,
     MalformedEvent,
+    McpToolCallProgress,
     ReasoningDelta,
     StreamError,
     TokenUsageUpdated,
@@ -47,6 +49,7 @@ from ..types import (
     AgentMessageItem,
     InputLike,
     Item,
+    McpToolCallItem,
     TokenUsage,
     TurnResult,
     normalize_input,
@@ -110,6 +113,7 @@ class AsyncTurn:
         self._finished = False  # turn/completed was received
         self._drained = False  # ... and handed to the consumer
         self._items: list[Item] = []
+        self._progress: dict[str, list[str]] = {}  # of MCP tool calls in flight
         self._usage: TokenUsage | None = None
         self._result: TurnResult | None = None
         self._deadline: float | None = None
@@ -329,7 +333,15 @@ class AsyncTurn:
         if type(event) in _PASSING:  # deltas and the like: nothing to keep (the common case)
             return
         if isinstance(event, ItemCompleted):
-            self._items.append(event.item)
+            item = event.item
+            if isinstance(item, McpToolCallItem) and item.id in self._progress:
+                item = replace(item, progress=tuple(self._progress.pop(item.id)))
+                event.item = item
+            self._items.append(item)
+        elif isinstance(event, McpToolCallProgress):
+            messages = self._progress.setdefault(event.item_id, [])
+            if len(messages) < _PROGRESS_LIMIT:
+                messages.append(event.message)
         elif isinstance(event, TokenUsageUpdated):
             self._usage = event.usage
         elif isinstance(event, (TurnCompleted, TurnFailed)):
@@ -504,6 +516,9 @@ async def until_stopped(turn: AsyncTurn) -> None:
 
 
 # Event types that change nothing in the turn's result.
+#: Progress messages kept per MCP tool call (a chatty tool must not grow memory).
+_PROGRESS_LIMIT = 1000
+
 _PASSING = frozenset(
     {AgentMessageDelta, CommandOutputDelta, FileChangeOutputDelta, ReasoningDelta, ItemStarted}
 )

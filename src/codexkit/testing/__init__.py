@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # the real imports happen in __getattr__
     from codexkit.testing._replies import apply_patch as apply_patch
     from codexkit.testing._replies import failure as failure
     from codexkit.testing._replies import json_reply as json_reply
+    from codexkit.testing._replies import mcp_tool_call as mcp_tool_call
     from codexkit.testing._replies import shell as shell
     from codexkit.testing._replies import stall as stall
     from codexkit.testing._replies import text as text
@@ -69,6 +70,7 @@ _EXPORTS = {
     "failure": "_replies",
     "json_reply": "_replies",
     "load_script": "_script",
+    "mcp_tool_call": "_replies",
     "shell": "_replies",
     "stall": "_replies",
     "text": "_replies",

@@ -207,6 +207,21 @@ def tool_call(
     return _reply(call, usage)
 
 
+def mcp_tool_call(
+    server: str,
+    tool: str,
+    arguments: dict[str, Any] | None = None,
+    *,
+    call_id: str | None = None,
+    usage: tuple[int, int] | None = None,
+) -> Reply:
+    """A call of the tool `tool` of the MCP server `server`. The runtime offers each
+    server's tools to the model in a namespace of their own, ``mcp__<server>``."""
+    return tool_call(
+        tool, arguments or {}, call_id=call_id, namespace=f"mcp__{server}", usage=usage
+    )
+
+
 def apply_patch(
     patch: str, *, call_id: str | None = None, usage: tuple[int, int] | None = None
 ) -> Reply:
