@@ -25,6 +25,7 @@ from codexkit.testing import (
     apply_patch,
     failure,
     json_reply,
+    mcp_tool_call,
     shell,
     text,
 )
@@ -495,6 +496,79 @@ def test_exec_engine_streams_the_turn(
     assert "via-exec" in done.stdout
     assert "Ran it through codex exec." in done.stdout
     assert "✓ completed in" in done.stdout
+
+
+# -- MCP servers ----------------------------------------------------------------------------
+
+
+KIT = "kit=" + shlex.join(
+    [sys.executable, str(Path(__file__).parent / "support" / "mcp_server.py"), "stdio"]
+)
+
+
+def test_run_with_an_mcp_server_asks_before_its_tool_and_shows_the_call(
+    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path
+) -> None:
+    scripted_model.extend([mcp_tool_call("kit", "add", {"a": 2, "b": 3}), text("The sum is 5.")])
+    done = codexkit(
+        "run", "--codex-home", codex_home, "--cwd", tmp_path, "--mcp", KIT,
+        "--approval", "auto-accept", "add 2 and 3",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "The agent wants to use an MCP tool" in done.stdout
+    assert 'kit.add({"a": 2, "b": 3})' in done.stdout
+    assert "✓ approved automatically (--approval auto-accept)" in done.stdout
+    assert "The sum is 5." in done.stdout
+    assert "5" in str(scripted_model.requests[1].function_call_outputs())
+
+
+def test_run_without_a_terminal_declines_the_tool(
+    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path
+) -> None:
+    scripted_model.extend([mcp_tool_call("kit", "add", {"a": 2, "b": 3}), text("declined")])
+    done = codexkit(
+        "run", "--codex-home", codex_home, "--cwd", tmp_path, "--mcp", KIT, "add 2 and 3"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✗ declined automatically" in done.stdout
+    assert "rejected" in str(scripted_model.requests[1].function_call_outputs())
+
+
+def test_mcp_status_lists_tools_and_says_why_a_server_failed(
+    codex_home: Path, tmp_path: Path
+) -> None:
+    broken = f"broken={tmp_path / 'no-such-program'} --flag"
+    done = codexkit("mcp", "status", "--codex-home", codex_home, "--mcp", KIT, "--mcp", broken)
+    assert done.returncode == 1, done.stdout + done.stderr  # one server failed
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    assert "ready" in lines["kit"]
+    assert "add, boom, count, greet" in lines["kit"]
+    assert "+1 resources" in lines["kit"]
+    assert "failed" in lines["broken"]
+    assert "No such file" in lines["broken"]
+
+
+def test_mcp_status_json_and_exit_0_when_all_are_up(codex_home: Path) -> None:
+    done = codexkit("mcp", "status", "--json", "--codex-home", codex_home, "--mcp", KIT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [server] = json.loads(done.stdout)
+    assert server["name"] == "kit"
+    assert sorted(server["tools"]) == ["add", "boom", "count", "greet"]
+
+
+def test_mcp_status_without_servers(codex_home: Path) -> None:
+    done = codexkit("mcp", "status", "--codex-home", codex_home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No MCP server is configured" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "value", ["kit", "=python x.py", "bad name=python x.py", "kit=https://", "kit='open"]
+)
+def test_a_bad_mcp_value_is_a_usage_error(value: str, codex_home: Path) -> None:
+    done = codexkit("run", "--codex-home", codex_home, "--mcp", value, "hi")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--mcp" in done.stderr
 
 
 # -- the renderer on its own ------------------------------------------------------------------

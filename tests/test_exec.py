@@ -502,6 +502,8 @@ async def test_the_command_line_of_new_and_resumed_threads(tmp_path: Path) -> No
         "-m",
         "gpt-x",
         "-c",
+        "mcp_optional_startup_grace_ms=30000",  # codexkit's default: turns wait for MCP
+        "-c",
         'model_verbosity="low"',
         "-c",
         "features.shell_tool=true",
@@ -530,6 +532,8 @@ async def test_the_command_line_of_new_and_resumed_threads(tmp_path: Path) -> No
         "--json",
         "-m",
         "default-model",
+        "-c",
+        "mcp_optional_startup_grace_ms=30000",
         "-c",
         'model_verbosity="low"',
         "--",

@@ -169,11 +169,13 @@ async def test_a_server_that_fails_to_start(
     async with AsyncCodex(
         codex_home=codex_home, cwd=tmp_path, mcp_servers={"broken": broken, "kit": stdio()}
     ) as codex:
-        codex.add_listener(events.append)
+        codex.add_listener(events.append)  # what arrives outside the turn
         thread = await codex.start_thread()
-        result = await thread.run("hi", timeout=60)
+        turn = await thread.turn("hi")
+        events += [event async for event in turn]
         statuses = {s.name: s for s in await codex.mcp.status(thread=thread)}
-    assert result.status == "completed"
+    assert turn.result is not None
+    assert turn.result.status == "completed"
     assert statuses["broken"].status == "failed"
     assert "No such file" in str(statuses["broken"].error)
     assert statuses["kit"].status == "connected"
@@ -346,3 +348,19 @@ def test_call_tool_and_read_resource_sync(codex_home: Path, tmp_path: Path) -> N
     assert content.text == "hello from the test server"
     assert status.name == "kit"
     assert status.status == "connected"
+
+
+# -- the one-shot engine ---------------------------------------------------------------------
+
+
+async def test_exec_engine_gives_threads_the_servers(
+    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path
+) -> None:
+    from codexkit.exec import ExecCodex
+
+    scripted_model.extend([mcp_tool_call("kit", "add", {"a": 4, "b": 5}), text("9")])
+    codex = ExecCodex(codex_home=codex_home, mcp_servers={"kit": stdio()})
+    result = await codex.start_thread(cwd=tmp_path).run("add", timeout=60)
+    [call] = [item for item in result.items if isinstance(item, McpToolCallItem)]
+    assert (call.server, call.tool, call.status) == ("kit", "add", "completed")
+    assert "9" in outputs(scripted_model)

@@ -122,8 +122,9 @@ class McpToolCallProgress(Event):
 @dataclass(slots=True)
 class McpServerStartupUpdated(Event):
     """An MCP server of a thread changed start-up state: ``"starting"``, ``"ready"``,
-    ``"failed"`` (``error`` says why) or ``"cancelled"``. Outside a turn these reach the
-    client's listeners (:meth:`AsyncCodex.add_listener`)."""
+    ``"failed"`` (``error`` says why) or ``"cancelled"``. In the stream of the turn
+    that waits for them; otherwise at the client's listeners
+    (:meth:`AsyncCodex.add_listener`)."""
 
     server: str
     status: str

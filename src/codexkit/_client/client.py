@@ -266,8 +266,10 @@ class AsyncCodex:
         ``"disabled"``). Each is a codex setting, over the same key in ``config``.
         ``mcp_servers`` are MCP servers of this thread alone, besides the client's.
 
-        The thread's first turn waits until its MCP servers have started or failed
-        (at most their start-up timeout): the runtime would send it without their tools."""
+        A turn waits until the thread's MCP servers have started or failed, up to 30 s
+        (the runtime's ``mcp_optional_startup_grace_ms``, which codexkit sets unless
+        ``config`` does): without it the first turn could reach the model without their
+        tools."""
         from .dispatch import thread_handlers
 
         handlers = thread_handlers(approval_policy, tools)

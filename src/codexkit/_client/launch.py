@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._defaults import DEFAULT_CODEX_SETTINGS
 from .._runtime.binary import CodexBinary, check_version, find_codex
 from .._runtime.config import config_overrides
 from .._runtime.home_lock import codex_home_dir, first_start_lock
@@ -63,7 +64,8 @@ def make_transport(
         env["CODEX_HOME"] = settings.codex_home
     # An API key is held in the server's memory only, never written to CODEX_HOME.
     store = {"cli_auth_credentials_store": "ephemeral"} if api_key else {}
-    argv = [binary.path, "app-server", *config_overrides({**store, **settings.config})]
+    config = {**DEFAULT_CODEX_SETTINGS, **store, **settings.config}
+    argv = [binary.path, "app-server", *config_overrides(config)]
     # The client's MCP servers are the app-server's own: every thread and
     # `codex.mcp.status()` see them. They were checked when the client was made.
     if settings.mcp_servers:

@@ -1,18 +1,9 @@
-"""MCP servers from the client's side: their start-up per thread, and ``codex.mcp``.
-
-The runtime starts a thread's MCP servers in the background and does not hold the
-thread's first turn for them: a turn sent at once would reach the model without their
-tools. :class:`McpStartup` follows the start-up notifications of each thread so that a
-turn waits (bounded) until the servers it expects have started or failed.
-"""
+"""``codex.mcp``: the client's MCP servers, their status, their tools and resources."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..mcp import McpResourceContent, McpServerStatus, McpToolResult
@@ -22,93 +13,9 @@ if TYPE_CHECKING:
     from .router import Router
     from .thread import AsyncThread
 
-__all__ = ["AsyncMcp", "McpStartup"]
+__all__ = ["AsyncMcp"]
 
-_log = logging.getLogger("codexkit")
 Json = dict[str, Any]
-
-#: Start-up states after which a server will not change on its own.
-_SETTLED = frozenset({"ready", "failed", "cancelled"})
-#: Threads whose start-up is remembered; the oldest are forgotten past this.
-_THREAD_LIMIT = 1024
-#: The runtime's own start-up timeout of a server that sets none, in seconds: past it,
-#: it reports the server failed.
-RUNTIME_STARTUP_TIMEOUT = 10.0
-#: How long a turn waits for servers it was not told of (from ``config.toml``), which it
-#: learns of from their "starting" notification.
-DEFAULT_STARTUP_WAIT = 30.0
-
-
-class McpStartup:
-    """The start-up state of each thread's MCP servers, from the runtime's
-    ``mcpServer/startupStatus/updated`` notifications."""
-
-    def __init__(self) -> None:
-        self._states: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._expected: dict[str, tuple[set[str], float]] = {}
-        self._changed = asyncio.Event()  # bound to a loop at its first wait only
-
-    def note(self, params: Json) -> None:
-        """One start-up notification."""
-        thread_id, name = params.get("threadId"), params.get("name")
-        if not isinstance(thread_id, str) or not isinstance(name, str):
-            return
-        self._thread(thread_id)[name] = str(params.get("status"))
-        self._wake()
-
-    def expect(self, thread_id: str, names: Iterable[str], wait: float) -> None:
-        """The thread was started with these servers: its turns wait up to ``wait``
-        seconds for each to report, even before the first notification arrives."""
-        expected = set(names)
-        if expected:
-            self._thread(thread_id)
-            self._expected[thread_id] = (expected, wait)
-
-    def pending(self, thread_id: str) -> list[str]:
-        """The servers of the thread still starting (or expected and not yet heard of)."""
-        states = self._states.get(thread_id, {})
-        expected, _ = self._expected.get(thread_id, (set(), 0.0))
-        names = expected | set(states)
-        return sorted(n for n in names if states.get(n) not in _SETTLED)
-
-    async def settled(self, thread_id: str) -> None:
-        """Wait until no server of the thread is starting, at most the thread's start-up
-        wait; past it, log which servers never answered and go on."""
-        if not self.pending(thread_id):
-            self._expected.pop(thread_id, None)
-            return
-        _, wait = self._expected.get(thread_id, (set(), DEFAULT_STARTUP_WAIT))
-        deadline = time.monotonic() + wait
-        while pending := self.pending(thread_id):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                _log.warning(
-                    "MCP servers %s of thread %s did not start within %.0f s; "
-                    "the turn goes on without their tools",
-                    ", ".join(pending),
-                    thread_id,
-                    wait,
-                )
-                break
-            changed = self._changed
-            changed.clear()
-            try:
-                await asyncio.wait_for(changed.wait(), left)
-            except asyncio.TimeoutError:
-                continue
-        self._expected.pop(thread_id, None)
-
-    def _thread(self, thread_id: str) -> dict[str, str]:
-        states = self._states.get(thread_id)
-        if states is None:
-            states = self._states[thread_id] = {}
-            while len(self._states) > _THREAD_LIMIT:
-                old, _ = self._states.popitem(last=False)
-                self._expected.pop(old, None)
-        return states
-
-    def _wake(self) -> None:
-        self._changed.set()
 
 
 class AsyncMcp:

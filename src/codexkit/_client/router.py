@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import CodexError, ForkedClientError, InvalidParamsError, MethodNotFoundError
 from ..events import Event, parse_event
-from .mcp import McpStartup
 from .registrations import ThreadRegistrations
 
 if TYPE_CHECKING:
@@ -60,7 +59,6 @@ class Router:
         self._connection: Connection | None = None
         self._owner: int | None = None  # the pid of the process that connected
         self._turns: dict[str, TurnInbox] = {}
-        self.mcp_startup = McpStartup()
         self._listeners: list[Listener] = []
         # Check every request against the pinned schema before sending it (the test
         # suite runs so; it costs a pydantic validation per request).
@@ -137,8 +135,6 @@ class Router:
             self.dispatcher.note_item(method, params)
         elif method == "thread/closed":
             self.registrations.drop(str(params.get("threadId")))
-        elif method == "mcpServer/startupStatus/updated":
-            self.mcp_startup.note(params)
         thread_id = params.get("threadId")
         if isinstance(thread_id, str):
             turn = self._turns.get(thread_id)

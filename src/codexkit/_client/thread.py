@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from typing_extensions import Unpack
 
+from .._defaults import DEFAULT_CODEX_SETTINGS
 from .._runtime.config import flatten_config
 from .._structured import OutputSpec
 from ..approvals import ApprovalPolicy
@@ -19,7 +20,6 @@ from ..errors import CodexError, InvalidRequestError, RpcError, ThreadHasForksEr
 from ..mcp import McpServer, mcp_servers_config
 from ..options import CLIENT_DEFAULT, ThreadOptions, TurnOptions, check_directory, thread_settings
 from ..types import InputLike, TurnResult, normalize_input
-from .mcp import RUNTIME_STARTUP_TIMEOUT
 from .resources import put, read_thread
 from .turn import AsyncTurn, start_turn, until_stopped
 
@@ -85,12 +85,7 @@ class ThreadOpener:
         """Send ``method`` with ``wire`` and the params of ``options``; the new thread
         answers its requests with ``handlers``."""
         fields = _merged(self._client_params(), self.params(**options))
-        thread = await self._send(method, {**wire, **fields}, handlers)
-        if method == "thread/start":
-            servers = {**self.defaults.mcp_servers, **(options.get("mcp_servers") or {})}
-            enabled = {name: server for name, server in servers.items() if server.enabled}
-            self.router.mcp_startup.expect(thread.id, enabled, _startup_wait(enabled))
-        return thread
+        return await self._send(method, {**wire, **fields}, handlers)
 
     async def _send(
         self, method: ClientMethod, wire: Json, handlers: ThreadHandlers | None
@@ -194,7 +189,10 @@ class ThreadOpener:
         if defaults.base_url is not None:
             settings["openai_base_url"] = defaults.base_url
         if self.mcp_in_threads and defaults.mcp_servers:
+            # A server someone else started has their settings: these threads bring
+            # their own servers, and the wait for them (see DEFAULT_CODEX_SETTINGS).
             settings["mcp_servers"] = mcp_servers_config(defaults.mcp_servers)
+            settings.update(DEFAULT_CODEX_SETTINGS)
         wire: Json = {}
         put(
             wire,
@@ -278,9 +276,6 @@ class AsyncThread:
                 f"thread {self.id} already has turn {self._active.id} in progress; "
                 "steer it, interrupt it or wait for it"
             )
-        # The runtime starts the thread's MCP servers in the background and would not
-        # wait for them: without this, a first turn sent at once misses their tools.
-        await self._router.mcp_startup.settled(self.id)
         opener = self._opener
         if idle_timeout is CLIENT_DEFAULT:
             idle_timeout = opener.turn_idle_timeout
@@ -551,14 +546,6 @@ class AsyncThread:
 
     def __repr__(self) -> str:
         return f"AsyncThread(id={self.id!r})"
-
-
-def _startup_wait(servers: Mapping[str, McpServer]) -> float:
-    """How long a first turn waits for these servers: past the longest start-up time
-    the runtime gives them (after which it reports them failed), with room to say so."""
-    timeouts = [s.startup_timeout or RUNTIME_STARTUP_TIMEOUT for s in servers.values()]
-    longest = max(timeouts, default=0.0)
-    return longest + 10.0
 
 
 def _merged(base: Json, over: Json) -> Json:

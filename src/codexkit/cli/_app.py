@@ -12,6 +12,7 @@ from ._account import login, logout, whoami
 from ._common import CodexHomeOption, DebugOption, execute, out
 from ._demo import demo
 from ._doctor import doctor
+from ._mcp import McpOption, mcp_app, parse_mcp
 from ._models import models
 from ._run import (
     ApprovalOption,
@@ -79,6 +80,7 @@ def run(
     ] = None,
     json_events: JsonEventsOption = False,
     engine: EngineOption = "app-server",
+    mcp: McpOption = None,
     codex_home: CodexHomeOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -97,6 +99,7 @@ def run(
         resume=resume,
         json_events=json_events,
         engine=engine,
+        mcp_servers=parse_mcp(mcp),
         codex_home=codex_home,
     )
     execute(lambda: run_turn(options), debug=debug)
@@ -105,6 +108,7 @@ def run(
 app.command()(demo)
 app.command()(run)
 app.add_typer(threads_app)
+app.add_typer(mcp_app)
 app.command()(models)
 app.command()(login)
 app.command()(logout)

@@ -35,6 +35,7 @@ from ..approvals import (
     CommandApprovalRequest,
     Decision,
     FileChangeApprovalRequest,
+    McpToolCallApprovalRequest,
     PermissionsRequest,
 )
 from ..types import FileChangeItem, parse_item
@@ -101,6 +102,7 @@ class Approvals:
             on_command_execution=self._command,
             on_file_change=self._file_change,
             on_permissions=self._permissions,
+            on_mcp_tool_call=self._mcp_tool_call,
             mode=self.mode,
             timeout=None if self.answer == "ask" else 300.0,
         )
@@ -152,6 +154,15 @@ class Approvals:
             body.append(Text(f"reason: {request.reason}", style="italic"))
         decision = await self._decide("The agent asks for more permissions", body, session=False)
         return decision in ("accept", "acceptForSession")
+
+    async def _mcp_tool_call(self, request: McpToolCallApprovalRequest) -> Decision:
+        call = Text.assemble((f"{request.server}.", "magenta"), (request.tool, "bold magenta"))
+        call.append(f"({json.dumps(request.arguments)})" if request.arguments else "()")
+        body: list[RenderableType] = [call]
+        if request.description:
+            body.append(Text(request.description, style="dim"))
+        session = "session" in request.remember
+        return await self._decide("The agent wants to use an MCP tool", body, session=session)
 
     # -- answering ------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from ..events import Event
+    from ..mcp import McpServer
     from ..types import Input, TurnResult
     from ._render import TurnView
 
@@ -135,6 +136,7 @@ class RunRequest:
     resume: str | None = None
     json_events: bool = False
     engine: Engine = "app-server"
+    mcp_servers: dict[str, McpServer] = field(default_factory=dict)
     codex_home: Path | None = None
 
     def __post_init__(self) -> None:
@@ -207,6 +209,7 @@ async def _run_app_server(
     async with AsyncCodex(
         codex_home=codex_home,
         cwd=options.cwd,
+        mcp_servers=options.mcp_servers,
         # A person at the terminal may think about an approval for as long as they like.
         turn_idle_timeout=None if approvals.answer == "ask" else 600.0,
     ) as codex:
@@ -240,7 +243,9 @@ async def _run_exec(
             hint="Use the default engine, app-server.",
         ) from None
     async with contextlib.AsyncExitStack() as stack:
-        codex = module.ExecCodex(codex_home=codex_home, model=options.model)
+        codex = module.ExecCodex(
+            codex_home=codex_home, model=options.model, mcp_servers=options.mcp_servers
+        )
         if hasattr(codex, "__aenter__"):
             codex = await stack.enter_async_context(codex)
         settings: Json = {

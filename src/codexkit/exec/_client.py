@@ -7,9 +7,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._defaults import DEFAULT_CODEX_SETTINGS
 from .._runtime.binary import find_codex
 from .._structured import OutputSpec
 from ..errors import CodexError
+from ..mcp import McpServer, mcp_servers_config
 from ..options import StrPath, check_directory, resolve_api_key
 from ..types import InputLike, TurnResult
 from ._command import ExecThreadSettings
@@ -30,7 +32,10 @@ class ExecCodex:
     ``None`` for no limit), as on :class:`~codexkit.AsyncCodex`. ``api_key`` and
     ``base_url`` are :class:`~codexkit.AsyncCodex`'s too: the key goes to codex as
     ``CODEX_API_KEY`` (by default ``CODEX_API_KEY``, or ``OPENAI_API_KEY`` when
-    ``CODEX_HOME`` holds no sign-in), the URL as ``openai_base_url``.
+    ``CODEX_HOME`` holds no sign-in), the URL as ``openai_base_url``. ``mcp_servers``
+    are MCP servers for every thread (see :mod:`codexkit.mcp`); ``codex exec`` cannot
+    ask before a tool runs, so give them ``tool_approval="approve"`` for tools the
+    runtime would ask about.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class ExecCodex:
         model: str | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
+        mcp_servers: Mapping[str, McpServer] | None = None,
         turn_idle_timeout: float | None = 600.0,
     ) -> None:
         self.binary = find_codex(codex_bin)
@@ -51,9 +57,14 @@ class ExecCodex:
         key = resolve_api_key(api_key, self.env, codex_home)
         if key is not None:
             self.env["CODEX_API_KEY"] = key  # the variable `codex exec` reads
-        self.config = dict(config or {})
+        self.config = {**DEFAULT_CODEX_SETTINGS, **(config or {})}
         if base_url is not None:
             self.config["openai_base_url"] = base_url
+        if mcp_servers:
+            self.config["mcp_servers"] = {
+                **self.config.get("mcp_servers", {}),
+                **mcp_servers_config(mcp_servers),
+            }
         self.model = model
         self.base_url = base_url
         self.turn_idle_timeout = turn_idle_timeout
@@ -72,6 +83,7 @@ class ExecCodex:
         skip_git_repo_check: bool = True,
         ephemeral: bool = False,
         config: Mapping[str, Any] | None = None,
+        mcp_servers: Mapping[str, McpServer] | None = None,
     ) -> ExecThread:
         """A new thread; codex creates it on the first run, which sets ``thread.id``.
 
@@ -80,8 +92,15 @@ class ExecCodex:
         (live), ``False`` (disabled) or a mode (``"live"``, ``"cached"``, ``"disabled"``).
         An ``ephemeral`` thread is not stored, so it runs one turn only. A ``cwd`` that is
         not an existing directory raises :class:`~codexkit.InvalidArgumentError`.
+        ``mcp_servers`` are this thread's, besides the client's.
         """
         check_directory(cwd)
+        config = dict(config or {})
+        if mcp_servers:
+            config["mcp_servers"] = {
+                **config.get("mcp_servers", {}),
+                **mcp_servers_config(mcp_servers),
+            }
         options = ExecThreadSettings(
             cwd=os.fspath(cwd) if cwd is not None else None,
             model=model,
@@ -93,7 +112,7 @@ class ExecCodex:
             approval_policy=approval_policy,
             skip_git_repo_check=skip_git_repo_check,
             ephemeral=ephemeral,
-            config=dict(config or {}),
+            config=config,
         )
         return ExecThread(self, options)
 
