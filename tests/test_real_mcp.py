@@ -16,7 +16,7 @@ import pytest
 
 from codexkit import AsyncCodex, Codex, McpHttpServer, McpStdioServer
 from codexkit.approvals import ApprovalPolicy, ElicitationRequest, McpToolCallApprovalRequest
-from codexkit.errors import RpcError
+from codexkit.errors import InvalidRequestError, RpcError
 from codexkit.events import Event, McpServerStartupUpdated
 from codexkit.testing import ScriptedModel, mcp_tool_call, text
 from codexkit.types import McpToolCallItem
@@ -290,17 +290,25 @@ async def test_elicitation_reaches_the_handler_async(
     assert tool_says in outputs(scripted_model)
 
 
+@pytest.mark.parametrize(("answer", "tool_says"), ANSWERS)
 def test_elicitation_reaches_the_handler_sync(
-    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path
+    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path, answer: Any, tool_says: str
 ) -> None:
     scripted_model.extend([mcp_tool_call("kit", "greet"), text("greeted")])
-    policy = ApprovalPolicy.custom(on_elicitation=lambda request: {"name": "Grace"})
+    asked: list[ElicitationRequest] = []
+
+    def on_elicitation(request: ElicitationRequest) -> Any:  # a plain function, on its thread
+        asked.append(request)
+        return answer
+
+    policy = ApprovalPolicy.custom(on_elicitation=on_elicitation)
     with Codex(
         codex_home=codex_home, cwd=tmp_path, approval_policy=policy, mcp_servers={"kit": stdio()}
     ) as codex:
         result = codex.start_thread().run("greet me", timeout=60)
     assert result.status == "completed"
-    assert "hello Grace" in outputs(scripted_model)
+    assert [r.message for r in asked] == ["What is your name?"]
+    assert tool_says in outputs(scripted_model)
 
 
 def test_elicitation_is_declined_by_default_sync(
@@ -348,6 +356,32 @@ def test_call_tool_and_read_resource_sync(codex_home: Path, tmp_path: Path) -> N
     assert content.text == "hello from the test server"
     assert status.name == "kit"
     assert status.status == "connected"
+
+
+async def test_reload_reads_servers_added_to_the_config(codex_home: Path, tmp_path: Path) -> None:
+    async with AsyncCodex(codex_home=codex_home, cwd=tmp_path) as codex:
+        assert await codex.mcp.status() == []
+        server = stdio().to_config("kit")
+        await codex.settings.write("mcp_servers.kit", server)
+        await codex.mcp.reload()
+        [status] = await codex.mcp.status()
+        thread = await codex.start_thread()
+        added = await codex.mcp.call_tool("kit", "add", {"a": 2, "b": 2}, thread=thread)
+    assert status.name == "kit"
+    assert "add" in status.tools
+    assert added.text == "4"
+
+
+async def test_oauth_login_passes_the_runtimes_answer_through(
+    codex_home: Path, tmp_path: Path
+) -> None:
+    async with AsyncCodex(
+        codex_home=codex_home, cwd=tmp_path, mcp_servers={"kit": stdio()}
+    ) as codex:
+        with pytest.raises(InvalidRequestError, match="only supported for streamable HTTP"):
+            await codex.mcp.oauth_login("kit")
+        with pytest.raises(InvalidRequestError, match="No MCP server named 'nope'"):
+            await codex.mcp.oauth_login("nope")
 
 
 # -- the one-shot engine ---------------------------------------------------------------------
