@@ -99,6 +99,39 @@ async def test_a_slow_server_is_waited_for_before_the_first_turn(
     assert "2" in outputs(scripted_model)
 
 
+@pytest.mark.parametrize("where", ["client", "thread"])
+async def test_a_server_someone_else_started_waits_for_the_mcp_servers_too(
+    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path, where: str
+) -> None:
+    from codexkit import find_codex
+
+    scripted_model.extend([mcp_tool_call("kit", "add", {"a": 3, "b": 3}), text("6")])
+    servers = {"kit": stdio("--slow-start", "2")}
+    socket_path = tmp_path / "app-server.sock"
+    binary = find_codex()
+    process = subprocess.Popen(
+        [binary.path, "app-server", "--listen", f"unix://{socket_path}"],
+        env=binary.child_env({"CODEX_HOME": str(codex_home)}),
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        client_servers = servers if where == "client" else None
+        async with AsyncCodex(connect=f"unix://{socket_path}", mcp_servers=client_servers) as codex:
+            thread = await codex.start_thread(
+                cwd=tmp_path, mcp_servers=servers if where == "thread" else None
+            )
+            result = await thread.run("add", timeout=60)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    [call] = [item for item in result.items if isinstance(item, McpToolCallItem)]
+    assert call.status == "completed"
+
+
 async def test_http_server_with_a_bearer_token_from_the_environment(
     scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path, http_server: str
 ) -> None:

@@ -162,6 +162,9 @@ class ThreadOpener:
         )
         if mcp_servers:
             settings["mcp_servers"] = mcp_servers_config(mcp_servers)
+            if self.mcp_in_threads:  # a server of someone else's: see _client_params
+                waits = {**DEFAULT_CODEX_SETTINGS, **(config or {})}
+                settings["mcp_optional_startup_grace_ms"] = waits["mcp_optional_startup_grace_ms"]
         wire: Json = {}
         put(
             wire,
