@@ -23,7 +23,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import InvalidArgumentError
-from .options import StrPath
 
 __all__ = [
     "McpHttpServer",
@@ -97,7 +96,7 @@ class McpStdioServer(_Common):
     command: str
     args: Sequence[str] = ()
     env: Mapping[str, str] | None = None
-    cwd: StrPath | None = None
+    cwd: str | os.PathLike[str] | None = None
 
     def to_config(self, name: str) -> Json:
         """This server as the runtime's ``mcp_servers.<name>`` settings."""
