@@ -168,9 +168,29 @@ class TurnRepo(_Repo):
                 row.error = error
         return row
 
+    async def start(self, session_id: str, turn_id: str) -> TurnRow:
+        """Record a turn as running unless it is known already (its end may have been
+        recorded first: a finished turn never reads as running again)."""
+        async with self._maker.begin() as db:
+            row = await db.get(TurnRow, (session_id, turn_id))
+            if row is None:
+                row = TurnRow(
+                    session_id=session_id, id=turn_id, status="inProgress", started_at=time.time()
+                )
+                db.add(row)
+        return row
+
     async def get(self, session_id: str, turn_id: str) -> TurnRow | None:
         async with self._maker() as db:
             return await db.get(TurnRow, (session_id, turn_id))
+
+    async def remove(self, session_id: str, turn_ids: Sequence[str]) -> None:
+        async with self._maker.begin() as db:
+            await db.execute(
+                delete(TurnRow).where(
+                    TurnRow.session_id == session_id, TurnRow.id.in_(list(turn_ids))
+                )
+            )
 
     async def list(self, session_id: str) -> Sequence[TurnRow]:
         query = (
