@@ -34,27 +34,30 @@ class SessionDirectory:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._cache: dict[str, Json | None] = {}
+        self._cache: dict[str, Json] = {}
 
     async def meta(self, session_id: str | None) -> Json | None:
         if session_id is None:
             return None
-        if session_id not in self._cache:
-            row = await self._store.sessions.get(session_id)
-            self._cache[session_id] = (
-                None
-                if row is None
-                else {
-                    "id": row.id,
-                    "title": row.title,
-                    "projectId": row.project_id,
-                    "systemOwned": row.system_owned,
-                }
-            )
-            if len(self._cache) > 50_000:  # bounded: forget the oldest half
-                for key in list(self._cache)[:25_000]:
-                    del self._cache[key]
-        return self._cache[session_id]
+        cached = self._cache.get(session_id)
+        if cached is not None:
+            return cached
+        # Unknown ids are not cached: a thread's first notifications can arrive before
+        # its session is stored (thread/start answers, then the row is written).
+        row = await self._store.sessions.get(session_id)
+        if row is None:
+            return None
+        meta = {
+            "id": row.id,
+            "title": row.title,
+            "projectId": row.project_id,
+            "systemOwned": row.system_owned,
+        }
+        if len(self._cache) >= 50_000:  # bounded: forget the oldest half
+            for key in list(self._cache)[:25_000]:
+                del self._cache[key]
+        self._cache[session_id] = meta
+        return meta
 
     def forget(self, session_id: str) -> None:
         self._cache.pop(session_id, None)

@@ -81,7 +81,7 @@ class Runtime:
         self.parts = Parts(
             store, self.hub, self.pool, self.jobs, self.recorder, self.broker, self.controls
         )
-        self.sessions = Sessions(self.parts)
+        self.sessions = Sessions(self.parts, default_cwd=settings.default_cwd)
         self.turns = Turns(self.parts, self.sessions)
         self.projects = Projects(self.parts, self.sessions)
 

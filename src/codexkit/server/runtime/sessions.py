@@ -80,8 +80,9 @@ def _directory(cwd: str | None) -> str:
 
 
 class Sessions:
-    def __init__(self, parts: Parts) -> None:
+    def __init__(self, parts: Parts, *, default_cwd: str | None = None) -> None:
         self._parts = parts
+        self._default_cwd = default_cwd
 
     # -- create, list, read ----------------------------------------------------------------
 
@@ -96,7 +97,6 @@ class Sessions:
         dynamic_tools: list[Json] | None = None,
         project_id: str | None = None,
         system_owned: bool = False,
-        default_cwd: str | None = None,
     ) -> Json:
         parts = self._parts
         given = {
@@ -110,7 +110,7 @@ class Sessions:
             if v is not None
         }
         session_controls = check_controls(given, partial=True) if given else None
-        directory = _directory(cwd or default_cwd)
+        directory = _directory(cwd or self._default_cwd)
         if project_id is not None and await parts.store.projects.get(project_id) is None:
             raise Invalid(f"no project {project_id}", issues=[{"path": ["projectId"]}])
         defaults = await parts.store.defaults.get()

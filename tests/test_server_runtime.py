@@ -1,0 +1,378 @@
+"""The control plane's runtime without HTTP: the real binary, the scripted model, SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support.serve_runtime import completed, frame, running
+
+from codexkit.server.runtime import Frame, Runtime
+from codexkit.server.runtime.errors import (
+    Conflict,
+    Invalid,
+    Locked,
+    NotFound,
+    SessionDeleted,
+)
+from codexkit.testing import ScriptedModel, shell, stall, text, tool_call
+
+pytestmark = pytest.mark.real
+
+TERMINAL = {"completed", "failed", "error", "interrupted", "canceled"}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "workspace"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+async def runtime(codex_home: Path, workspace: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
+    async with running(codex_home, workspace, tmp_path / "data") as started:
+        yield started
+
+
+async def test_session_lifecycle(runtime: Runtime, workspace: Path) -> None:
+    created = await runtime.sessions.create()
+    session = created["session"]
+    sid = session["sessionId"]
+    assert created["thread"]["id"] == sid
+    assert session["cwd"] == str(workspace)
+    assert session["projectId"] is None
+    assert session["materialized"] is False
+    listed = await runtime.sessions.list()
+    assert [s["sessionId"] for s in listed["data"]] == [sid]
+    assert listed["nextCursor"] is None
+
+    renamed = await runtime.sessions.rename(sid, "my chat")
+    assert renamed["session"]["title"] == "my chat"
+    await runtime.sessions.archive(sid)
+    assert (await runtime.sessions.list())["data"] == []
+    archived = await runtime.sessions.list(archived=True)
+    assert [s["sessionId"] for s in archived["data"]] == [sid]
+    await runtime.sessions.unarchive(sid)
+    assert [s["sessionId"] for s in (await runtime.sessions.list())["data"]] == [sid]
+
+    await runtime.sessions.delete(sid)
+    with pytest.raises(SessionDeleted) as gone:
+        await runtime.sessions.read(sid)
+    assert gone.value.http_status == 410
+    assert gone.value.body()["status"] == "deleted"
+    assert gone.value.body()["sessionId"] == sid
+    with pytest.raises(SessionDeleted):
+        await runtime.turns.send(sid, "hello?")
+    with pytest.raises(NotFound):
+        await runtime.sessions.read("no-such-session")
+    assert (await runtime.sessions.list())["data"] == []
+
+
+async def test_the_reply_is_in_the_transcript_before_the_turn_reads_finished(
+    runtime: Runtime, scripted_model: ScriptedModel
+) -> None:
+    scripted_model.add(stall(0.3) + text("Hello from the agent"))
+    sid = (await runtime.sessions.create())["session"]["sessionId"]
+    subscription, _ = runtime.hub.subscribe(sid)
+    turn_id = (await runtime.turns.send(sid, "hi"))["turnId"]
+
+    first = await runtime.sessions.read(sid)
+    assert [(t["id"], t["status"]) for t in first["thread"]["turns"]] == [(turn_id, "inProgress")]
+
+    # Read the session as fast as a client polls while the turn runs: whenever the turn
+    # reads as finished, its reply is already there.
+    done = asyncio.Event()
+    reads = 0
+
+    async def poll() -> None:
+        nonlocal reads
+        while not done.is_set():
+            state = await runtime.sessions.read(sid)
+            reads += 1
+            [turn] = state["thread"]["turns"]
+            if turn["status"] in TERMINAL:
+                replies = [
+                    e
+                    for e in state["transcript"]
+                    if e["role"] == "assistant" and e["turnId"] == turn_id
+                ]
+                assert [(e["content"], e["status"]) for e in replies] == [
+                    ("Hello from the agent", "complete")
+                ]
+                return
+
+    poller = asyncio.create_task(poll())
+    await frame(subscription, "app_server.turn.completed", completed(turn_id))
+    await asyncio.wait_for(poller, 30)
+    done.set()
+    assert reads > 1
+    final = await runtime.sessions.read(sid)
+    assert final["thread"]["turns"][0]["status"] == "completed"
+    assert final["session"]["materialized"] is True
+    assert [e["role"] for e in final["transcript"]] == ["user", "assistant"]
+
+
+async def test_a_command_approval_is_a_frame_then_decided_and_the_command_runs(
+    runtime: Runtime, scripted_model: ScriptedModel, workspace: Path
+) -> None:
+    scripted_model.extend([shell("touch approved.txt", escalate=True), text("done")])
+    created = await runtime.sessions.create(
+        approval_policy="on-request", filesystem_sandbox="read-only"
+    )
+    sid = created["session"]["sessionId"]
+    subscription, _ = runtime.hub.subscribe(sid)
+    turn_id = (await runtime.turns.send(sid, "make the file"))["turnId"]
+
+    seen: list[Frame] = []
+    asked = await frame(subscription, "approval", seen=seen)
+    approval_id = asked.payload["approvalId"]
+    signal = [f for f in seen if f.type.startswith("app_server.request.")]
+    assert [f.type for f in signal] == [
+        "app_server.request.item.command_execution.request_approval"
+    ]
+    assert signal[0].payload["requestId"] == approval_id  # the id the lists show
+    assert signal[0].seq == asked.seq - 1  # the signal, then the derived frame
+    [pending] = (await runtime.pending(sid, "approval"))["data"]
+    assert pending["approvalId"] == approval_id
+    assert pending["status"] == "pending"
+    assert "touch approved.txt" in pending["summary"]
+    assert not (workspace / "approved.txt").exists()
+
+    answer = await runtime.decide("approval", approval_id, {"decision": "accept"}, actor="me")
+    assert answer == {"status": "ok", "approvalId": approval_id, "threadId": sid}
+    resolved = await frame(subscription, "approval_resolved")
+    assert resolved.payload["approvalId"] == approval_id
+    assert resolved.payload["decision"] == "accept"
+    await frame(subscription, "app_server.turn.completed", completed(turn_id))
+    assert (workspace / "approved.txt").exists()
+    assert (await runtime.pending(sid, "approval"))["data"] == []
+
+    with pytest.raises(Conflict) as again:  # clients count this as done
+        await runtime.decide("approval", approval_id, {"decision": "decline"})
+    assert again.value.http_status == 409
+    assert again.value.body()["code"] == "already_resolved"
+    with pytest.raises(NotFound):
+        await runtime.decide("approval", "no-such-id", {"decision": "accept"})
+
+
+async def test_an_invalid_decision_changes_nothing(
+    runtime: Runtime, scripted_model: ScriptedModel, workspace: Path
+) -> None:
+    scripted_model.extend([shell("touch never.txt", escalate=True), text("done")])
+    sid = (
+        await runtime.sessions.create(approval_policy="on-request", filesystem_sandbox="read-only")
+    )["session"]["sessionId"]
+    subscription, _ = runtime.hub.subscribe(sid)
+    turn_id = (await runtime.turns.send(sid, "go"))["turnId"]
+    approval_id = (await frame(subscription, "approval")).payload["approvalId"]
+    with pytest.raises(Invalid) as bad:
+        await runtime.decide("approval", approval_id, {"decision": "maybe"})
+    assert bad.value.http_status == 400
+    assert bad.value.body()["issues"]
+    assert (await runtime.pending(sid, "approval"))["data"][0]["approvalId"] == approval_id
+    await runtime.decide("approval", approval_id, {"decision": "decline"})
+    await frame(subscription, "app_server.turn.completed", completed(turn_id))
+    assert not (workspace / "never.txt").exists()
+
+
+async def test_an_approval_timeout_decides_and_records_why(
+    runtime: Runtime, scripted_model: ScriptedModel, workspace: Path
+) -> None:
+    scripted_model.extend([shell("touch late.txt", escalate=True), text("done")])
+    sid = (
+        await runtime.sessions.create(approval_policy="on-request", filesystem_sandbox="read-only")
+    )["session"]["sessionId"]
+    await runtime.sessions.set_approval_timeout(sid, 0.5, "decline")
+    subscription, _ = runtime.hub.subscribe(sid)
+    turn_id = (await runtime.turns.send(sid, "go"))["turnId"]
+    approval_id = (await frame(subscription, "approval")).payload["approvalId"]
+    resolved = await frame(subscription, "approval_resolved")
+    assert resolved.payload["status"] == "expired"
+    assert "approval timeout of 0.5 s" in resolved.payload["reason"]
+    await frame(subscription, "app_server.turn.completed", completed(turn_id))
+    assert not (workspace / "late.txt").exists()
+    row = await runtime.store.requests.get(approval_id)
+    assert row is not None
+    assert row.status == "expired"
+    assert row.expiry_reason is not None
+    assert "approval timeout" in row.expiry_reason
+    assert row.decision is not None
+    assert row.decision["decision"] == "decline"
+
+
+async def test_a_tool_input_request_is_answered(
+    runtime: Runtime, scripted_model: ScriptedModel
+) -> None:
+    questions = [
+        {
+            "id": "color",
+            "header": "Color",
+            "question": "Favourite colour?",
+            "options": [
+                {"label": "red", "description": "warm"},
+                {"label": "blue", "description": "cool"},
+            ],
+        }
+    ]
+    scripted_model.extend([tool_call("request_user_input", {"questions": questions}), text("ok")])
+    sid = (await runtime.sessions.create())["session"]["sessionId"]
+    subscription, _ = runtime.hub.subscribe(sid)
+    turn_id = (await runtime.turns.send(sid, "ask me"))["turnId"]
+    asked = await frame(subscription, "tool_user_input_requested")
+    request_id = asked.payload["requestId"]
+    [listed] = (await runtime.pending(sid, "tool_input"))["data"]
+    assert listed["requestId"] == request_id
+    assert listed["questions"][0]["id"] == "color"
+    assert listed["questions"][0]["options"][1] == {"label": "blue", "description": "cool"}
+    body = {"decision": "accept", "answers": {"color": {"answers": ["blue"]}}}
+    await runtime.decide("tool_input", request_id, body)
+    await frame(subscription, "tool_user_input_resolved")
+    await frame(subscription, "app_server.turn.completed", completed(turn_id))
+    [output] = scripted_model.requests[1].function_call_outputs()
+    assert '"color":{"answers":["blue"]}' in str(output["output"]).replace(" ", "")
+
+
+async def test_a_dynamic_tool_call_is_answered(
+    runtime: Runtime, scripted_model: ScriptedModel
+) -> None:
+    tools = [
+        {
+            "name": "lookup",
+            "description": "Look a word up",
+            "inputSchema": {"type": "object", "properties": {"word": {"type": "string"}}},
+        }
+    ]
+    scripted_model.extend([tool_call("lookup", {"word": "codex"}), text("thanks")])
+    sid = (await runtime.sessions.create(dynamic_tools=tools))["session"]["sessionId"]
+    subscription, _ = runtime.hub.subscribe(sid)
+    turn_id = (await runtime.turns.send(sid, "look it up"))["turnId"]
+    seen: list[Frame] = []
+    asked = await frame(subscription, "tool_call_requested", seen=seen)
+    request_id = asked.payload["requestId"]
+    assert asked.payload["tool"] == "lookup"
+    assert asked.payload["arguments"] == {"word": "codex"}
+    [signal] = [f for f in seen if f.type == "app_server.request.item.tool.call"]
+    assert signal.payload["requestId"] == request_id
+    [listed] = (await runtime.pending(sid, "tool_call"))["data"]
+    assert listed["requestId"] == request_id
+    await runtime.decide("tool_call", request_id, {"success": True, "text": "a coding agent"})
+    resolved = await frame(subscription, "tool_call_resolved")
+    assert resolved.payload == {
+        "threadId": sid,
+        "status": "resolved",
+        "requestId": request_id,
+        "success": True,
+    }
+    await frame(subscription, "app_server.turn.completed", completed(turn_id))
+    [output] = scripted_model.requests[1].function_call_outputs()
+    assert "a coding agent" in str(output["output"])
+    with pytest.raises(Conflict) as again:
+        await runtime.decide("tool_call", request_id, {"success": True, "text": "twice"})
+    assert again.value.body()["code"] == "in_flight"
+
+
+async def test_controls_and_settings_with_a_namespaced_key(runtime: Runtime) -> None:
+    sid = (await runtime.sessions.create())["session"]["sessionId"]
+    row = await runtime.parts.row(sid)
+    tuple_ = {
+        "model": None,
+        "approvalPolicy": "never",
+        "networkAccess": "enabled",
+        "filesystemSandbox": "workspace-write",
+    }
+    applied = await runtime.controls.apply(row, "session", tuple_)
+    assert applied["status"] == "ok"
+    assert applied["controls"]["approvalPolicy"] == "never"
+    again = await runtime.controls.apply(await runtime.parts.row(sid), "session", tuple_)
+    assert again["status"] == "unchanged"
+    summary = (await runtime.sessions.read(sid))["session"]
+    assert summary["approvalPolicy"] == "never"
+    assert summary["sessionControls"]["networkAccess"] == "enabled"
+    with pytest.raises(Invalid):
+        await runtime.controls.apply(row, "session", {**tuple_, "approvalPolicy": "sometimes"})
+
+    # A client writes `supervisor.fileChange` as a read-modify-write of `supervisor`.
+    row = await runtime.parts.row(sid)
+    first = {"scope": "session", "key": "supervisor", "value": {"other": 1}}
+    assert (await runtime.controls.set_settings(row, first))["status"] == "ok"
+    row = await runtime.parts.row(sid)
+    current = await runtime.controls.settings(row, "session", "supervisor")
+    assert current["found"] is True
+    value = {**current["value"], "fileChange": {"mode": "auto"}}
+    written = await runtime.controls.set_settings(
+        row, {"scope": "session", "key": "supervisor", "value": value}
+    )
+    assert written["settings"] == {"supervisor": {"other": 1, "fileChange": {"mode": "auto"}}}
+    row = await runtime.parts.row(sid)
+    same = await runtime.controls.set_settings(
+        row, {"scope": "session", "key": "supervisor", "value": value}
+    )
+    assert same["status"] == "unchanged"
+    merged = await runtime.controls.set_settings(
+        row, {"scope": "session", "settings": {"b": 2}, "mode": "merge"}
+    )
+    assert set(merged["settings"]) == {"supervisor", "b"}
+    row = await runtime.parts.row(sid)
+    removed = await runtime.controls.unset(row, "b")
+    assert removed["removed"] is True
+    assert removed["status"] == "ok"
+    assert (await runtime.controls.unset(await runtime.parts.row(sid), "b"))["status"] == (
+        "unchanged"
+    )
+    with pytest.raises(Invalid):
+        await runtime.controls.set_settings(row, {"scope": "session", "settings": {}, "key": "x"})
+
+    await runtime.store.defaults.update(locked=True)
+    with pytest.raises(Locked) as locked:
+        await runtime.controls.set_settings(row, {"scope": "default", "key": "x", "value": 1})
+    assert locked.value.http_status == 423
+    assert locked.value.body()["status"] == "locked"
+    with pytest.raises(Locked):
+        await runtime.controls.apply(row, "default", tuple_)
+    # The session scope is still writable.
+    ok = await runtime.controls.set_settings(row, {"scope": "session", "key": "x", "value": 1})
+    assert ok["status"] == "ok"
+
+
+async def test_projects_move_all_and_delete_all(runtime: Runtime) -> None:
+    project = (await runtime.projects.create("alpha"))["project"]
+    pid = project["projectId"]
+    with pytest.raises(Conflict):
+        await runtime.projects.create("alpha")
+    subscription, _ = runtime.hub.subscribe()
+    ids = []
+    for _ in range(2):
+        sid = (await runtime.sessions.create())["session"]["sessionId"]
+        await runtime.sessions.set_project(sid, pid)
+        ids.append(sid)
+    updated = await frame(subscription, "session_project_updated")
+    assert updated.payload == {"sessionId": ids[0], "projectId": pid}
+    listed = await runtime.projects.sessions(pid)
+    assert sorted(s["sessionId"] for s in listed["data"]) == sorted(ids)
+    with pytest.raises(Conflict):
+        await runtime.projects.delete(pid)  # not empty
+
+    moved = await runtime.projects.move_all(pid, "unassigned")
+    assert sorted(moved["sessionIds"]) == sorted(ids)
+    assert (await runtime.projects.sessions(pid))["data"] == []
+    for sid in ids:
+        assert (await runtime.sessions.read(sid))["session"]["projectId"] is None
+
+    for sid in ids:
+        await runtime.sessions.set_project(sid, pid)
+    await runtime.projects.move_all(pid, "archive")
+    assert (await runtime.sessions.list())["data"] == []
+    assert len((await runtime.sessions.list(archived=True))["data"]) == 2
+
+    deleted = await runtime.projects.delete_all(pid)
+    assert sorted(deleted["deletedSessionIds"]) == sorted(ids)
+    for sid in ids:
+        with pytest.raises(SessionDeleted):
+            await runtime.sessions.read(sid)
+    assert (await runtime.projects.delete(pid))["status"] == "ok"
+    assert (await runtime.projects.list())["data"] == []
+    with pytest.raises(NotFound):
+        await runtime.projects.move_all(pid, "archive")
