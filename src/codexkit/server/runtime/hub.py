@@ -110,6 +110,17 @@ class Subscription:
     def pending(self) -> int:
         return self._queue.qsize()
 
+    def ready(self) -> list[Frame]:
+        """The frames already queued, taken without waiting (a sender can batch them)."""
+        frames = []
+        while not self._queue.empty():
+            frame = self._queue.get_nowait()
+            if frame is None:
+                self._queue.put_nowait(None)
+                break
+            frames.append(frame)
+        return frames
+
     def __aiter__(self) -> AsyncIterator[Frame]:
         return self._frames()
 

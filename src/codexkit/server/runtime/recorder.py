@@ -173,7 +173,13 @@ class Recorder:
                 )
         if error is not None:
             written.append(await self.note(thread_id, turn_id, str(error.get("message", ""))))
-        await store.turns.put(thread_id, turn_id, status, completed_at=time.time(), error=error)
+        now = time.time()
+        this = await store.turns.put(thread_id, turn_id, status, completed_at=now, error=error)
+        # A turn that started inside this one (an inline review's own turn) is never
+        # reported finished: it ends with its outer turn. Earlier turns are left alone.
+        for other in await store.turns.list(thread_id):
+            if other.status == "inProgress" and other.started_at > this.started_at:
+                await store.turns.put(thread_id, other.id, status, completed_at=now)
         return written
 
     async def note(self, thread_id: str, turn_id: str, message: str) -> TranscriptEntry:
