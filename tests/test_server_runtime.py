@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.postgres import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 from support.serve_runtime import completed, frame, running
 
 from codexkit.server.runtime import Frame, Runtime
@@ -376,3 +377,60 @@ async def test_projects_move_all_and_delete_all(runtime: Runtime) -> None:
     assert (await runtime.projects.list())["data"] == []
     with pytest.raises(NotFound):
         await runtime.projects.move_all(pid, "archive")
+
+
+async def test_the_runtime_on_postgresql(
+    scripted_model: ScriptedModel,
+    codex_home: Path,
+    workspace: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    database_url: str = request.getfixturevalue("postgres_url")
+    scripted_model.extend([shell("touch on-postgres.txt", escalate=True), text("done")])
+    async with running(codex_home, workspace, tmp_path / "data", database_url=database_url) as rt:
+        sid = (
+            await rt.sessions.create(approval_policy="on-request", filesystem_sandbox="read-only")
+        )["session"]["sessionId"]
+        subscription, _ = rt.hub.subscribe(sid)
+        turn_id = (await rt.turns.send(sid, "go"))["turnId"]
+        approval_id = (await frame(subscription, "approval")).payload["approvalId"]
+        await rt.decide("approval", approval_id, {"decision": "accept"})
+        await frame(subscription, "app_server.turn.completed", completed(turn_id))
+        state = await rt.sessions.read(sid)
+    assert (workspace / "on-postgres.txt").exists()
+    assert state["thread"]["turns"][0]["status"] == "completed"
+    assert [e["content"] for e in state["transcript"] if e["role"] == "assistant"] == ["done"]
+
+
+async def test_many_sessions_at_once_lose_no_reply_and_no_frame(
+    runtime: Runtime, scripted_model: ScriptedModel
+) -> None:
+    sessions, messages, watchers = 6, 2, 3
+    scripted_model.extend([text("reply") for _ in range(sessions * messages)])
+    ids = [(await runtime.sessions.create())["session"]["sessionId"] for _ in range(sessions)]
+    subscriptions = {sid: [runtime.hub.subscribe(sid)[0] for _ in range(watchers)] for sid in ids}
+
+    async def converse(sid: str) -> list[str]:
+        turns = []
+        for n in range(messages):
+            turn_id = (await runtime.turns.send(sid, f"message {n}"))["turnId"]
+            await frame(subscriptions[sid][0], "app_server.turn.completed", completed(turn_id))
+            turns.append(turn_id)
+        return turns
+
+    turns = dict(zip(ids, await asyncio.gather(*(converse(sid) for sid in ids)), strict=True))
+    for sid in ids:
+        state = await runtime.sessions.read(sid)
+        replies = [e for e in state["transcript"] if e["role"] == "assistant"]
+        assert [e["turnId"] for e in replies] == turns[sid]
+        assert {t["status"] for t in state["thread"]["turns"]} == {"completed"}
+        # Every watcher of a thread saw the same frames of it, in the same order.
+        first, *others = subscriptions[sid]
+        seen = [f.seq for f in first.ready()]
+        for other in others:
+            frames = other.ready()
+            assert all(f.thread_id in (sid, None) for f in frames)
+            assert [f.seq for f in frames][len(frames) - len(seen) :] == seen
+            completions = [f for f in frames if f.type == "app_server.turn.completed"]
+            assert [f.payload["context"]["turnId"] for f in completions] == turns[sid]
