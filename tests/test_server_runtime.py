@@ -368,6 +368,14 @@ async def test_projects_move_all_and_delete_all(runtime: Runtime) -> None:
     assert (await runtime.sessions.list())["data"] == []
     assert len((await runtime.sessions.list(archived=True))["data"]) == 2
 
+    renamed = await runtime.projects.rename(pid, "beta")
+    assert renamed["project"]["name"] == "beta"
+    other = (await runtime.projects.create("gamma"))["project"]["projectId"]
+    with pytest.raises(Conflict):
+        await runtime.projects.rename(other, "beta")
+    assert [p["name"] for p in (await runtime.projects.list())["data"]] == ["beta", "gamma"]
+    await runtime.projects.delete(other)
+
     deleted = await runtime.projects.delete_all(pid)
     assert sorted(deleted["deletedSessionIds"]) == sorted(ids)
     for sid in ids:
@@ -377,6 +385,33 @@ async def test_projects_move_all_and_delete_all(runtime: Runtime) -> None:
     assert (await runtime.projects.list())["data"] == []
     with pytest.raises(NotFound):
         await runtime.projects.move_all(pid, "archive")
+
+
+async def test_a_client_upserts_a_transcript_entry(runtime: Runtime) -> None:
+    sid = (await runtime.sessions.create())["session"]["sessionId"]
+    subscription, _ = runtime.hub.subscribe(sid)
+    entry = {
+        "messageId": "note-1",
+        "turnId": "t-none",
+        "role": "system",
+        "type": "note",
+        "content": "draft",
+        "status": "streaming",
+        "startedAt": 1_700_000_000_000,
+    }
+    await runtime.sessions.upsert_transcript(sid, entry)
+    await runtime.sessions.upsert_transcript(
+        sid, {**entry, "content": "final", "status": "complete"}
+    )
+    [stored] = (await runtime.sessions.read(sid))["transcript"]
+    assert stored["content"] == "final"
+    assert stored["status"] == "complete"
+    assert stored["startedAt"] == 1_700_000_000_000
+    updates = [await frame(subscription, "transcript_updated") for _ in range(2)]
+    assert [u.payload["entry"]["content"] for u in updates] == ["draft", "final"]
+    with pytest.raises(Invalid) as bad:
+        await runtime.sessions.upsert_transcript(sid, {**entry, "role": "robot", "content": 3})
+    assert {tuple(i["path"]) for i in bad.value.body()["issues"]} == {("role",), ("content",)}
 
 
 async def test_the_runtime_on_postgresql(

@@ -20,6 +20,7 @@ _log = logging.getLogger("codexkit.server")
 T = TypeVar("T")
 Job = Callable[[], Awaitable[Any]]
 DEFAULT_BACKLOG = 100_000
+DEFAULT_WAIT = 120.0
 
 
 class OrderedJobs:
@@ -39,8 +40,11 @@ class OrderedJobs:
             self._tasks[key] = asyncio.get_running_loop().create_task(self._drain(key))
         return True
 
-    async def call(self, key: str, job: Callable[[], Awaitable[T]]) -> T:
-        """Run ``job`` in ``key``'s order and return its result."""
+    async def call(
+        self, key: str, job: Callable[[], Awaitable[T]], *, timeout: float = DEFAULT_WAIT
+    ) -> T:
+        """Run ``job`` in ``key``'s order and return its result; ``TimeoutError`` when it
+        has not run within ``timeout`` seconds (the store has stalled)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
         async def run() -> None:
@@ -55,7 +59,7 @@ class OrderedJobs:
 
         if not self.submit(key, run):
             raise RuntimeError(f"session {key} has too many jobs waiting")
-        return await future
+        return await asyncio.wait_for(future, timeout)
 
     async def settled(self, key: str) -> None:
         """Wait until every job of ``key`` given so far has run."""

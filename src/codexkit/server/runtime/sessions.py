@@ -71,6 +71,49 @@ def thread_params(controls: Json) -> Json:
     return wire
 
 
+_ROLES = ("user", "assistant", "system")
+_STATUSES = ("streaming", "complete", "canceled", "error")
+
+
+def _entry_fields(entry: Any) -> Json:
+    """The store fields of a contract ``TranscriptEntry``; ``Invalid`` with every issue."""
+    if not isinstance(entry, dict):
+        raise Invalid("the entry must be an object", issues=[{"path": []}])
+    issues = [
+        {"path": [name], "message": "a non-empty string"}
+        for name in ("messageId", "turnId", "type")
+        if not isinstance(entry.get(name), str) or not entry[name]
+    ]
+    if entry.get("role") not in _ROLES:
+        issues.append({"path": ["role"], "message": "user, assistant or system"})
+    if entry.get("status") not in _STATUSES:
+        issues.append({"path": ["status"], "message": "streaming, complete, canceled or error"})
+    if not isinstance(entry.get("content"), str):
+        issues.append({"path": ["content"], "message": "a string"})
+    details = entry.get("details")
+    if details is not None and not isinstance(details, str):
+        issues.append({"path": ["details"], "message": "a string or null"})
+    times = {}
+    for name, field in (("startedAt", "started_at"), ("completedAt", "completed_at")):
+        value = entry.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            issues.append({"path": [name], "message": "milliseconds since the epoch"})
+        elif value is not None:
+            times[field] = value / 1000
+    if issues:
+        raise Invalid("invalid transcript entry", issues=issues)
+    return {
+        "message_id": entry["messageId"],
+        "turn_id": entry["turnId"],
+        "role": entry["role"],
+        "type": entry["type"],
+        "content": entry["content"],
+        "status": entry["status"],
+        "details": details,
+        **times,
+    }
+
+
 def _directory(cwd: str | None) -> str:
     """The absolute session directory; ``Invalid`` unless it exists."""
     directory = os.path.abspath(cwd or os.getcwd())
@@ -325,6 +368,23 @@ class Sessions:
         if row.materialized:
             await parts.client(row)
         return {"status": "ok", "session": await self.summary(row)}
+
+    async def upsert_transcript(self, session_id: str, entry: Any) -> Json:
+        """Insert a transcript entry, or update the one with its ``messageId`` in place
+        (clients annotate a session's transcript this way)."""
+        fields = _entry_fields(entry)
+        parts = self._parts
+        row = await parts.row(session_id)
+        message_id = fields.pop("message_id")
+
+        async def write() -> Json:
+            stored = await parts.store.transcript.put(row.id, message_id, **fields)
+            view = transcript_view(stored)
+            parts.hub.publish("transcript_updated", row.id, {"sessionId": row.id, "entry": view})
+            return view
+
+        view = await parts.jobs.call(row.id, write)  # in order with the agent's entries
+        return {"status": "ok", "sessionId": row.id, "entry": view}
 
     async def clean_background_terminals(self, session_id: str) -> Json:
         parts = self._parts
