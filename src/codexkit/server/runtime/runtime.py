@@ -10,7 +10,6 @@ with the reason, its running turns fail with that reason (in the transcript too)
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,7 +175,3 @@ class Runtime:
                 continue
             payload = {"sessionId": session_id, "appServer": index}
             self.hub.publish("session_resumed", session_id, payload)
-
-
-def default_data_dir() -> str:
-    return os.path.join(os.path.expanduser("~"), ".codexkit", "serve")
