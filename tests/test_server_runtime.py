@@ -179,6 +179,27 @@ async def test_an_invalid_decision_changes_nothing(
     assert not (workspace / "never.txt").exists()
 
 
+async def test_deleting_a_session_expires_its_pending_requests(
+    runtime: Runtime, scripted_model: ScriptedModel, workspace: Path
+) -> None:
+    scripted_model.extend([shell("touch orphan.txt", escalate=True), text("done")])
+    sid = (
+        await runtime.sessions.create(approval_policy="on-request", filesystem_sandbox="read-only")
+    )["session"]["sessionId"]
+    subscription, _ = runtime.hub.subscribe(sid)
+    await runtime.turns.send(sid, "go")
+    approval_id = (await frame(subscription, "approval")).payload["approvalId"]
+    await runtime.sessions.delete(sid)
+    resolved = await frame(subscription, "approval_resolved")
+    assert resolved.payload["status"] == "expired"
+    assert resolved.payload["reason"] == "the session was deleted"
+    deleted = await frame(subscription, "session_deleted")
+    assert deleted.payload["expiredRequestIds"] == [approval_id]
+    with pytest.raises(Conflict):
+        await runtime.decide("approval", approval_id, {"decision": "accept"})
+    assert not (workspace / "orphan.txt").exists()
+
+
 async def test_an_approval_timeout_decides_and_records_why(
     runtime: Runtime, scripted_model: ScriptedModel, workspace: Path
 ) -> None:

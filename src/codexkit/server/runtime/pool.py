@@ -101,12 +101,23 @@ class AppServerPool:
         """The slot of ``session_id`` (the least loaded one for a new session)."""
         index = self.assigned.get(session_id)
         if index is None:
-            counts = [0] * len(self._slots)
-            for slot_index in self.assigned.values():
-                counts[slot_index] += 1
-            index = counts.index(min(counts))
-            self.assigned[session_id] = index
+            index = self.assigned[session_id] = self.least_loaded()
         return index
+
+    def least_loaded(self) -> int:
+        counts = [0] * len(self._slots)
+        for slot_index in self.assigned.values():
+            counts[slot_index] += 1
+        return counts.index(min(counts))
+
+    def bind(self, session_id: str, index: int) -> None:
+        """``session_id`` now lives on slot ``index``, loaded on its current process."""
+        self.assigned[session_id] = index
+        self.loaded[session_id] = self.origin(index)
+
+    def forget(self, session_id: str) -> None:
+        self.assigned.pop(session_id, None)
+        self.loaded.pop(session_id, None)
 
     async def client(self, index: int, timeout: float | None = None) -> AsyncCodex:
         """Slot ``index``'s running client, waiting for a restart under way."""

@@ -218,6 +218,18 @@ class RequestBroker:
                 waiting.answer.set_result(None)
         return [w.row for w in mine if w.row.id in expired]
 
+    async def expire_session(self, session_id: str, reason: str) -> builtins.list[str]:
+        """Expire a session's pending requests (it is being deleted); the agent's waits
+        get the fail-closed default answer."""
+        expired = await self._store.requests.expire_pending(reason, session_id=session_id)
+        for request_id in expired:
+            waiting = self._waiting.get(request_id)
+            if waiting is not None:
+                self._resolved(waiting.row, "expired", {}, reason=reason)
+                if not waiting.answer.done():
+                    waiting.answer.set_result(None)
+        return expired
+
     async def expire_orphans(self, reason: str) -> builtins.list[str]:
         """On start: every request still pending was asked by a process of an earlier
         server; none of them can be answered any more."""

@@ -163,9 +163,8 @@ class Sessions:
         wire: Json = {"cwd": directory, **thread_params(effective)}
         if specs:
             wire["dynamicTools"] = specs
-        index = parts.pool.assign("")  # least loaded slot; the real id comes back below
+        index = parts.pool.least_loaded()
         client = await parts.pool.client(index)
-        parts.pool.assigned.pop("", None)
         result = await rpc(client, "thread/start", wire)
         thread = result.get("thread") if isinstance(result, dict) else None
         if not isinstance(thread, dict) or not isinstance(thread.get("id"), str):
@@ -188,8 +187,7 @@ class Sessions:
             dynamic_tools=specs,
         )
         await parts.store.sessions.add(row)
-        parts.pool.assigned[row.id] = index
-        parts.pool.loaded[row.id] = parts.pool.origin(index)
+        parts.pool.bind(row.id, index)
         return {"session": await self.summary(row), "thread": await self._thread(row)}
 
     async def summary(self, row: SessionRow) -> Json:
@@ -299,16 +297,8 @@ class Sessions:
                 _log.warning("thread/delete of %s failed: %s", row.id, exc)
         now = time.time()
         await parts.store.sessions.update(row.id, deleted_at=now)
-        expired = await parts.store.requests.expire_pending(
-            "the session was deleted",
-            ids=[
-                r.id
-                for k in ("approval", "tool_input", "tool_call")
-                for r in await parts.store.requests.list(row.id, k)
-            ],
-        )
-        parts.pool.loaded.pop(row.id, None)
-        parts.pool.assigned.pop(row.id, None)
+        expired = await parts.broker.expire_session(row.id, "the session was deleted")
+        parts.pool.forget(row.id)
         parts.recorder.directory.forget(row.id)
         parts.hub.publish(
             "session_deleted",

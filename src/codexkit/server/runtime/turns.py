@@ -213,9 +213,7 @@ class Turns:
         )
         await parts.store.sessions.add(fork)
         await self._copy_history(row.id, fork.id)
-        index = parts.pool.assign(row.id)
-        parts.pool.assigned[fork.id] = index
-        parts.pool.loaded[fork.id] = parts.pool.origin(index)
+        parts.pool.bind(fork.id, parts.pool.assign(row.id))
         return await self._sessions.read(fork.id)
 
     async def _copy_history(self, source: str, target: str) -> None:

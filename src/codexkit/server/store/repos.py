@@ -293,21 +293,28 @@ class RequestRepo(_Repo):
         )
 
     async def expire_pending(
-        self, reason: str, *, ids: Sequence[str] | None = None
+        self,
+        reason: str,
+        *,
+        ids: Sequence[str] | None = None,
+        session_id: str | None = None,
     ) -> builtins.list[str]:
-        """Expire every pending request (or those of ``ids``); the ids expired."""
-        query = select(ServerRequestRow.id).where(ServerRequestRow.status == "pending")
+        """Expire every pending request (or those of ``ids``, or of one session); the
+        ids expired."""
+        # One UPDATE ... RETURNING: a request resolved meanwhile is neither expired nor
+        # reported as expired.
+        statement = (
+            update(ServerRequestRow)
+            .where(ServerRequestRow.status == "pending")
+            .values(status="expired", expiry_reason=reason, resolved_at=time.time())
+            .returning(ServerRequestRow.id)
+        )
         if ids is not None:
-            query = query.where(ServerRequestRow.id.in_(list(ids)))
+            statement = statement.where(ServerRequestRow.id.in_(list(ids)))
+        if session_id is not None:
+            statement = statement.where(ServerRequestRow.session_id == session_id)
         async with self._maker.begin() as db:
-            found = list((await db.scalars(query)).all())
-            if found:
-                await db.execute(
-                    update(ServerRequestRow)
-                    .where(ServerRequestRow.id.in_(found), ServerRequestRow.status == "pending")
-                    .values(status="expired", expiry_reason=reason, resolved_at=time.time())
-                )
-        return found
+            return list((await db.scalars(statement)).all())
 
     async def _finish(self, request_id: str, **values: Any) -> bool:
         async with self._maker.begin() as db:
