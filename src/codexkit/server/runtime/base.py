@@ -74,10 +74,8 @@ class Parts:
         """The id of the session's turn in progress, if any (after the events already
         read for it are recorded)."""
         await self.jobs.settled(session_id)
-        for turn in reversed(await self.store.turns.list(session_id)):
-            if turn.status == "inProgress":
-                return turn.id
-        return None
+        running = await self.store.turns.unfinished(session_id)
+        return running[-1].id if running else None
 
 
 async def rpc(client: AsyncCodex, method: str, params: Json) -> Any:

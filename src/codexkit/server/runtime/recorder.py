@@ -52,12 +52,20 @@ class SessionDirectory:
             "title": row.title,
             "projectId": row.project_id,
             "systemOwned": row.system_owned,
+            "materialized": row.materialized,
         }
         if len(self._cache) >= 50_000:  # bounded: forget the oldest half
             for key in list(self._cache)[:25_000]:
                 del self._cache[key]
         self._cache[session_id] = meta
         return meta
+
+    async def materialized(self, session_id: str) -> None:
+        """Record that the session's thread had a turn (codex has stored it), once."""
+        meta = await self.meta(session_id)
+        if meta is not None and not meta["materialized"]:
+            await self._store.sessions.update(session_id, materialized=True)
+            meta["materialized"] = True
 
     def forget(self, session_id: str) -> None:
         self._cache.pop(session_id, None)
@@ -121,11 +129,14 @@ class Recorder:
         _, turn_id = context_of(params)
         if method == "turn/started" and turn_id:
             await store.turns.start(thread_id, turn_id)
-            await store.sessions.update(thread_id, materialized=True)
+            await self.directory.materialized(thread_id)
             return []
         if method in ("item/started", "item/completed") and turn_id:
             item = params.get("item")
-            if isinstance(item, dict):
+            # A user message is complete when it starts: one write, at its completion.
+            if isinstance(item, dict) and not (
+                method == "item/started" and item.get("type") == "userMessage"
+            ):
                 entry = await self._put_item(thread_id, turn_id, item, method == "item/completed")
                 return [entry] if entry is not None else []
             return []
@@ -164,21 +175,16 @@ class Recorder:
         status = str(turn.get("status") or "completed")
         error = turn.get("error") if isinstance(turn.get("error"), dict) else None
         store = self._store
-        written: list[TranscriptEntry] = []
-        for entry in await store.transcript.list(thread_id):
-            if entry.turn_id == turn_id and entry.status == "streaming":
-                ended = _ENTRY_END.get(status, "error")
-                written.append(
-                    await store.transcript.put(thread_id, entry.message_id, status=ended)
-                )
+        ended = _ENTRY_END.get(status, "error")
+        written = list(await store.transcript.end_streaming(thread_id, turn_id, ended))
         if error is not None:
             written.append(await self.note(thread_id, turn_id, str(error.get("message", ""))))
         now = time.time()
         this = await store.turns.put(thread_id, turn_id, status, completed_at=now, error=error)
         # A turn that started inside this one (an inline review's own turn) is never
         # reported finished: it ends with its outer turn. Earlier turns are left alone.
-        for other in await store.turns.list(thread_id):
-            if other.status == "inProgress" and other.started_at > this.started_at:
+        for other in await store.turns.unfinished(thread_id):
+            if other.started_at > this.started_at:
                 await store.turns.put(thread_id, other.id, status, completed_at=now)
         return written
 

@@ -145,13 +145,12 @@ class Runtime:
 
             async def recover(session_id: str = session_id) -> None:
                 failed = []
-                for turn in await self.store.turns.list(session_id):
-                    if turn.status == "inProgress":
-                        entries = await self._fail_turn(session_id, turn.id, reason)
-                        failed.append(turn.id)
-                        for entry in entries:
-                            view = {"sessionId": session_id, "entry": entry}
-                            self.hub.publish("transcript_updated", session_id, view)
+                for turn in await self.store.turns.unfinished(session_id):
+                    entries = await self._fail_turn(session_id, turn.id, reason)
+                    failed.append(turn.id)
+                    for entry in entries:
+                        view = {"sessionId": session_id, "entry": entry}
+                        self.hub.publish("transcript_updated", session_id, view)
                 payload: Json = {
                     "sessionId": session_id,
                     "appServer": index,

@@ -103,8 +103,7 @@ class Turns:
 
         async def record() -> None:
             await store.turns.start(row.id, turn_id)
-            if not row.materialized:
-                await store.sessions.update(row.id, materialized=True)
+            await self._parts.recorder.directory.materialized(row.id)
 
         await self._parts.jobs.call(row.id, record)
         answer: Json = {"status": "accepted", "sessionId": row.id, "turnId": turn_id}

@@ -83,14 +83,23 @@ class SessionRepo(_Repo):
 
 
 class DefaultsRepo(_Repo):
-    """The one row of scope ``default`` (made on first read)."""
+    """The one row of scope ``default`` (made on first read). It is read at every
+    message and written only through this repository, so it is kept in memory (one
+    server per database)."""
+
+    def __init__(self, maker: Maker) -> None:
+        super().__init__(maker)
+        self._row: Defaults | None = None
 
     async def get(self) -> Defaults:
+        if self._row is not None:
+            return self._row
         async with self._maker.begin() as db:
             row = await db.get(Defaults, 1)
             if row is None:
                 row = Defaults(id=1, controls=None, settings={}, locked=False)
                 db.add(row)
+        self._row = row
         return row
 
     async def update(self, **fields: Any) -> Defaults:
@@ -100,6 +109,7 @@ class DefaultsRepo(_Repo):
             assert row is not None  # made just above; the row is never deleted
             for name, value in fields.items():
                 setattr(row, name, value)
+        self._row = row
         return row
 
 
@@ -201,11 +211,14 @@ class TurnRepo(_Repo):
         async with self._maker() as db:
             return (await db.scalars(query)).all()
 
-    async def unfinished(self) -> Sequence[TurnRow]:
-        """Turns recorded as running: what a crash or a restart left behind."""
+    async def unfinished(self, session_id: str | None = None) -> Sequence[TurnRow]:
+        """Turns recorded as running (of one session, or what a crash or a restart left
+        behind in all of them), oldest first."""
         query = select(TurnRow).where(TurnRow.status == "inProgress")
+        if session_id is not None:
+            query = query.where(TurnRow.session_id == session_id)
         async with self._maker() as db:
-            return (await db.scalars(query)).all()
+            return (await db.scalars(query.order_by(TurnRow.started_at))).all()
 
 
 class TranscriptRepo(_Repo):
@@ -233,6 +246,21 @@ class TranscriptRepo(_Repo):
         )
         async with self._maker() as db:
             return (await db.scalars(query)).all()
+
+    async def end_streaming(
+        self, session_id: str, turn_id: str, status: str
+    ) -> Sequence[TranscriptEntry]:
+        """Give the turn's entries still streaming their final ``status``; those entries."""
+        async with self._maker.begin() as db:
+            query = select(TranscriptEntry).where(
+                TranscriptEntry.session_id == session_id,
+                TranscriptEntry.turn_id == turn_id,
+                TranscriptEntry.status == "streaming",
+            )
+            rows = (await db.scalars(query)).all()
+            for row in rows:
+                row.status = status
+        return rows
 
     async def drop_turns(self, session_id: str, turn_ids: Sequence[str]) -> None:
         """Forget the entries of turns rolled back."""
