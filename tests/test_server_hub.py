@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from codexkit.server.runtime import EventHub, Frame, Subscription
@@ -91,3 +93,17 @@ async def test_the_replay_log_is_bounded(limit: int) -> None:
 
 def _drain(subscription: Subscription) -> list[Frame]:
     return subscription.ready()
+
+
+def test_a_frame_over_a_mebibyte_goes_out_without_its_params() -> None:
+    hub = EventHub()
+    envelope = {"method": "item/completed", "requestId": None, "params": {"x": "y" * (2 << 20)}}
+    big = hub.publish("app_server.item.completed", "t1", envelope)
+    sent = json.loads(big.text())
+    assert len(big.text()) < 1 << 20
+    assert sent["payload"]["truncated"] is True
+    assert sent["payload"]["method"] == "item/completed"
+    assert sent["payload"]["params"] is None
+    assert sent["seq"] == big.seq
+    small = hub.publish("x", "t1", {"params": {"a": 1}})
+    assert json.loads(small.text())["payload"] == {"params": {"a": 1}}

@@ -123,6 +123,10 @@ async def test_after_a_sigkill_of_the_server_pending_requests_are_expired_with_a
     async with running(codex_home, workspace, data) as runtime:
         sid = ids["sessionId"]
         assert (await runtime.pending(sid, "approval"))["data"] == []
+        [listed] = (await runtime.pending(sid, "approval", history=True))["data"]
+        assert listed["approvalId"] == ids["approvalId"]
+        assert listed["status"] == "expired"
+        assert listed["expiryReason"] == RESTART_REASON
         row = await runtime.store.requests.get(ids["approvalId"])
         assert row is not None
         assert row.status == "expired"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
@@ -22,6 +23,8 @@ _log = logging.getLogger("codexkit.server")
 Json = dict[str, Any]
 
 DEFAULT_QUEUE_SIZE = 10_000
+#: Common websocket clients drop a connection on a frame over 1 MiB.
+MAX_FRAME_BYTES = 1 << 20
 DEFAULT_REPLAY_PER_THREAD = 2_000
 DEFAULT_REPLAY_THREADS = 4_096
 
@@ -37,6 +40,7 @@ class Frame:
     payload: Any
     broadcast: bool = False
     private: bool = False
+    _text: str | None = None
 
     def wire(self) -> Json:
         return {
@@ -45,6 +49,27 @@ class Frame:
             "payload": self.payload,
             "seq": self.seq,
         }
+
+    def text(self) -> str:
+        """The frame as JSON, encoded once for every subscriber. A frame over 1 MiB
+        (a command's whole output, say) goes out without its payload's ``params``, and
+        says so: the full item is in the session's transcript."""
+        if self._text is None:
+            text = json.dumps(self.wire(), separators=(",", ":"), default=str)
+            if len(text) > MAX_FRAME_BYTES:
+                text = json.dumps(self._shortened(len(text)), separators=(",", ":"), default=str)
+            self._text = text
+        return self._text
+
+    def _shortened(self, size: int) -> Json:
+        note = {"truncated": True, "bytes": size, "limit": MAX_FRAME_BYTES}
+        payload = self.payload
+        if isinstance(payload, dict) and "params" in payload:
+            kept = {k: v for k, v in payload.items() if k != "params"}
+            payload = {**kept, "params": None, **note}
+        else:
+            payload = note
+        return {**self.wire(), "payload": payload}
 
 
 @dataclass(slots=True)

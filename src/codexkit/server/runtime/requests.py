@@ -161,8 +161,12 @@ class RequestBroker:
 
     # -- deciding ------------------------------------------------------------------------
 
-    async def list(self, session_id: str, kind: str) -> list[Json]:
-        return [record_view(r) for r in await self._store.requests.list(session_id, kind)]
+    async def list(self, session_id: str, kind: str, *, pending_only: bool = True) -> list[Json]:
+        """The session's requests of ``kind``: pending ones, or every one (resolved and
+        expired too, with their decision and reason)."""
+        status = "pending" if pending_only else None
+        rows = await self._store.requests.list(session_id, kind, status=status)
+        return [record_view(r) for r in rows]
 
     async def decide(
         self, kind: str, request_id: str, body: Json, *, actor: str | None, source: str | None

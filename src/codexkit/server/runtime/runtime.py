@@ -103,10 +103,13 @@ class Runtime:
 
     # -- requests ----------------------------------------------------------------------------
 
-    async def pending(self, session_id: str, kind: str) -> Json:
-        """A session's pending ``approval``, ``tool_input`` or ``tool_call`` records."""
+    async def pending(self, session_id: str, kind: str, *, history: bool = False) -> Json:
+        """A session's pending ``approval``, ``tool_input`` or ``tool_call`` records;
+        with ``history``, the resolved and expired ones too (each with its status,
+        decision and expiry reason)."""
         row = await self.parts.row(session_id, system=False)
-        return {"status": "ok", "sessionId": row.id, "data": await self.broker.list(row.id, kind)}
+        data = await self.broker.list(row.id, kind, pending_only=not history)
+        return {"status": "ok", "sessionId": row.id, "data": data}
 
     async def decide(
         self,
