@@ -45,6 +45,8 @@ class RuntimeSettings:
     #: More codex settings (``-c key=value``) for every app-server.
     config: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    #: Session directories must lie under one of these (``--allowed-root``); empty: any.
+    allowed_roots: list[str] = field(default_factory=list)
 
 
 class Runtime:
@@ -80,7 +82,9 @@ class Runtime:
         self.parts = Parts(
             store, self.hub, self.pool, self.jobs, self.recorder, self.broker, self.controls
         )
-        self.sessions = Sessions(self.parts, default_cwd=settings.default_cwd)
+        self.sessions = Sessions(
+            self.parts, default_cwd=settings.default_cwd, allowed_roots=settings.allowed_roots
+        )
         self.turns = Turns(self.parts, self.sessions)
         self.projects = Projects(self.parts, self.sessions)
 

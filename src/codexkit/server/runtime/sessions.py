@@ -11,121 +11,34 @@ import builtins
 import logging
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..store.models import SessionRow
 from .base import Parts, rpc
+from .checks import entry_fields, session_directory, thread_params, tool_specs
 from .controls import BUILTIN, check_controls
 from .errors import Conflict, Invalid, NotFound, RuntimeFailure
 from .views import iso, session_summary, transcript_view, turn_view
 
-__all__ = ["Sessions", "thread_params", "tool_specs"]
+__all__ = ["Sessions"]
 
 _log = logging.getLogger("codexkit.server")
 Json = dict[str, Any]
 MAX_LIST = 200
 
 
-def tool_specs(tools: Any) -> list[Json] | None:
-    """The contract's ``dynamicTools`` as ``thread/start`` takes them."""
-    if tools is None:
-        return None
-    if not isinstance(tools, list) or len(tools) > 128:
-        raise Invalid(
-            "dynamicTools must be a list of at most 128 tools", issues=[{"path": ["dynamicTools"]}]
-        )
-    specs = []
-    for index, tool in enumerate(tools):
-        if not (
-            isinstance(tool, dict)
-            and isinstance(tool.get("name"), str)
-            and tool["name"]
-            and isinstance(tool.get("inputSchema"), dict)
-        ):
-            raise Invalid(
-                "each dynamic tool needs a name, a description and an inputSchema object",
-                issues=[{"path": ["dynamicTools", index]}],
-            )
-        specs.append(
-            {
-                "type": "function",
-                "name": tool["name"],
-                "description": str(tool.get("description", "")),
-                "inputSchema": tool["inputSchema"],
-            }
-        )
-    return specs
-
-
-def thread_params(controls: Json) -> Json:
-    """The ``thread/start``/``thread/fork`` fields of an effective controls tuple."""
-    wire: Json = {
-        "approvalPolicy": controls["approvalPolicy"],
-        "sandbox": controls["filesystemSandbox"],
-    }
-    if controls.get("model"):
-        wire["model"] = controls["model"]
-    if controls["filesystemSandbox"] == "workspace-write":
-        enabled = controls["networkAccess"] == "enabled"
-        wire["config"] = {"sandbox_workspace_write.network_access": enabled}
-    return wire
-
-
-_ROLES = ("user", "assistant", "system")
-_STATUSES = ("streaming", "complete", "canceled", "error")
-
-
-def _entry_fields(entry: Any) -> Json:
-    """The store fields of a contract ``TranscriptEntry``; ``Invalid`` with every issue."""
-    if not isinstance(entry, dict):
-        raise Invalid("the entry must be an object", issues=[{"path": []}])
-    issues = [
-        {"path": [name], "message": "a non-empty string"}
-        for name in ("messageId", "turnId", "type")
-        if not isinstance(entry.get(name), str) or not entry[name]
-    ]
-    if entry.get("role") not in _ROLES:
-        issues.append({"path": ["role"], "message": "user, assistant or system"})
-    if entry.get("status") not in _STATUSES:
-        issues.append({"path": ["status"], "message": "streaming, complete, canceled or error"})
-    if not isinstance(entry.get("content"), str):
-        issues.append({"path": ["content"], "message": "a string"})
-    details = entry.get("details")
-    if details is not None and not isinstance(details, str):
-        issues.append({"path": ["details"], "message": "a string or null"})
-    times = {}
-    for name, field in (("startedAt", "started_at"), ("completedAt", "completed_at")):
-        value = entry.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            issues.append({"path": [name], "message": "milliseconds since the epoch"})
-        elif value is not None:
-            times[field] = value / 1000
-    if issues:
-        raise Invalid("invalid transcript entry", issues=issues)
-    return {
-        "message_id": entry["messageId"],
-        "turn_id": entry["turnId"],
-        "role": entry["role"],
-        "type": entry["type"],
-        "content": entry["content"],
-        "status": entry["status"],
-        "details": details,
-        **times,
-    }
-
-
-def _directory(cwd: str | None) -> str:
-    """The absolute session directory; ``Invalid`` unless it exists."""
-    directory = os.path.abspath(cwd or os.getcwd())
-    if not os.path.isdir(directory):
-        raise Invalid(f"cwd {directory} is not a directory", issues=[{"path": ["cwd"]}])
-    return directory
-
-
 class Sessions:
-    def __init__(self, parts: Parts, *, default_cwd: str | None = None) -> None:
+    def __init__(
+        self,
+        parts: Parts,
+        *,
+        default_cwd: str | None = None,
+        allowed_roots: Sequence[str] = (),
+    ) -> None:
         self._parts = parts
         self._default_cwd = default_cwd
+        self._allowed_roots = [os.path.realpath(root) for root in allowed_roots]
 
     # -- create, list, read ----------------------------------------------------------------
 
@@ -153,7 +66,7 @@ class Sessions:
             if v is not None
         }
         session_controls = check_controls(given, partial=True) if given else None
-        directory = _directory(cwd or self._default_cwd)
+        directory = session_directory(cwd or self._default_cwd, self._allowed_roots)
         if project_id is not None and await parts.store.projects.get(project_id) is None:
             raise Invalid(f"no project {project_id}", issues=[{"path": ["projectId"]}])
         defaults = await parts.store.defaults.get()
@@ -362,7 +275,7 @@ class Sessions:
     async def upsert_transcript(self, session_id: str, entry: Any) -> Json:
         """Insert a transcript entry, or update the one with its ``messageId`` in place
         (clients annotate a session's transcript this way)."""
-        fields = _entry_fields(entry)
+        fields = entry_fields(entry)
         parts = self._parts
         row = await parts.row(session_id)
         message_id = fields.pop("message_id")

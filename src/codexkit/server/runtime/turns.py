@@ -13,9 +13,10 @@ from typing import Any
 from ...types import normalize_input
 from ..store.models import SessionRow
 from .base import Parts, rpc
+from .checks import thread_params
 from .controls import check_controls
 from .errors import Conflict, Invalid, RuntimeFailure
-from .sessions import Sessions, thread_params
+from .sessions import Sessions
 
 __all__ = ["Turns"]
 
