@@ -490,3 +490,25 @@ async def test_many_sessions_at_once_lose_no_reply_and_no_frame(
             assert [f.seq for f in frames][len(frames) - len(seen) :] == seen
             completions = [f for f in frames if f.type == "app_server.turn.completed"]
             assert [f.payload["context"]["turnId"] for f in completions] == turns[sid]
+
+
+async def test_sessions_spread_over_a_pool_of_app_servers(
+    scripted_model: ScriptedModel, codex_home: Path, workspace: Path, tmp_path: Path
+) -> None:
+    scripted_model.extend([text("from one"), text("from the other")])
+    async with running(codex_home, workspace, tmp_path / "data", app_servers=2) as rt:
+        first = (await rt.sessions.create())["session"]["sessionId"]
+        second = (await rt.sessions.create())["session"]["sessionId"]
+        assert {rt.pool.assign(first), rt.pool.assign(second)} == {0, 1}
+        assert rt.pool.pid(0) != rt.pool.pid(1)
+        for sid in (first, second):
+            subscription, _ = rt.hub.subscribe(sid)
+            turn_id = (await rt.turns.send(sid, "hello"))["turnId"]
+            await frame(subscription, "app_server.turn.completed", completed(turn_id))
+        replies = [
+            e["content"]
+            for sid in (first, second)
+            for e in (await rt.sessions.read(sid))["transcript"]
+            if e["role"] == "assistant"
+        ]
+    assert replies == ["from one", "from the other"]
