@@ -298,64 +298,61 @@ async def test_a_dynamic_tool_call_is_answered(
 
 async def test_controls_and_settings_with_a_namespaced_key(runtime: Runtime) -> None:
     sid = (await runtime.sessions.create())["session"]["sessionId"]
-    row = await runtime.parts.row(sid)
     tuple_ = {
         "model": None,
         "approvalPolicy": "never",
         "networkAccess": "enabled",
         "filesystemSandbox": "workspace-write",
     }
-    applied = await runtime.controls.apply(row, "session", tuple_)
+    applied = await runtime.controls.apply(sid, "session", tuple_)
     assert applied["status"] == "ok"
     assert applied["controls"]["approvalPolicy"] == "never"
-    again = await runtime.controls.apply(await runtime.parts.row(sid), "session", tuple_)
+    again = await runtime.controls.apply(sid, "session", tuple_)
     assert again["status"] == "unchanged"
     summary = (await runtime.sessions.read(sid))["session"]
     assert summary["approvalPolicy"] == "never"
     assert summary["sessionControls"]["networkAccess"] == "enabled"
     with pytest.raises(Invalid):
-        await runtime.controls.apply(row, "session", {**tuple_, "approvalPolicy": "sometimes"})
+        await runtime.controls.apply(sid, "session", {**tuple_, "approvalPolicy": "sometimes"})
 
     # A client writes `supervisor.fileChange` as a read-modify-write of `supervisor`.
-    row = await runtime.parts.row(sid)
     first = {"scope": "session", "key": "supervisor", "value": {"other": 1}}
-    assert (await runtime.controls.set_settings(row, first))["status"] == "ok"
-    row = await runtime.parts.row(sid)
-    current = await runtime.controls.settings(row, "session", "supervisor")
+    assert (await runtime.controls.set_settings(sid, first))["status"] == "ok"
+    current = await runtime.controls.settings(sid, "session", "supervisor")
     assert current["found"] is True
     value = {**current["value"], "fileChange": {"mode": "auto"}}
     written = await runtime.controls.set_settings(
-        row, {"scope": "session", "key": "supervisor", "value": value}
+        sid, {"scope": "session", "key": "supervisor", "value": value}
     )
     assert written["settings"] == {"supervisor": {"other": 1, "fileChange": {"mode": "auto"}}}
-    row = await runtime.parts.row(sid)
     same = await runtime.controls.set_settings(
-        row, {"scope": "session", "key": "supervisor", "value": value}
+        sid, {"scope": "session", "key": "supervisor", "value": value}
     )
     assert same["status"] == "unchanged"
     merged = await runtime.controls.set_settings(
-        row, {"scope": "session", "settings": {"b": 2}, "mode": "merge"}
+        sid, {"scope": "session", "settings": {"b": 2}, "mode": "merge"}
     )
     assert set(merged["settings"]) == {"supervisor", "b"}
-    row = await runtime.parts.row(sid)
-    removed = await runtime.controls.unset(row, "b")
+    removed = await runtime.controls.unset(sid, "b")
     assert removed["removed"] is True
     assert removed["status"] == "ok"
-    assert (await runtime.controls.unset(await runtime.parts.row(sid), "b"))["status"] == (
-        "unchanged"
-    )
+    assert (await runtime.controls.unset(sid, "b"))["status"] == ("unchanged")
     with pytest.raises(Invalid):
-        await runtime.controls.set_settings(row, {"scope": "session", "settings": {}, "key": "x"})
+        await runtime.controls.set_settings(sid, {"scope": "session", "settings": {}, "key": "x"})
+
+    policy = await runtime.sessions.set_approval_policy(sid, "untrusted")
+    assert policy == {"status": "ok", "sessionId": sid, "approvalPolicy": "untrusted"}
+    assert (await runtime.sessions.read(sid))["session"]["approvalPolicy"] == "untrusted"
 
     await runtime.store.defaults.update(locked=True)
     with pytest.raises(Locked) as locked:
-        await runtime.controls.set_settings(row, {"scope": "default", "key": "x", "value": 1})
+        await runtime.controls.set_settings(sid, {"scope": "default", "key": "x", "value": 1})
     assert locked.value.http_status == 423
     assert locked.value.body()["status"] == "locked"
     with pytest.raises(Locked):
-        await runtime.controls.apply(row, "default", tuple_)
+        await runtime.controls.apply(sid, "default", tuple_)
     # The session scope is still writable.
-    ok = await runtime.controls.set_settings(row, {"scope": "session", "key": "x", "value": 1})
+    ok = await runtime.controls.set_settings(sid, {"scope": "session", "key": "x", "value": 1})
     assert ok["status"] == "ok"
 
 

@@ -11,6 +11,7 @@ refused while the defaults are locked.
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..store import Store
@@ -20,6 +21,7 @@ from .errors import Invalid, Locked
 __all__ = ["BUILTIN", "Controls"]
 
 Json = dict[str, Any]
+RowLookup = Callable[[str], Awaitable[SessionRow]]
 
 BUILTIN: Json = {
     "model": None,
@@ -65,8 +67,9 @@ def check_scope(scope: Any) -> str:
 
 
 class Controls:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, row: RowLookup) -> None:
         self._store = store
+        self._row = row  # a live session by id (404 / 410 / 403 raised there)
 
     async def effective(self, row: SessionRow) -> Json:
         """The tuple in force for ``row``, with its settings."""
@@ -74,7 +77,8 @@ class Controls:
         tuple_ = {**BUILTIN, **(defaults.controls or {}), **(row.controls or {})}
         return {**tuple_, "settings": copy.deepcopy(row.settings or {})}
 
-    async def read(self, row: SessionRow) -> Json:
+    async def read(self, session_id: str) -> Json:
+        row = await self._row(session_id)
         defaults = await self._store.defaults.get()
         return {
             "status": "ok",
@@ -85,9 +89,10 @@ class Controls:
             "defaultsLocked": defaults.locked,
         }
 
-    async def apply(self, row: SessionRow, scope: Any, controls: Any) -> Json:
+    async def apply(self, session_id: str, scope: Any, controls: Any) -> Json:
         """Set the whole tuple at ``scope`` (``settings`` too when given); ``unchanged``
         when it is what is there already."""
+        row = await self._row(session_id)
         scope = check_scope(scope)
         await self._guard(scope, row)
         tuple_ = check_controls(controls)
@@ -109,8 +114,9 @@ class Controls:
     # -- settings ------------------------------------------------------------------------
 
     async def settings(
-        self, row: SessionRow, scope: Any = "session", key: str | None = None
+        self, session_id: str, scope: Any = "session", key: str | None = None
     ) -> Json:
+        row = await self._row(session_id)
         scope = check_scope(scope)
         _, settings = await self._current(row, scope)
         answer: Json = {"status": "ok", "sessionId": row.id, "scope": scope}
@@ -118,8 +124,9 @@ class Controls:
             return {**answer, "settings": settings}
         return {**answer, "key": key, "found": key in settings, "value": settings.get(key)}
 
-    async def set_settings(self, row: SessionRow, body: Json) -> Json:
+    async def set_settings(self, session_id: str, body: Json) -> Json:
         """``{scope, settings, mode: merge|replace}`` or ``{scope, key, value}``."""
+        row = await self._row(session_id)
         scope = check_scope(body.get("scope", "session"))
         await self._guard(scope, row)
         has_map, has_key = "settings" in body, "key" in body
@@ -150,7 +157,8 @@ class Controls:
         await self._write(row, scope, settings=new)
         return {"status": "ok", **answer, "settings": new}
 
-    async def unset(self, row: SessionRow, key: str, scope: Any = "session") -> Json:
+    async def unset(self, session_id: str, key: str, scope: Any = "session") -> Json:
+        row = await self._row(session_id)
         scope = check_scope(scope)
         await self._guard(scope, row)
         _, current = await self._current(row, scope)

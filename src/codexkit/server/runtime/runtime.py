@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import Store, open_store
+from ..store.models import SessionRow
 from .base import Parts
 from .controls import Controls
 from .hub import EventHub
@@ -78,7 +79,7 @@ class Runtime:
             on_exit=self._app_server_exited,
             on_restart=self._app_server_restarted,
         )
-        self.controls = Controls(store)
+        self.controls = Controls(store, self._live_session)
         self.parts = Parts(
             store, self.hub, self.pool, self.jobs, self.recorder, self.broker, self.controls
         )
@@ -104,6 +105,9 @@ class Runtime:
         await self.pool.close()
         await self.jobs.close()
         await self.store.close()
+
+    async def _live_session(self, session_id: str) -> SessionRow:
+        return await self.parts.row(session_id, system=False)
 
     # -- requests ----------------------------------------------------------------------------
 

@@ -239,7 +239,7 @@ class Sessions:
         tuple_ = {
             k: current[k] for k in ("model", "approvalPolicy", "networkAccess", "filesystemSandbox")
         }
-        await parts.controls.apply(row, "session", {**tuple_, "approvalPolicy": policy})
+        await parts.controls.apply(row.id, "session", {**tuple_, "approvalPolicy": policy})
         return {"status": "ok", "sessionId": row.id, "approvalPolicy": policy}
 
     async def set_approval_timeout(
