@@ -159,6 +159,25 @@ async def test_a_command_approval_is_a_frame_then_decided_and_the_command_runs(
         await runtime.decide("approval", "no-such-id", {"decision": "accept"})
 
 
+async def test_a_person_may_take_longer_than_any_request_timeout(
+    scripted_model: ScriptedModel, codex_home: Path, workspace: Path, tmp_path: Path
+) -> None:
+    scripted_model.extend([shell("touch pondered.txt", escalate=True), text("done")])
+    async with running(codex_home, workspace, tmp_path / "data", request_timeout=0.5) as rt:
+        sid = (
+            await rt.sessions.create(approval_policy="on-request", filesystem_sandbox="read-only")
+        )["session"]["sessionId"]
+        subscription, _ = rt.hub.subscribe(sid)
+        turn_id = (await rt.turns.send(sid, "go"))["turnId"]
+        approval_id = (await frame(subscription, "approval")).payload["approvalId"]
+        await asyncio.sleep(2.0)  # the person reading it: four times the request timeout
+        await rt.decide("approval", approval_id, {"decision": "accept"})
+        await frame(subscription, "app_server.turn.completed", completed(turn_id))
+        [turn] = (await rt.sessions.read(sid))["thread"]["turns"]
+    assert turn["status"] == "completed"
+    assert (workspace / "pondered.txt").exists()
+
+
 async def test_an_invalid_decision_changes_nothing(
     runtime: Runtime, scripted_model: ScriptedModel, workspace: Path
 ) -> None:

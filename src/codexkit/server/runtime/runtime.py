@@ -46,6 +46,8 @@ class RuntimeSettings:
     #: More codex settings (``-c key=value``) for every app-server.
     config: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    #: Seconds to wait for the app-server's answer to one request of ours.
+    request_timeout: float = 120.0
     #: Session directories must lie under one of these (``--allowed-root``); empty: any.
     allowed_roots: list[str] = field(default_factory=list)
 
@@ -73,6 +75,7 @@ class Runtime:
                 codex_bin=settings.codex_bin,
                 config=config,
                 env=settings.env,
+                request_timeout=settings.request_timeout,
             ),
             on_notification=self.recorder.on_notification,
             handler=self.broker.handler,
