@@ -10,7 +10,8 @@ import pytest
 from codexkit.server.runtime.checks import session_directory, thread_params, tool_specs
 from codexkit.server.runtime.controls import check_controls
 from codexkit.server.runtime.errors import Invalid
-from codexkit.server.runtime.requests import tool_result
+from codexkit.server.runtime.requests import tool_result, wire_answer
+from codexkit.server.store.models import ServerRequestRow
 
 
 def test_a_session_directory_must_exist_and_lie_under_an_allowed_root(tmp_path: Path) -> None:
@@ -86,3 +87,51 @@ def test_tool_call_responses_in_both_contract_shapes() -> None:
     assert tool_result(nested) == {"success": False, "contentItems": items}
     with pytest.raises(Invalid):
         tool_result({"success": True})
+
+
+def _row(method: str, kind: str = "approval", **params: object) -> ServerRequestRow:
+    return ServerRequestRow(
+        id="r", kind=kind, method=method, session_id="s", params=dict(params), created_at=0.0
+    )
+
+
+def test_each_request_kind_is_answered_in_the_shape_its_method_expects() -> None:
+    command = _row("item/commandExecution/requestApproval")
+    assert wire_answer(command, {"decision": "accept"}) == {"decision": "accept"}
+    assert wire_answer(command, {"decision": "accept", "scope": "session"}) == {
+        "decision": "acceptForSession"
+    }
+    offered = _row(
+        "item/commandExecution/requestApproval", availableDecisions=["accept", "decline"]
+    )
+    assert wire_answer(offered, {"decision": "accept", "scope": "session"}) == {
+        "decision": "accept"  # not offered for the session: the turn's accept instead
+    }
+    assert wire_answer(command, {"decision": "cancel"}) == {"decision": "cancel"}
+
+    legacy = _row("execCommandApproval")
+    assert wire_answer(legacy, {"decision": "accept", "scope": "session"}) == {
+        "decision": "approved_for_session"
+    }
+    assert wire_answer(legacy, {"decision": "decline"}) == {"decision": "denied"}
+    assert wire_answer(_row("applyPatchApproval"), {"decision": "cancel"}) == {"decision": "abort"}
+
+    asked = {"network": {"enabled": True}}
+    permissions = _row("item/permissions/requestApproval", permissions=asked)
+    assert wire_answer(permissions, {"decision": "accept", "scope": "session"}) == {
+        "permissions": asked,
+        "scope": "session",
+    }
+    assert wire_answer(permissions, {"decision": "decline"}) == {"permissions": {}, "scope": "turn"}
+
+    question = _row("item/tool/requestUserInput", kind="tool_input")
+    assert wire_answer(question, {"decision": "accept", "answers": {"q": "yes"}}) == {
+        "answers": {"q": {"answers": ["yes"]}}
+    }
+    assert wire_answer(question, {"decision": "decline", "answers": {"q": "yes"}}) == {
+        "answers": {}
+    }
+    with pytest.raises(Invalid):
+        wire_answer(question, {"decision": "accept", "answers": {"q": {"answers": 3}}})
+    with pytest.raises(Invalid):
+        wire_answer(command, {"decision": "accept", "scope": "forever"})
