@@ -18,7 +18,7 @@ from codexkit.server.runtime.errors import (
     NotFound,
     SessionDeleted,
 )
-from codexkit.testing import ScriptedModel, shell, stall, text, tool_call
+from codexkit.testing import ScriptedModel, apply_patch, shell, stall, text, tool_call
 
 pytestmark = pytest.mark.real
 
@@ -176,6 +176,30 @@ async def test_a_person_may_take_longer_than_any_request_timeout(
         [turn] = (await rt.sessions.read(sid))["thread"]["turns"]
     assert turn["status"] == "completed"
     assert (workspace / "pondered.txt").exists()
+
+
+async def test_a_file_change_approval_is_decided_and_the_file_written(
+    scripted_model: ScriptedModel, workspace: Path, tmp_path: Path
+) -> None:
+    # codex offers its patch tool only for models it knows.
+    home = scripted_model.codex_home(tmp_path / "home", extra_config={"model": "gpt-5.5"})
+    patch = "*** Begin Patch\n*** Add File: notes.txt\n+hello\n*** End Patch\n"
+    scripted_model.extend([apply_patch(patch), text("written")])
+    async with running(home, workspace, tmp_path / "data") as rt:
+        sid = (
+            await rt.sessions.create(approval_policy="on-request", filesystem_sandbox="read-only")
+        )["session"]["sessionId"]
+        subscription, _ = rt.hub.subscribe(sid)
+        turn_id = (await rt.turns.send(sid, "write notes"))["turnId"]
+        seen: list[Frame] = []
+        asked = await frame(subscription, "approval", seen=seen)
+        assert asked.payload["method"] == "item/fileChange/requestApproval"
+        expected = "app_server.request.item.file_change.request_approval"
+        assert [f.type for f in seen if f.type.startswith("app_server.request.")] == [expected]
+        assert not (workspace / "notes.txt").exists()
+        await rt.decide("approval", asked.payload["approvalId"], {"decision": "accept"})
+        await frame(subscription, "app_server.turn.completed", completed(turn_id))
+    assert (workspace / "notes.txt").read_text() == "hello\n"
 
 
 async def test_an_invalid_decision_changes_nothing(
