@@ -16,7 +16,7 @@ from support.serve_runtime import completed, frame, running
 
 from codexkit.server.runtime import Frame, Runtime
 from codexkit.server.runtime.errors import Conflict
-from codexkit.server.runtime.runtime import RESTART_REASON
+from codexkit.server.runtime.runtime import RESTART_REASON, STOP_REASON
 from codexkit.testing import ScriptedModel, shell, text
 
 pytestmark = pytest.mark.real
@@ -142,3 +142,27 @@ async def test_after_a_sigkill_of_the_server_pending_requests_are_expired_with_a
 
         scripted_model.add(text("after the restart"))
         assert await _reply(runtime, sid, "are you there?") == ["after the restart"]
+
+
+async def test_closing_the_runtime_expires_what_it_cannot_finish(
+    scripted_model: ScriptedModel, codex_home: Path, workspace: Path, tmp_path: Path
+) -> None:
+    scripted_model.add(shell("touch never.txt", escalate=True))
+    data = tmp_path / "data"
+    async with running(codex_home, workspace, data) as runtime:
+        sid = (
+            await runtime.sessions.create(
+                approval_policy="on-request", filesystem_sandbox="read-only"
+            )
+        )["session"]["sessionId"]
+        subscription, _ = runtime.hub.subscribe(sid)
+        await runtime.turns.send(sid, "go")
+        approval_id = (await frame(subscription, "approval")).payload["approvalId"]
+    async with running(codex_home, workspace, data) as again:
+        [listed] = (await again.pending(sid, "approval", history=True))["data"]
+        assert listed["approvalId"] == approval_id
+        assert listed["status"] == "expired"
+        assert listed["expiryReason"] == STOP_REASON
+        [turn] = (await again.sessions.read(sid))["thread"]["turns"]
+        assert turn["status"] == "failed"
+        assert turn["error"]["message"] == "the server stopped while this turn ran"

@@ -34,6 +34,7 @@ _log = logging.getLogger("codexkit.server")
 Json = dict[str, Any]
 
 RESTART_REASON = "the server restarted: the app-server that asked is gone"
+STOP_REASON = "the server stopped: the app-server that asked is gone"
 
 
 @dataclass
@@ -105,9 +106,14 @@ class Runtime:
         return runtime
 
     async def close(self) -> None:
+        """Stop the app-servers. What they were asked and what they ran ends with them:
+        pending requests expire and running turns fail, each with the reason."""
         await self.pool.close()
         await self.jobs.close()
-        await self.store.close()
+        try:
+            await self._settle_unfinished(STOP_REASON, "the server stopped while this turn ran")
+        finally:
+            await self.store.close()
 
     async def _live_session(self, session_id: str) -> SessionRow:
         return await self.parts.row(session_id, system=False)
@@ -136,12 +142,15 @@ class Runtime:
     # -- recovery ----------------------------------------------------------------------------
 
     async def _recover_from_last_run(self) -> None:
-        expired = await self.broker.expire_orphans(RESTART_REASON)
+        """What a server killed without closing left: nothing of it can go on."""
+        await self._settle_unfinished(RESTART_REASON, "the server restarted while this turn ran")
+
+    async def _settle_unfinished(self, request_reason: str, turn_reason: str) -> None:
+        expired = await self.broker.expire_orphans(request_reason)
         if expired:
-            _log.warning("%d requests left pending by the last run expired", len(expired))
-        reason = "the server restarted while this turn ran"
+            _log.warning("%d pending requests expired: %s", len(expired), request_reason)
         for turn in await self.store.turns.unfinished():
-            await self._fail_turn(turn.session_id, turn.id, reason)
+            await self._fail_turn(turn.session_id, turn.id, turn_reason)
 
     async def _fail_turn(self, session_id: str, turn_id: str, reason: str) -> list[Json]:
         entry = await self.recorder.note(session_id, turn_id, reason)
