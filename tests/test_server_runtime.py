@@ -339,6 +339,23 @@ async def test_a_dynamic_tool_call_is_answered(
     assert again.value.body()["code"] == "in_flight"
 
 
+async def test_an_unanswered_tool_call_fails_after_the_approval_timeout(
+    runtime: Runtime, scripted_model: ScriptedModel
+) -> None:
+    tools = [{"name": "slow", "description": "Never answered", "inputSchema": {"type": "object"}}]
+    scripted_model.extend([tool_call("slow", {}), text("gave up")])
+    sid = (await runtime.sessions.create(dynamic_tools=tools))["session"]["sessionId"]
+    await runtime.sessions.set_approval_timeout(sid, 0.5)
+    subscription, _ = runtime.hub.subscribe(sid)
+    turn_id = (await runtime.turns.send(sid, "call it"))["turnId"]
+    resolved = await frame(subscription, "tool_call_resolved")
+    assert resolved.payload["status"] == "expired"
+    assert resolved.payload["success"] is False
+    await frame(subscription, "app_server.turn.completed", completed(turn_id))
+    [output] = scripted_model.requests[1].function_call_outputs()
+    assert "approval timeout of 0.5 s" in str(output["output"])
+
+
 async def test_controls_and_settings_with_a_namespaced_key(runtime: Runtime) -> None:
     sid = (await runtime.sessions.create())["session"]["sessionId"]
     tuple_ = {

@@ -110,7 +110,9 @@ class RequestBroker:
             answer = await self._wait(waiting)
         finally:
             self._waiting.pop(request_id, None)
-        if answer is None:  # expired: the app-server that asked is gone; nobody hears
+        if answer is None:
+            # Expired: its app-server is gone (nobody hears this) or its session was
+            # deleted (the agent gets the fail-closed answer and goes on).
             return await default_response(request)
         return answer
 
@@ -151,8 +153,8 @@ class RequestBroker:
 
     async def _time_out(self, waiting: _Waiting, timeout: float, decision: str) -> Json | None:
         row = waiting.row
-        answer = wire_answer(row, {"decision": decision})
         reason = f"no decision within the session's approval timeout of {timeout:g} s"
+        answer = timeout_answer(row, decision, reason)
         record = {"decision": decision, "answer": answer, "reason": reason}
         if not await self._store.requests.expire(row.id, reason, decision=record):
             return await waiting.answer  # decided in the same instant: that decision stands
@@ -204,7 +206,8 @@ class RequestBroker:
         elif row.kind == "tool_input":
             payload.update(requestId=row.id, decision=body.get("decision"))
         else:
-            payload.update(requestId=row.id, success=tool_result(body).get("success"))
+            success = tool_result(body)["success"] if status == "resolved" else False
+            payload.update(requestId=row.id, success=success)
         if reason is not None:
             payload["reason"] = reason
         self._hub.publish(frame, row.session_id, payload)
@@ -278,6 +281,14 @@ def wire_answer(row: ServerRequestRow, body: Json) -> Json:
     if scope not in ("turn", "session"):
         raise Invalid("scope must be turn or session", issues=[{"path": ["scope"]}])
     return _approval_answer(row, decision, scope)
+
+
+def timeout_answer(row: ServerRequestRow, decision: str, reason: str) -> Json:
+    """The answer a request gets when the session's approval timeout decides it: the
+    configured decision, or for a tool call a failure the agent can read."""
+    if row.kind == "tool_call":
+        return {"success": False, "contentItems": [{"type": "inputText", "text": reason}]}
+    return wire_answer(row, {"decision": decision})
 
 
 def _approval_answer(row: ServerRequestRow, decision: str, scope: str) -> Json:
