@@ -17,7 +17,7 @@ from support.serve_runtime import completed, frame, running
 from codexkit.server.runtime import Frame, Runtime
 from codexkit.server.runtime.errors import Conflict
 from codexkit.server.runtime.runtime import RESTART_REASON, STOP_REASON
-from codexkit.testing import ScriptedModel, shell, text
+from codexkit.testing import ScriptedModel, shell, text, tool_call
 
 pytestmark = pytest.mark.real
 
@@ -166,3 +166,25 @@ async def test_closing_the_runtime_expires_what_it_cannot_finish(
         [turn] = (await again.sessions.read(sid))["thread"]["turns"]
         assert turn["status"] == "failed"
         assert turn["error"]["message"] == "the server stopped while this turn ran"
+
+
+async def test_a_tool_call_pending_when_its_app_server_dies_expires(
+    runtime: Runtime, scripted_model: ScriptedModel
+) -> None:
+    tools = [{"name": "lookup", "description": "Look up", "inputSchema": {"type": "object"}}]
+    scripted_model.add(tool_call("lookup", {}))
+    sid = (await runtime.sessions.create(dynamic_tools=tools))["session"]["sessionId"]
+    subscription, _ = runtime.hub.subscribe(sid)
+    await runtime.turns.send(sid, "look it up")
+    request_id = (await frame(subscription, "tool_call_requested")).payload["requestId"]
+    pid = runtime.pool.pid(0)
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    resolved = await frame(subscription, "tool_call_resolved")
+    assert resolved.payload["requestId"] == request_id
+    assert resolved.payload["status"] == "expired"
+    exited = await frame(subscription, "app_server_exited")
+    assert exited.payload["expiredRequestIds"] == [request_id]
+    with pytest.raises(Conflict) as late:
+        await runtime.decide("tool_call", request_id, {"success": True, "text": "late"})
+    assert late.value.body()["code"] == "in_flight"
