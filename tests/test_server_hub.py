@@ -91,6 +91,21 @@ async def test_the_replay_log_is_bounded(limit: int) -> None:
     assert len(hub.replay(0, "t1").frames) == limit
 
 
+def test_the_replay_logs_of_all_threads_share_one_bound() -> None:
+    hub = EventHub(replay_total=5)
+    for n in range(4):
+        hub.publish("x", "quiet", n)
+    for n in range(4):
+        hub.publish("x", "busy", n)
+    kept = hub.replay(0)
+    assert len(kept.frames) == 5
+    assert not kept.complete
+    assert [f.thread_id for f in kept.frames] == ["quiet"] + ["busy"] * 4  # oldest go first
+    recent = hub.replay(hub.last_seq - 4, "busy")
+    assert [f.payload for f in recent.frames] == [0, 1, 2, 3]
+    assert recent.complete
+
+
 def _drain(subscription: Subscription) -> list[Frame]:
     return subscription.ready()
 

@@ -27,6 +27,7 @@ DEFAULT_QUEUE_SIZE = 10_000
 MAX_FRAME_BYTES = 1 << 20
 DEFAULT_REPLAY_PER_THREAD = 2_000
 DEFAULT_REPLAY_THREADS = 4_096
+DEFAULT_REPLAY_TOTAL = 200_000  # frames kept for replay across all threads
 
 
 @dataclass(slots=True)
@@ -167,6 +168,8 @@ class EventHub:
     queue_size: int = DEFAULT_QUEUE_SIZE
     replay_per_thread: int = DEFAULT_REPLAY_PER_THREAD
     replay_threads: int = DEFAULT_REPLAY_THREADS
+    replay_total: int = DEFAULT_REPLAY_TOTAL
+    _kept: int = 0
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _last: int = 0
     _subscribers: list[Subscription] = field(default_factory=list)
@@ -234,11 +237,27 @@ class EventHub:
         if log is None:
             log = self._logs[key] = _Log(deque())
             if len(self._logs) > self.replay_threads:
-                _, oldest = self._logs.popitem(last=False)
-                if oldest.frames:
-                    self._forgotten_upto = max(self._forgotten_upto, oldest.frames[-1].seq)
+                self._forget_log()
         else:
             self._logs.move_to_end(key)
         log.frames.append(frame)
+        self._kept += 1
         if len(log.frames) > self.replay_per_thread:
             log.evicted_upto = log.frames.popleft().seq
+            self._kept -= 1
+        # Memory stays bounded however many threads are busy: the least recently
+        # active threads lose their history first.
+        while self._kept > self.replay_total:
+            oldest = next(iter(self._logs.values()))
+            oldest.evicted_upto = oldest.frames.popleft().seq
+            self._kept -= 1
+            if not oldest.frames:
+                self._forget_log()
+
+    def _forget_log(self) -> None:
+        """Drop the least recently active thread's log; replays from before its last
+        frame can no longer be complete."""
+        _, oldest = self._logs.popitem(last=False)
+        self._kept -= len(oldest.frames)
+        last = oldest.frames[-1].seq if oldest.frames else oldest.evicted_upto
+        self._forgotten_upto = max(self._forgotten_upto, last)
