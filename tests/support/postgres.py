@@ -24,7 +24,14 @@ from pathlib import Path
 
 import pytest
 
-BIN = Path(os.environ.get("CODEXKIT_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _newest_bin() -> Path:
+    """Debian's newest installed PostgreSQL (``/usr/lib/postgresql/<major>/bin``)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = Path(os.environ.get("CODEXKIT_PG_BIN") or _newest_bin())
 _names = itertools.count()
 
 
