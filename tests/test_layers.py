@@ -49,6 +49,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("client", ("codexkit._client",)),
     ("sync twin", ("codexkit._sync",)),
+    # The control plane: below the apps, since `codexkit serve` (cli) starts it.
+    ("server", ("codexkit.server",)),
     ("apps", ("codexkit.exec", "codexkit.testing", "codexkit.cli", "codexkit.demo")),
 ]
 
