@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 
 REPO = Path(__file__).resolve().parent.parent
 CONTRACT = REPO / "src" / "codexkit" / "contract" / "codex-manager-openapi.json"
@@ -161,7 +162,7 @@ class Generator:
                 if not annotation.endswith("| None") and annotation != "Any":
                     annotation += " | None"
         python = snake(wire)
-        if python != wire:
+        if to_camel(python) != wire:  # the base class's alias generator would miss it
             args.append(f'alias="{wire}"')
         for key, arg in (("minLength", "min_length"), ("maxLength", "max_length"),
                          ("minItems", "min_length"), ("maxItems", "max_length"),

@@ -58,6 +58,7 @@ def _assert_matches(model: Any, schema: dict[str, Any], where: str) -> None:
         return
     assert isinstance(model, type), where
     assert issubclass(model, BaseModel), where
+    model.model_rebuild()  # the models build lazily; a field's alias is set by the build
     fields = {(info.alias or name): info for name, info in model.model_fields.items()}
     properties = schema.get("properties", {})
     assert set(fields) == set(properties), where

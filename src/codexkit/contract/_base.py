@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 __all__ = ["ContractModel", "OpenBody", "Operation", "to_wire"]
 
@@ -19,8 +20,14 @@ class ContractModel(BaseModel):
     ``model_extra``) or forbids them (``false``: an error).
     """
 
+    # The aliases come from a generator, not from `Field(alias=...)`, so that type checkers
+    # see the Python names as the constructor's keywords.
     model_config = ConfigDict(
-        populate_by_name=True, extra="ignore", protected_namespaces=(), defer_build=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        protected_namespaces=(),
+        defer_build=True,
     )
 
 

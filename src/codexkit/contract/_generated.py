@@ -142,24 +142,24 @@ SessionSettingsScope: TypeAlias = Literal["session", "default"]
 
 class SessionControlsTuple(ContractModel):
     model: str | None
-    approval_policy: ApprovalPolicy = Field(alias="approvalPolicy")
-    network_access: NetworkAccess = Field(alias="networkAccess")
-    filesystem_sandbox: FilesystemSandbox = Field(alias="filesystemSandbox")
+    approval_policy: ApprovalPolicy
+    network_access: NetworkAccess
+    filesystem_sandbox: FilesystemSandbox
     settings: dict[str, Any] | None = Field(default=None)
 
 
 class SessionSummary(ContractModel):
-    session_id: str = Field(alias="sessionId")
+    session_id: str
     title: str
     materialized: bool
-    model_provider: str = Field(alias="modelProvider")
-    approval_policy: ApprovalPolicy = Field(alias="approvalPolicy")
-    session_controls: SessionControlsTuple = Field(alias="sessionControls")
-    created_at: float = Field(alias="createdAt")
-    updated_at: float = Field(alias="updatedAt")
+    model_provider: str
+    approval_policy: ApprovalPolicy
+    session_controls: SessionControlsTuple
+    created_at: float
+    updated_at: float
     cwd: str
     source: str
-    project_id: str | None = Field(alias="projectId")
+    project_id: str | None
 
 
 class CodexThreadItem(ContractModel):
@@ -173,19 +173,19 @@ class CodexTurn(ContractModel):
     id: str
     status: str
     items: list[CodexThreadItem]
-    started_at: Any = Field(default=None, alias="startedAt")
-    start_time: Any = Field(default=None, alias="startTime")
-    completed_at: Any = Field(default=None, alias="completedAt")
-    end_time: Any = Field(default=None, alias="endTime")
+    started_at: Any = Field(default=None)
+    start_time: Any = Field(default=None)
+    completed_at: Any = Field(default=None)
+    end_time: Any = Field(default=None)
 
 
 class CodexThread(ContractModel):
     model_config = ConfigDict(extra="allow")
     id: str
     preview: str
-    model_provider: str = Field(alias="modelProvider")
-    created_at: float = Field(alias="createdAt")
-    updated_at: float = Field(alias="updatedAt")
+    model_provider: str
+    created_at: float
+    updated_at: float
     cwd: str
     source: Any
     turns: list[CodexTurn] | None = Field(default=None)
@@ -193,34 +193,34 @@ class CodexThread(ContractModel):
 
 class TranscriptEntry(ContractModel):
     model_config = ConfigDict(extra="allow")
-    message_id: str = Field(alias="messageId")
-    turn_id: str = Field(alias="turnId")
+    message_id: str
+    turn_id: str
     role: Literal["user", "assistant", "system"]
     type: str
     content: str
     details: str | None = Field(default=None)
-    started_at: int | None = Field(default=None, alias="startedAt")
-    completed_at: int | None = Field(default=None, alias="completedAt")
+    started_at: int | None = Field(default=None)
+    completed_at: int | None = Field(default=None)
     status: Literal["streaming", "complete", "canceled", "error"]
 
 
 class DeletedSessionPayload(ContractModel):
     status: Literal["deleted"]
-    session_id: str = Field(alias="sessionId")
+    session_id: str
     title: str | None = Field(default=None)
     message: str
-    deleted_at: str = Field(alias="deletedAt")
+    deleted_at: str
 
 
 class SessionNotFoundPayload(ContractModel):
     status: Literal["not_found"]
-    session_id: str = Field(alias="sessionId")
+    session_id: str
 
 
 class SystemSessionError(ContractModel):
     status: Literal["error"]
     code: Literal["system_session"]
-    session_id: str = Field(alias="sessionId")
+    session_id: str
     message: str
 
 
@@ -235,25 +235,21 @@ class ApiValidationError(ContractModel):
 class CreateSessionRequest(ContractModel):
     cwd: str | None = Field(default=None)
     model: str | None = Field(default=None)
-    approval_policy: ApprovalPolicy | None = Field(default=None, alias="approvalPolicy")
-    network_access: NetworkAccess | None = Field(default=None, alias="networkAccess")
-    filesystem_sandbox: FilesystemSandbox | None = Field(default=None, alias="filesystemSandbox")
-    dynamic_tools: list[DynamicToolDefinition] | None = Field(
-        default=None, alias="dynamicTools", max_length=128
-    )
+    approval_policy: ApprovalPolicy | None = Field(default=None)
+    network_access: NetworkAccess | None = Field(default=None)
+    filesystem_sandbox: FilesystemSandbox | None = Field(default=None)
+    dynamic_tools: list[DynamicToolDefinition] | None = Field(default=None, max_length=128)
 
 
 class ResumeSessionRequest(ContractModel):
-    dynamic_tools: list[DynamicToolDefinition] | None = Field(
-        default=None, alias="dynamicTools", max_length=128
-    )
+    dynamic_tools: list[DynamicToolDefinition] | None = Field(default=None, max_length=128)
 
 
 class DynamicToolDefinition(ContractModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    input_schema: dict[str, Any] = Field(alias="inputSchema")
+    input_schema: dict[str, Any]
 
 
 class SendSessionMessageRequest(ContractModel):
@@ -262,12 +258,10 @@ class SendSessionMessageRequest(ContractModel):
     effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = Field(
         default=None
     )
-    approval_policy: ApprovalPolicy | None = Field(default=None, alias="approvalPolicy")
-    network_access: NetworkAccess | None = Field(default=None, alias="networkAccess")
-    filesystem_sandbox: FilesystemSandbox | None = Field(default=None, alias="filesystemSandbox")
-    dynamic_tools: list[DynamicToolDefinition] | None = Field(
-        default=None, alias="dynamicTools", max_length=128
-    )
+    approval_policy: ApprovalPolicy | None = Field(default=None)
+    network_access: NetworkAccess | None = Field(default=None)
+    filesystem_sandbox: FilesystemSandbox | None = Field(default=None)
+    dynamic_tools: list[DynamicToolDefinition] | None = Field(default=None, max_length=128)
 
 
 class SuggestedRequestBody(ContractModel):
@@ -279,7 +273,7 @@ class SuggestedRequestBody(ContractModel):
 
 
 class SuggestedRequestUpsertBody(ContractModel):
-    request_key: str = Field(alias="requestKey", min_length=1)
+    request_key: str = Field(min_length=1)
     status: Literal["streaming", "complete", "error", "canceled"]
     suggestion: str | None = Field(default=None, min_length=1, max_length=8000)
     error: str | None = Field(default=None, min_length=1, max_length=4000)
@@ -307,21 +301,21 @@ class DynamicToolCallTextContentItem(ContractModel):
 
 class DynamicToolCallImageContentItem(ContractModel):
     type: Literal["inputImage"]
-    image_url: str = Field(alias="imageUrl")
+    image_url: str
 
 
 class PendingToolCall(ContractModel):
-    request_id: str = Field(alias="requestId")
+    request_id: str
     method: Literal["item/tool/call"]
-    thread_id: str = Field(alias="threadId")
-    turn_id: str | None = Field(alias="turnId")
-    item_id: str | None = Field(alias="itemId")
-    call_id: str | None = Field(alias="callId")
+    thread_id: str
+    turn_id: str | None
+    item_id: str | None
+    call_id: str | None
     tool: str
     arguments: Any
     summary: str
     details: dict[str, Any]
-    created_at: str = Field(alias="createdAt")
+    created_at: str
     status: Literal["pending"]
 
 
@@ -332,9 +326,7 @@ class ListSessionToolCallsResponse(ContractModel):
 class ToolCallResponseRequest(ContractModel):
     success: bool | None = Field(default=None)
     text: str | None = Field(default=None)
-    content_items: list[DynamicToolCallOutputContentItem] | None = Field(
-        default=None, alias="contentItems"
-    )
+    content_items: list[DynamicToolCallOutputContentItem] | None = Field(default=None)
     response: Any = Field(default=None)
 
 
@@ -351,14 +343,14 @@ class ReadSessionResponse(ContractModel):
 
 class SessionSettingsListResponse(ContractModel):
     status: Literal["ok"]
-    session_id: str = Field(alias="sessionId")
+    session_id: str
     scope: SessionSettingsScope
     settings: dict[str, Any]
 
 
 class SessionSettingsKeyResponse(ContractModel):
     status: Literal["ok"]
-    session_id: str = Field(alias="sessionId")
+    session_id: str
     scope: SessionSettingsScope
     key: str
     found: bool
@@ -377,7 +369,7 @@ class SetSessionSettingsRequest(ContractModel):
 
 class SessionSettingsSetResponse(ContractModel):
     status: Literal["ok", "unchanged"]
-    session_id: str = Field(alias="sessionId")
+    session_id: str
     scope: SessionSettingsScope
     key: str | None = Field(default=None)
     settings: dict[str, Any]
@@ -385,7 +377,7 @@ class SessionSettingsSetResponse(ContractModel):
 
 class SessionSettingsDeleteResponse(ContractModel):
     status: Literal["ok", "unchanged"]
-    session_id: str = Field(alias="sessionId")
+    session_id: str
     scope: SessionSettingsScope
     key: str
     removed: bool
@@ -396,50 +388,50 @@ class SessionSettingsLockedResponse(ContractModel):
     status: Literal["locked"]
     scope: SessionSettingsScope
     message: str
-    session_id: str = Field(alias="sessionId")
+    session_id: str
     settings: dict[str, Any]
 
 
 class SessionApprovalPolicyResponse(ContractModel):
     status: Literal["ok"]
-    session_id: str = Field(alias="sessionId")
-    approval_policy: ApprovalPolicy = Field(alias="approvalPolicy")
+    session_id: str
+    approval_policy: ApprovalPolicy
 
 
 class SuggestedRequestQueuedResponse(ContractModel):
     status: Literal["queued"]
-    job_id: str = Field(alias="jobId")
-    request_key: str = Field(alias="requestKey")
-    session_id: str = Field(alias="sessionId")
-    project_id: str = Field(alias="projectId")
+    job_id: str
+    request_key: str
+    session_id: str
+    project_id: str
     dedupe: Literal["already_queued", "enqueued"]
 
 
 class QueueErrorResponse(ContractModel):
     status: Literal["error"]
     code: Literal["queue_full", "job_conflict", "invalid_payload"]
-    session_id: str = Field(alias="sessionId")
+    session_id: str
     message: str
 
 
 class SuggestSessionRequestOkResponse(ContractModel):
     status: Literal["ok"]
-    session_id: str = Field(alias="sessionId")
-    request_key: str = Field(alias="requestKey")
+    session_id: str
+    request_key: str
     suggestion: str
 
 
 class SuggestSessionRequestFallbackResponse(ContractModel):
     status: Literal["fallback"]
-    session_id: str = Field(alias="sessionId")
-    request_key: str = Field(alias="requestKey")
+    session_id: str
+    request_key: str
     suggestion: str
 
 
 class SuggestSessionRequestNoContextResponse(ContractModel):
     status: Literal["no_context"]
-    session_id: str = Field(alias="sessionId")
-    request_key: str = Field(alias="requestKey")
+    session_id: str
+    request_key: str
     message: str
 
 
@@ -447,13 +439,13 @@ class SuggestedRequestRuntimeEntry(ContractModel):
     status: Literal["streaming", "complete", "error", "canceled"]
     suggestion: str | None = Field(default=None)
     error: str | None = Field(default=None)
-    updated_at: str = Field(alias="updatedAt")
+    updated_at: str
 
 
 class SuggestedRequestUpsertResponse(ContractModel):
     status: Literal["ok"]
-    session_id: str = Field(alias="sessionId")
-    request_key: str = Field(alias="requestKey")
+    session_id: str
+    request_key: str
     entry: SuggestedRequestRuntimeEntry
 
 
@@ -465,69 +457,69 @@ class SuggestedRequestUpsertInvalidResponse(ContractModel):
 
 class SendSessionMessageAcceptedResponse(ContractModel):
     status: Literal["accepted"]
-    session_id: str = Field(alias="sessionId")
-    turn_id: str = Field(alias="turnId")
+    session_id: str
+    turn_id: str
 
 
 class ToolInputDecisionSuccessResponse(ContractModel):
     status: Literal["ok"]
-    request_id: str = Field(alias="requestId")
-    thread_id: str = Field(alias="threadId")
+    request_id: str
+    thread_id: str
 
 
 class ToolInputDecisionNotFoundResponse(ContractModel):
     status: Literal["not_found"]
-    request_id: str = Field(alias="requestId")
+    request_id: str
 
 
 class ToolInputDecisionErrorResponse(ContractModel):
     status: Literal["error"]
-    request_id: str = Field(alias="requestId")
+    request_id: str
 
 
 class ToolCallResponseSuccessResponse(ContractModel):
     status: Literal["ok"]
-    request_id: str = Field(alias="requestId")
-    thread_id: str = Field(alias="threadId")
+    request_id: str
+    thread_id: str
 
 
 class ToolCallResponseNotFoundResponse(ContractModel):
     status: Literal["not_found"]
-    request_id: str = Field(alias="requestId")
+    request_id: str
 
 
 class ToolCallResponseConflictResponse(ContractModel):
     status: Literal["conflict"]
     code: Literal["in_flight"]
-    request_id: str = Field(alias="requestId")
+    request_id: str
 
 
 class ToolCallResponseErrorResponse(ContractModel):
     status: Literal["error"]
-    request_id: str = Field(alias="requestId")
+    request_id: str
 
 
 class ApprovalDecisionSuccessResponse(ContractModel):
     status: Literal["ok"]
-    approval_id: str = Field(alias="approvalId")
-    thread_id: str = Field(alias="threadId")
+    approval_id: str
+    thread_id: str
 
 
 class ApprovalDecisionNotFoundResponse(ContractModel):
     status: Literal["not_found"]
-    approval_id: str = Field(alias="approvalId")
+    approval_id: str
 
 
 class ApprovalDecisionReconciledResponse(ContractModel):
     status: Literal["reconciled"]
-    approval_id: str = Field(alias="approvalId")
-    thread_id: str = Field(alias="threadId")
+    approval_id: str
+    thread_id: str
     code: Literal["already_resolved", "not_eligible", "conflict"]
 
 
 class ApprovalDecisionErrorResponse(ContractModel):
     status: Literal["error"]
-    approval_id: str = Field(alias="approvalId")
+    approval_id: str
 
 
 class GetHealthResponseCodex(ContractModel):
@@ -537,9 +529,9 @@ class GetHealthResponseCodex(ContractModel):
 
 
 class GetHealthResponseAuth(ContractModel):
-    has_open_ai_api_key: bool = Field(alias="hasOpenAiApiKey")
-    codex_home_auth_file: bool = Field(alias="codexHomeAuthFile")
-    likely_unauthenticated: bool = Field(alias="likelyUnauthenticated")
+    has_open_ai_api_key: bool
+    codex_home_auth_file: bool
+    likely_unauthenticated: bool
 
 
 class GetHealthResponse(ContractModel):
@@ -551,7 +543,7 @@ class GetHealthResponse(ContractModel):
 
 
 class ConnectEventStreamQuery(ContractModel):
-    thread_id: str | None = Field(default=None, alias="threadId")
+    thread_id: str | None = Field(default=None)
 
 
 ReloadAgentExtensionsRequest: TypeAlias = OpenBody
@@ -574,12 +566,12 @@ class ListCollaborationModesQuery(ContractModel):
 class ListAppsQuery(ContractModel):
     cursor: str | None = Field(default=None)
     limit: int | None = Field(default=None, ge=1, le=200)
-    thread_id: str | None = Field(default=None, alias="threadId")
-    force_refetch: bool | None = Field(default=None, alias="forceRefetch")
+    thread_id: str | None = Field(default=None)
+    force_refetch: bool | None = Field(default=None)
 
 
 class ListSkillsQuery(ContractModel):
-    force_reload: bool | None = Field(default=None, alias="forceReload")
+    force_reload: bool | None = Field(default=None)
     cwd: str | None = Field(default=None)
 
 
@@ -589,8 +581,8 @@ class WriteSkillConfigRequest(ContractModel):
 
 
 class WriteRemoteSkillsRequest(ContractModel):
-    hazelnut_id: str = Field(alias="hazelnutId")
-    is_preload: bool = Field(alias="isPreload")
+    hazelnut_id: str
+    is_preload: bool
 
 
 ReloadMcpConfigRequest: TypeAlias = OpenBody
@@ -598,12 +590,12 @@ ReloadMcpConfigRequest: TypeAlias = OpenBody
 
 class StartMcpOauthLoginRequest(ContractModel):
     scopes: list[str] | None = Field(default=None)
-    timeout_secs: int | None = Field(default=None, alias="timeoutSecs", ge=1)
+    timeout_secs: int | None = Field(default=None, ge=1)
 
 
 class StartAccountLoginRequestApiKey(ContractModel):
     type: Literal["apiKey"]
-    api_key: str = Field(alias="apiKey")
+    api_key: str
 
 
 class StartAccountLoginRequestChatgpt(ContractModel):
@@ -612,13 +604,13 @@ class StartAccountLoginRequestChatgpt(ContractModel):
 
 class StartAccountLoginRequestChatgptAuthTokens(ContractModel):
     type: Literal["chatgptAuthTokens"]
-    access_token: str = Field(alias="accessToken")
-    chatgpt_account_id: str = Field(alias="chatgptAccountId")
-    chatgpt_plan_type: str | None = Field(default=None, alias="chatgptPlanType")
+    access_token: str
+    chatgpt_account_id: str
+    chatgpt_plan_type: str | None = Field(default=None)
 
 
 class CancelAccountLoginRequest(ContractModel):
-    login_id: str = Field(alias="loginId")
+    login_id: str
 
 
 LogoutAccountRequest: TypeAlias = OpenBody
@@ -626,40 +618,40 @@ LogoutAccountRequest: TypeAlias = OpenBody
 
 class ReadConfigQuery(ContractModel):
     cwd: str | None = Field(default=None)
-    include_layers: bool | None = Field(default=None, alias="includeLayers")
+    include_layers: bool | None = Field(default=None)
 
 
 class WriteConfigValueRequest(ContractModel):
-    key_path: list[str] = Field(alias="keyPath", min_length=1)
-    merge_strategy: Literal["replace", "upsert"] = Field(alias="mergeStrategy")
+    key_path: list[str] = Field(min_length=1)
+    merge_strategy: Literal["replace", "upsert"]
     value: Any
-    expected_version: int | None = Field(default=None, alias="expectedVersion", ge=0)
-    file_path: str | None = Field(default=None, alias="filePath")
+    expected_version: int | None = Field(default=None, ge=0)
+    file_path: str | None = Field(default=None)
 
 
 class WriteConfigBatchRequestEditsItem(ContractModel):
-    key_path: list[str] = Field(alias="keyPath", min_length=1)
-    merge_strategy: Literal["replace", "upsert"] = Field(alias="mergeStrategy")
+    key_path: list[str] = Field(min_length=1)
+    merge_strategy: Literal["replace", "upsert"]
     value: Any
 
 
 class WriteConfigBatchRequest(ContractModel):
     edits: list[WriteConfigBatchRequestEditsItem] = Field(min_length=1)
-    expected_version: int | None = Field(default=None, alias="expectedVersion", ge=0)
-    file_path: str | None = Field(default=None, alias="filePath")
+    expected_version: int | None = Field(default=None, ge=0)
+    file_path: str | None = Field(default=None)
 
 
 class ExecuteCommandRequest(ContractModel):
     command: list[str] = Field(min_length=1)
     cwd: str | None = Field(default=None)
-    timeout_ms: int | None = Field(default=None, alias="timeoutMs", ge=1)
+    timeout_ms: int | None = Field(default=None, ge=1)
 
 
 class UploadFeedbackRequest(ContractModel):
     classification: str
-    include_logs: bool = Field(alias="includeLogs")
+    include_logs: bool
     reason: str | None = Field(default=None)
-    thread_id: str | None = Field(default=None, alias="threadId")
+    thread_id: str | None = Field(default=None)
 
 
 class ListModelsQuery(ContractModel):
@@ -703,15 +695,15 @@ class ListSessionsQuery(ContractModel):
 
 
 class UpsertSessionTranscriptEntryRequest(ContractModel):
-    message_id: str = Field(alias="messageId", min_length=1)
-    turn_id: str = Field(alias="turnId", min_length=1)
+    message_id: str = Field(min_length=1)
+    turn_id: str = Field(min_length=1)
     role: Literal["user", "assistant", "system"]
     type: str = Field(min_length=1)
     content: str
     status: Literal["streaming", "complete", "canceled", "error"]
     details: str | None = Field(default=None)
-    started_at: int | None = Field(default=None, alias="startedAt", ge=0)
-    completed_at: int | None = Field(default=None, alias="completedAt", ge=0)
+    started_at: int | None = Field(default=None, ge=0)
+    completed_at: int | None = Field(default=None, ge=0)
 
 
 ForkSessionRequest: TypeAlias = OpenBody
@@ -721,7 +713,7 @@ CompactSessionRequest: TypeAlias = OpenBody
 
 
 class RollbackSessionRequest(ContractModel):
-    num_turns: int = Field(default=1, alias="numTurns", ge=1)
+    num_turns: int = Field(default=1, ge=1)
 
 
 CleanBackgroundTerminalsRequest: TypeAlias = OpenBody
@@ -730,7 +722,7 @@ CleanBackgroundTerminalsRequest: TypeAlias = OpenBody
 class StartReviewRequest(ContractModel):
     delivery: Literal["inline", "detached"] | None = Field(default=None)
     target_type: Literal["uncommittedChanges", "baseBranch", "commit", "custom"] | None = Field(
-        default=None, alias="targetType"
+        default=None
     )
     branch: str | None = Field(default=None)
     sha: str | None = Field(default=None)
@@ -754,13 +746,9 @@ UnarchiveSessionRequest: TypeAlias = OpenBody
 
 class ApplySessionControlsRequestControls(ContractModel):
     model: str | None
-    approval_policy: Literal["untrusted", "on-failure", "on-request", "never"] = Field(
-        alias="approvalPolicy"
-    )
-    network_access: Literal["restricted", "enabled"] = Field(alias="networkAccess")
-    filesystem_sandbox: Literal["read-only", "workspace-write", "danger-full-access"] = Field(
-        alias="filesystemSandbox"
-    )
+    approval_policy: Literal["untrusted", "on-failure", "on-request", "never"]
+    network_access: Literal["restricted", "enabled"]
+    filesystem_sandbox: Literal["read-only", "workspace-write", "danger-full-access"]
     settings: dict[str, Any] | None = Field(default=None)
 
 
@@ -783,17 +771,15 @@ class DeleteSessionSettingQuery(ContractModel):
 
 
 class SetSessionApprovalPolicyRequest(ContractModel):
-    approval_policy: Literal["untrusted", "on-failure", "on-request", "never"] = Field(
-        alias="approvalPolicy"
-    )
+    approval_policy: Literal["untrusted", "on-failure", "on-request", "never"]
 
 
 class SetSessionProjectRequest(ContractModel):
-    project_id: str | None = Field(alias="projectId", min_length=1, max_length=200)
+    project_id: str | None = Field(min_length=1, max_length=200)
 
 
 class InterruptSessionTurnRequest(ContractModel):
-    turn_id: str | None = Field(default=None, alias="turnId")
+    turn_id: str | None = Field(default=None)
 
 
 DynamicToolCallOutputContentItem: TypeAlias = Annotated[

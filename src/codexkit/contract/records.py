@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
 from ._base import ContractModel
 from ._generated import SessionSummary
@@ -41,14 +41,14 @@ class PendingApproval(ContractModel):
     """
 
     model_config = ConfigDict(extra="allow")
-    approval_id: str = Field(alias="approvalId")
+    approval_id: str
     method: ApprovalMethod | str
-    thread_id: str = Field(alias="threadId")
-    turn_id: str | None = Field(alias="turnId")
-    item_id: str | None = Field(alias="itemId")
+    thread_id: str
+    turn_id: str | None
+    item_id: str | None
     summary: str
     details: dict[str, Any]
-    created_at: str = Field(alias="createdAt")
+    created_at: str
     status: str
 
 
@@ -62,23 +62,23 @@ class ToolInputQuestion(ContractModel):
     header: str
     question: str
     options: list[ToolInputOption] | None
-    is_other: bool = Field(alias="isOther")
-    is_secret: bool = Field(alias="isSecret")
+    is_other: bool
+    is_secret: bool
 
 
 class PendingToolInput(ContractModel):
     """Questions the agent asks the user; answered at ``/api/tool-input/{requestId}/decision``."""
 
     model_config = ConfigDict(extra="allow")
-    request_id: str = Field(alias="requestId")
+    request_id: str
     method: Literal["item/tool/requestUserInput", "tool/requestUserInput"] | str
-    thread_id: str = Field(alias="threadId")
-    turn_id: str | None = Field(alias="turnId")
-    item_id: str | None = Field(alias="itemId")
+    thread_id: str
+    turn_id: str | None
+    item_id: str | None
     summary: str
     questions: list[ToolInputQuestion]
     details: dict[str, Any]
-    created_at: str = Field(alias="createdAt")
+    created_at: str
     status: str
 
 
@@ -94,5 +94,5 @@ class SessionList(ContractModel):
     """``GET /api/sessions``: a page of summaries; ``nextCursor`` is ``None`` on the last."""
 
     data: list[SessionSummary]
-    next_cursor: str | None = Field(alias="nextCursor")
+    next_cursor: str | None
     archived: bool

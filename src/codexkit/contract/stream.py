@@ -34,7 +34,7 @@ class StreamFrame(ContractModel):
     """One event: ``type`` names it (``approval``, ``app_server.turn.completed``, ...)."""
 
     type: str
-    thread_id: str | None = Field(alias="threadId")
+    thread_id: str | None
     payload: Any = None
 
 
@@ -42,7 +42,7 @@ class ReadyFrame(ContractModel):
     """Sent first on every socket; ``threadId`` is the filter from ``?threadId=``."""
 
     type: Literal["ready"] = "ready"
-    thread_id: str | None = Field(default=None, alias="threadId")
+    thread_id: str | None = None
 
 
 class PongFrame(ContractModel):
@@ -58,7 +58,7 @@ class StreamErrorFrame(ContractModel):
 
 class SubscribeCommand(ContractModel):
     type: Literal["subscribe"]
-    thread_id: str = Field(alias="threadId", min_length=1)
+    thread_id: str = Field(min_length=1)
 
 
 class UnsubscribeCommand(ContractModel):
@@ -83,8 +83,8 @@ def parse_stream_command(text: str | bytes) -> SubscribeCommand | UnsubscribeCom
 
 
 class EnvelopeContext(ContractModel):
-    thread_id: str | None = Field(alias="threadId")
-    turn_id: str | None = Field(alias="turnId")
+    thread_id: str | None
+    turn_id: str | None
 
 
 class AppServerEnvelope(ContractModel):
@@ -96,14 +96,14 @@ class AppServerEnvelope(ContractModel):
 
     model_config = ConfigDict(extra="allow")
     source: str
-    signal_type: Literal["notification", "request"] = Field(alias="signalType")
-    event_type: str = Field(alias="eventType")
+    signal_type: Literal["notification", "request"]
+    event_type: str
     method: str
-    received_at: str = Field(alias="receivedAt")
+    received_at: str
     context: EnvelopeContext
     params: Any
     session: Any = None
-    request_id: str | None = Field(default=None, alias="requestId")
+    request_id: str | None = None
 
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
