@@ -67,12 +67,13 @@ def not_ready(feature: str) -> ApiError:
 _UNSUPPORTED = ("unknown variant", "method not found", "requires experimentalapi")
 _BAD_PARAMS = ("invalid type", "missing field", "unknown field", "invalid value")
 _NEEDS_LOGIN = ("authentication required", "unauthorized", "missing bearer")
+_MISSING = ("not found", "invalid login id", "no mcp server named")
 
 
 def runtime_error(error: CodexError, method: str) -> ApiError:
     """The contract's answer to an app-server error: its message, and a status saying
     what kind of failure it was (501 unsupported, 400 bad params, 401 no codex account,
-    409 refused in this state, 503 runtime gone or busy, 504 no answer in time)."""
+    404 no such thing (login, MCP server, thread), 409 refused in this state, 503 runtime gone or busy, 504 no answer in time)."""
     message = error.message if isinstance(error, RpcError) else str(error)
     lower = message.lower()
     details: dict[str, Any] = {"method": method}
@@ -84,6 +85,8 @@ def runtime_error(error: CodexError, method: str) -> ApiError:
         status, code = 400, "invalid_params"
     elif any(s in lower for s in _NEEDS_LOGIN):
         status, code = 401, "auth_required"
+    elif any(s in lower for s in _MISSING):
+        status, code = 404, "not_found"
     elif isinstance(error, InvalidRequestError):
         status, code = 409, "invalid_state"
     elif isinstance(error, ServerOverloadedError):

@@ -12,6 +12,20 @@ from .errors import error_body
 __all__ = ["BodyLimit"]
 
 
+#: How much of a refused body is read (and dropped) so that the client, still sending,
+#: gets the 413 instead of a reset connection. Past it the connection is closed.
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+async def _drain(receive: Receive) -> None:
+    dropped = 0
+    while dropped <= DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
+        dropped += len(message.get("body", b""))
+
+
 class BodyLimit:
     """Answers 413 (the contract's body) for a request body over ``max_bytes``: at once
     when ``Content-Length`` says so, else as soon as a streamed body passes the limit.
@@ -31,6 +45,7 @@ class BodyLimit:
         headers = dict(scope.get("headers", ()))
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await _drain(receive)
             await self._answer_413(send)
             return
         if b"content-type" not in headers and scope["method"] in ("POST", "PUT", "PATCH"):
@@ -48,6 +63,8 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    if message.get("more_body"):
+                        await _drain(receive)
                     raise HTTPException(413, f"request body over {self.max_bytes} bytes")
             return message
 
