@@ -73,7 +73,8 @@ _MISSING = ("not found", "invalid login id", "no mcp server named")
 def runtime_error(error: CodexError, method: str) -> ApiError:
     """The contract's answer to an app-server error: its message, and a status saying
     what kind of failure it was (501 unsupported, 400 bad params, 401 no codex account,
-    404 no such thing (login, MCP server, thread), 409 refused in this state, 503 runtime gone or busy, 504 no answer in time)."""
+    404 no such thing (login, MCP server, thread), 409 refused in this state, 503
+    runtime gone or busy, 504 no answer in time)."""
     message = error.message if isinstance(error, RpcError) else str(error)
     lower = message.lower()
     details: dict[str, Any] = {"method": method}
