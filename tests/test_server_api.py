@@ -318,6 +318,10 @@ def test_commands_exec_runs_in_the_runtime(client: httpx.Client, tmp_path: Path)
     }
     failed = client.post("/api/commands/exec", json={"command": ["false"]}).json()
     assert failed["result"]["exitCode"] == 1
+    nowhere = client.post("/api/commands/exec", json={"command": ["pwd"], "cwd": "/no/such/dir"})
+    assert _error(nowhere, 400, "invalid_cwd")["issues"][0]["path"] == ["cwd"]
+    nul = client.post("/api/commands/exec", json={"command": ["echo", "a\u0000b"]})
+    assert _error(nul, 400, "invalid_request")["issues"][0]["path"] == ["command", 1]
 
 
 def test_feedback_upload_passes_the_runtimes_error_through(client: httpx.Client) -> None:

@@ -18,7 +18,8 @@ from codexkit.errors import (
     TransportClosedError,
 )
 from codexkit.server.auth import LoginLinks, load_or_create_token, session_cookie_value
-from codexkit.server.errors import runtime_error
+from codexkit.server.errors import ApiError, runtime_error
+from codexkit.server.paths import checked_cwd
 from codexkit.server.profile import merge_local_profile, profile_path
 from codexkit.server.redact import REDACTED, RedactSecrets
 from codexkit.server.settings import ServeSettings, is_loopback
@@ -128,6 +129,30 @@ def test_settings_refuse_what_cannot_work(tmp_path: Path) -> None:
         ServeSettings(data_dir=tmp_path, app_servers=0)
     with pytest.raises(ValueError, match="not a directory"):
         ServeSettings(data_dir=tmp_path, allowed_roots=[tmp_path / "missing"])
+
+
+def test_a_cwd_must_exist_be_absolute_and_lie_under_an_allowed_root(tmp_path: Path) -> None:
+    inside = tmp_path / "root" / "project"
+    inside.mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    free = ServeSettings(data_dir=tmp_path / "data")
+    assert checked_cwd(free, str(outside)) == str(outside)
+    assert checked_cwd(free, None) is None
+    bounded = ServeSettings(data_dir=tmp_path / "data", allowed_roots=[tmp_path / "root"])
+    assert checked_cwd(bounded, str(inside)) == str(inside)
+    assert checked_cwd(bounded, str(tmp_path / "root")) == str(tmp_path / "root")
+    for cwd, code in [
+        (str(outside), "cwd_not_allowed"),
+        (str(inside / ".." / ".." / "elsewhere"), "cwd_not_allowed"),  # no escape by ..
+        ("relative/dir", "invalid_cwd"),
+        (str(tmp_path / "missing"), "invalid_cwd"),
+    ]:
+        with pytest.raises(ApiError) as refused:
+            checked_cwd(bounded, cwd)
+        assert refused.value.status_code == 400
+        assert refused.value.body["code"] == code
+        assert refused.value.body["issues"][0]["path"] == ["cwd"]
 
 
 @pytest.mark.parametrize(

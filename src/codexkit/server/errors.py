@@ -65,7 +65,13 @@ def not_ready(feature: str) -> ApiError:
 # Substrings of app-server error messages, as 0.163 words them: it answers -32600 for a
 # method it does not know ("unknown variant") and for params it cannot read.
 _UNSUPPORTED = ("unknown variant", "method not found", "requires experimentalapi")
-_BAD_PARAMS = ("invalid type", "missing field", "unknown field", "invalid value")
+_BAD_PARAMS = (
+    "invalid type",
+    "missing field",
+    "unknown field",
+    "invalid value",
+    "invalid id token",
+)
 _NEEDS_LOGIN = ("authentication required", "unauthorized", "missing bearer")
 _MISSING = ("not found", "invalid login id", "no mcp server named")
 

@@ -26,7 +26,8 @@ async def read_account(runtime: RuntimeDep) -> Any:
 async def start_account_login(
     runtime: RuntimeDep, body: Annotated[StartAccountLoginRequest, Body()]
 ) -> dict[str, Any]:
-    return await wrap(runtime, "account/login/start", body.model_dump(by_alias=True))
+    wire = body.model_dump(by_alias=True, exclude_none=True)
+    return await wrap(runtime, "account/login/start", wire)
 
 
 @contract_route(router, "cancelAccountLogin")

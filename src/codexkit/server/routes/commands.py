@@ -7,17 +7,37 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 
 from ...contract import ExecuteCommandRequest, UploadFeedbackRequest
-from ..deps import RuntimeDep
+from ..deps import RuntimeDep, SettingsDep
+from ..errors import ApiError, error_body
+from ..paths import checked_cwd
 from ._common import contract_route, params, wrap
 
 router = APIRouter(tags=["commands"])
 
 
+def _check_argv(argv: list[str]) -> None:
+    # What no process can be given: the runtime would fail to spawn it (a 500 there).
+    problem = None
+    if not argv[0]:
+        problem = ("the program (command[0]) is empty", [0])
+    for index, arg in enumerate(argv):
+        if "\x00" in arg:
+            problem = ("a command argument holds a NUL byte", [index])
+    if problem:
+        message, where = problem
+        issue = {"code": "invalid_command", "path": ["command", *where], "in": "body"}
+        raise ApiError(
+            400, error_body("invalid_request", message, issues=[{**issue, "message": message}])
+        )
+
+
 @contract_route(router, "executeCommand")
 async def execute_command(
-    runtime: RuntimeDep, body: Annotated[ExecuteCommandRequest, Body()]
+    runtime: RuntimeDep, settings: SettingsDep, body: Annotated[ExecuteCommandRequest, Body()]
 ) -> dict[str, Any]:
-    wire = params(command=body.command, cwd=body.cwd, timeoutMs=body.timeout_ms)
+    _check_argv(body.command)
+    cwd = checked_cwd(settings, body.cwd)
+    wire = params(command=body.command, cwd=cwd, timeoutMs=body.timeout_ms)
     return await wrap(runtime, "command/exec", wire)
 
 
