@@ -5,11 +5,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic.warnings import UnsupportedFieldAttributeWarning
+from starlette.routing import WebSocketRoute
 
 from .._version import __version__
+from ..contract import load_openapi
 from .auth import AuthMiddleware, LoginLinks, load_or_create_token
 from .deps import Runtime
 from .errors import install_error_handlers
@@ -62,8 +65,29 @@ def create_app(
     )
     for router in ROUTERS:
         app.include_router(router)
+    _document_websockets(app)
     # The last added runs first: the size limit, then authentication.
     if token:
         app.add_middleware(AuthMiddleware, token=token)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _document_websockets(app: FastAPI) -> None:
+    """OpenAPI has no websockets, so FastAPI leaves them out of the document; the
+    contract describes ``/api/stream`` as a GET that upgrades (101). Each websocket route
+    the app has is documented with the contract's own entry for its path."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        contract_paths = load_openapi()["paths"]
+        for route in app.routes:
+            if isinstance(route, WebSocketRoute) and route.path in contract_paths:
+                document["paths"][route.path] = contract_paths[route.path]
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
