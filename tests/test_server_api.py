@@ -4,7 +4,10 @@ the runtime's own answers through."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,6 +207,25 @@ def test_health_and_api_info(server: ServeProcess, client: httpx.Client) -> None
     assert health["auth"]["likelyUnauthenticated"] in (True, False)
     info = client.get("/api").json()
     assert info["name"] == "codexkit serve"
+
+
+def test_a_dead_app_server_shows_in_health_and_answers_503(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    with ServeProcess(
+        data_dir=tmp_path / "data",
+        codex_home=model.codex_home(tmp_path / "home"),
+        config_home=tmp_path / "config",
+    ) as server:
+        pid = httpx.get(server.api + "/health").json()["codex"]["pid"]
+        os.killpg(pid, signal.SIGKILL)  # the app-server's whole process group
+        deadline = time.monotonic() + 30
+        while httpx.get(server.api + "/health").json()["codex"]["running"]:
+            assert time.monotonic() < deadline, "health never noticed the app-server died"
+            time.sleep(0.05)  # nothing to wait on over REST: health is polled
+        with server.client() as client:
+            answer = _error(client.get("/api/models"), 503, "runtime_unavailable")
+        assert answer["message"] == "the codex app-server is not running"
 
 
 def test_capabilities_tell_what_the_runtime_knows(client: httpx.Client) -> None:

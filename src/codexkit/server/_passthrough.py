@@ -39,8 +39,9 @@ class PassthroughRuntime:
 
     def status(self) -> RuntimeStatus:
         pid = getattr(self._codex.transport, "pid", None)
+        alive = self._started and self._codex.connection.closed_error is None
         return RuntimeStatus(
-            running=self._started and pid is not None,
+            running=alive and pid is not None,
             pid=pid if isinstance(pid, int) else None,
             initialized=self._started,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -10,13 +11,15 @@ from fastapi import APIRouter, Body, Path, Query
 
 from ..._client.resources import put
 from ...contract import OPERATIONS, ApiValidationError
-from ...errors import CodexError
+from ...errors import CodexError, TransportClosedError
 from ..deps import Runtime
 from ..errors import not_ready, runtime_error
 
 __all__ = ["contract_route", "not_ready_route", "params", "passthrough", "wrap"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("codexkit.server")
 
 
 def contract_route(router: APIRouter, operation_id: str) -> Callable[[F], F]:
@@ -48,6 +51,8 @@ async def passthrough(runtime: Runtime, method: str, params: Any = None) -> Any:
     try:
         return await runtime.call(method, params)
     except CodexError as error:
+        if isinstance(error, TransportClosedError):  # the client gets no internals: log them
+            log.warning("%s: the app-server is not running: %s", method, error)
         raise runtime_error(error, method) from error
 
 
