@@ -14,6 +14,7 @@ import pytest
 from support.serve import ServeProcess, run_serve
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from codexkit.contract import OPERATIONS
 from codexkit.testing import ScriptedModel
@@ -123,9 +124,15 @@ def test_login_link_works_once_and_its_cookie_opens_rest_and_websocket(
             assert again.json()["code"] == "invalid_login_link"
             value = browser.cookies["codexkit_session"]
         ws = server.url.replace("http://", "ws://") + "/api/stream"
+        with_cookie = {"Cookie": f"codexkit_session={value}"}
         with pytest.raises(InvalidStatus) as routed:
-            connect(ws, additional_headers={"Cookie": f"codexkit_session={value}"}).close()
+            connect(ws, additional_headers=with_cookie, origin=Origin(server.url)).close()
         assert routed.value.response.status_code != 401
+        # A page of another site cannot use the browser's cookie on the websocket.
+        foreign_page = Origin("http://evil.example")
+        with pytest.raises(InvalidStatus) as foreign:
+            connect(ws, additional_headers=with_cookie, origin=foreign_page).close()
+        assert foreign.value.response.status_code == 401
         # A signed-in client can ask for a fresh link for a browser.
         with server.client() as client:
             fresh = client.post("/api/auth/login-links").json()["url"]

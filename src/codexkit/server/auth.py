@@ -127,6 +127,17 @@ def _cookies(header: str | None) -> Iterable[tuple[str, str]]:
             yield name, value
 
 
+def _same_origin(scope: Scope) -> bool:
+    """Whether a browser's request comes from a page of this server. Browsers send the
+    cookie on a websocket opened by any site's page; its ``Origin`` tells them apart.
+    Without an ``Origin`` (not a browser, or a same-origin GET) there is nothing to check."""
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return True
+    host = _header(scope, b"host") or ""
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
 class AuthMiddleware:
     """Refuses every request and websocket without the token or the session cookie, but
     those to ``OPEN_PATHS``. A refused websocket gets the same 401 body as REST where the
@@ -148,11 +159,13 @@ class AuthMiddleware:
 
     def _allowed(self, scope: Scope) -> bool:
         given = (_header(scope, b"authorization") or "").encode("latin-1")
-        ok = hmac.compare_digest(given, self._bearer)
+        if hmac.compare_digest(given, self._bearer):
+            return True
+        by_cookie = False
         for name, value in _cookies(_header(scope, b"cookie")):
             if name == COOKIE_NAME:
-                ok |= hmac.compare_digest(value.encode("latin-1"), self._cookie)
-        return ok
+                by_cookie |= hmac.compare_digest(value.encode("latin-1"), self._cookie)
+        return by_cookie and _same_origin(scope)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body = json.dumps(
