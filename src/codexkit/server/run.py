@@ -24,7 +24,10 @@ _LOGGERS = ("codexkit", "codexkit.server", "uvicorn", "uvicorn.error", "uvicorn.
 def bind(settings: ServeSettings) -> socket.socket:
     """The listening socket (port 0 picks a free one; the real port is the socket's)."""
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off only on sockets that say they are TCP,
+    # and an accepted socket inherits the listener's. With Nagle on, each keep-alive
+    # answer waited ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.host, settings.port))
