@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.serve import ServeProcess
+from support.serve import ServeProcess, run_serve
 
 from codexkit.contract import OPERATIONS, load_openapi
 from codexkit.server.routes.automation import NOT_READY
@@ -353,3 +353,16 @@ def test_feedback_upload_passes_the_runtimes_error_through(client: httpx.Client)
     body = _error(answer, 500, "codex_error")
     assert body["message"].startswith("failed to upload feedback")
     assert body["details"]["method"] == "feedback/upload"
+
+
+def test_a_server_whose_app_server_cannot_start_says_so_and_exits(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "CODEXKIT_CODEX_BIN": "/bin/false",  # a "codex" that exits at once
+    }
+    args = ["--port", "0", "--data-dir", str(tmp_path / "data"), "--no-profile"]
+    done = run_serve([*args, "--codex-home", str(tmp_path)], env=env)
+    assert done.returncode != 0
+    assert "codexkit serve:" not in done.stdout  # no URL for a server that never ran
+    assert "the app-server exited" in done.stderr

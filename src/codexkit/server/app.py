@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,15 +26,22 @@ OPENAPI_PATH = "/api/openapi.json"
 
 
 def create_app(
-    settings: ServeSettings, runtime: Runtime, *, login_links: LoginLinks | None = None
+    settings: ServeSettings,
+    runtime: Runtime,
+    *,
+    login_links: LoginLinks | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The app: every router of ``routes.ROUTERS``, the contract's error bodies, the body
     size limit and, unless ``settings.token`` is ``""``, the bearer token on every path
-    but ``/api/health``. ``runtime`` is started with the app and closed after it."""
+    but ``/api/health``. ``runtime`` is started with the app and closed after it;
+    ``on_ready`` is called once it has started."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        if on_ready is not None:
+            on_ready()
         try:
             yield
         finally:

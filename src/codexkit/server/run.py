@@ -66,10 +66,22 @@ async def serve(
     sock = bind(settings)
     port = sock.getsockname()[1]
     base_url = settings.url(port)
+
+    def announce() -> None:
+        # Printed once the app-server runs: a reader of this output can connect at once.
+        print(f"codexkit serve: {base_url}/api", file=out, flush=True)
+        if token:
+            link = f"{base_url}{LOGIN_PATH}?token={links.issue()}"
+            print(f"login link (works once, for 10 minutes): {link}", file=out, flush=True)
+            print(f"bearer token: in {settings.data_dir / 'token'}", file=out, flush=True)
+        else:
+            print("authentication is off (loopback only)", file=out, flush=True)
+
     app = create_app(
         ServeSettings(**{**vars(settings), "token": token}),
         runtime or _default_runtime(settings),
         login_links=links,
+        on_ready=announce,
     )
     config = uvicorn.Config(app, log_level="info", access_log=True, lifespan="on")
     server = uvicorn.Server(config)
@@ -84,13 +96,6 @@ async def serve(
             log.warning("codex-manager profile not updated: %s", error)
         else:
             log.info("codex-manager profile 'local' in %s now points here (baseUrl, auth)", path)
-    print(f"codexkit serve: {base_url}/api", file=out, flush=True)
-    if token:
-        link = f"{base_url}{LOGIN_PATH}?token={links.issue()}"
-        print(f"login link (works once, for 10 minutes): {link}", file=out, flush=True)
-        print(f"bearer token: in {settings.data_dir / 'token'}", file=out, flush=True)
-    else:
-        print("authentication is off (loopback only)", file=out, flush=True)
     try:
         await server.serve(sockets=[sock])
     finally:
