@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import sys
@@ -100,8 +99,3 @@ async def serve(
         await server.serve(sockets=[sock])
     finally:
         sock.close()
-
-
-def run(settings: ServeSettings) -> None:
-    """``serve`` on a new event loop (for the command line)."""
-    asyncio.run(serve(settings))
