@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Path, Query
+from fastapi.responses import JSONResponse, Response
 
 from ..._client.resources import put
 from ...contract import OPERATIONS, ApiValidationError
@@ -35,7 +37,7 @@ def contract_route(router: APIRouter, operation_id: str) -> Callable[[F], F]:
             model = ApiValidationError
         if model is not None and isinstance(model, type):
             responses[status] = {"model": model}
-    return router.api_route(
+    register = router.api_route(
         operation.path,
         methods=[operation.method],
         operation_id=operation.operation_id,
@@ -44,6 +46,21 @@ def contract_route(router: APIRouter, operation_id: str) -> Callable[[F], F]:
         responses=responses,
         response_model=None,
     )
+
+    def decorate(endpoint: F) -> F:
+        # Answers are JSON already (the app-server's, or dicts of it): sent as they are,
+        # not through FastAPI's jsonable_encoder, which cost 0.5 to 1.7 ms a response.
+        @functools.wraps(endpoint)
+        async def answered(*args: Any, **kwargs: Any) -> Response:
+            value = await endpoint(*args, **kwargs)
+            if isinstance(value, Response):
+                return value
+            return JSONResponse(value, status_code=success)
+
+        register(answered)
+        return endpoint
+
+    return decorate
 
 
 async def passthrough(runtime: Runtime, method: str, params: Any = None) -> Any:
