@@ -28,6 +28,7 @@ EXCLUDED = {
     "protocol.md": 1,  # regenerates the committed models
     "benchmarks.md": 1,  # pip install, minutes of benchmarks
     "threads-and-account.md": 2,  # ChatGPT sign-in
+    "serve.md": 1,  # pip install
 }
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]

@@ -34,6 +34,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "codexkit._telemetry",
         ),
     ),
+    # The control plane's wire models: pydantic only, shared by the server and its client.
+    ("contract", ("codexkit.contract",)),
     ("runtime and transport", ("codexkit._runtime", "codexkit.transport")),
     ("connection", ("codexkit._connection",)),
     (
@@ -49,6 +51,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("client", ("codexkit._client",)),
     ("sync twin", ("codexkit._sync",)),
+    # `codexkit serve`: built on the client and the contract; the CLI starts it.
+    ("server", ("codexkit.server",)),
     ("apps", ("codexkit.exec", "codexkit.testing", "codexkit.cli", "codexkit.demo")),
 ]
 
@@ -162,7 +166,14 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["codexkit.errors", "codexkit.types", "codexkit.events", "codexkit.options", "codexkit"],
+    [
+        "codexkit.errors",
+        "codexkit.types",
+        "codexkit.events",
+        "codexkit.options",
+        "codexkit.contract",
+        "codexkit",
+    ],
 )
 def test_value_modules_import_without_heavy_extras(module: str) -> None:
     """The shared value types import with no server, database or cluster package."""

@@ -28,6 +28,7 @@ from ._run import (
     read_schema,
     run_turn,
 )
+from ._serve import serve
 from ._threads import threads_app
 
 __all__ = ["app"]
@@ -114,3 +115,4 @@ app.command()(login)
 app.command()(logout)
 app.command()(whoami)
 app.command()(doctor)
+app.command()(serve)

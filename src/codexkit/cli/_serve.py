@@ -1,0 +1,92 @@
+"""``codexkit serve``: the control plane (codex-manager's REST and websocket contract)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import CliError, CodexHomeOption, DebugOption, execute, require_codex_home
+
+__all__ = ["serve"]
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 3001,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            file_okay=False,
+            help="Token, database and logs (default: ~/.local/share/codexkit/serve).",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="SQLAlchemy URL, e.g. postgresql+asyncpg://... (default: SQLite in the data dir).",
+        ),
+    ] = None,
+    codex_home: CodexHomeOption = None,
+    app_servers: Annotated[
+        int, typer.Option("--app-servers", min=1, help="How many app-server processes to run.")
+    ] = 1,
+    allowed_root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--allowed-root",
+            file_okay=False,
+            help="A directory sessions may work in (repeatable; default: anywhere).",
+        ),
+    ] = None,
+    no_profile: Annotated[
+        bool,
+        typer.Option(
+            "--no-profile", help="Leave the codex-manager CLI profile (config.json) alone."
+        ),
+    ] = False,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="No bearer token (refused unless the host is loopback)."),
+    ] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Serve codex-manager's REST and websocket API for many agent sessions.
+
+    Prints the URL and a one-time login link for browsers. Clients send the bearer token
+    (kept in the data dir, and written into the codex-manager CLI profile `local`).
+    """
+
+    async def main() -> int:
+        from ..errors import InvalidArgumentError
+        from ..server.run import serve as run_server
+        from ..server.settings import ServeSettings, default_data_dir
+
+        try:
+            settings = ServeSettings(
+                host=host,
+                port=port,
+                database_url=database_url,
+                codex_home=_home(codex_home),
+                app_servers=app_servers,
+                allowed_roots=list(allowed_root or []),
+                no_profile=no_profile,
+                token="" if no_auth else None,
+                data_dir=data_dir or default_data_dir(),
+            )
+        except InvalidArgumentError as error:
+            raise CliError(str(error), code=2) from None
+        await run_server(settings)
+        return 0
+
+    execute(main, debug=debug)
+
+
+def _home(option: Path | None) -> Path | None:
+    found = require_codex_home(option)
+    return Path(found) if found is not None else None

@@ -1,0 +1,98 @@
+"""Contract shapes the OpenAPI document leaves unnamed, as real clients read them.
+
+Pending approvals and tool-input requests, and the lists that carry them and sessions,
+are described in the contract's README (``docs/serve.md`` links it), not in its schemas.
+The list of pending tool calls has a schema: ``ListSessionToolCallsResponse``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict
+
+from ._base import ContractModel
+from ._generated import SessionSummary
+
+__all__ = [
+    "ApprovalList",
+    "PendingApproval",
+    "PendingToolInput",
+    "SessionList",
+    "ToolInputList",
+    "ToolInputOption",
+    "ToolInputQuestion",
+]
+
+ApprovalMethod = Literal[
+    "item/commandExecution/requestApproval",
+    "item/fileChange/requestApproval",
+    "item/permissions/requestApproval",
+    "applyPatchApproval",
+    "execCommandApproval",
+]
+
+
+class PendingApproval(ContractModel):
+    """An approval the agent waits for; decided at ``/api/approvals/{approvalId}/decision``.
+
+    ``status`` is ``pending`` while it can be answered; a server that outlived the request
+    (a restart) may list it with another status and say why in the extra fields.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    approval_id: str
+    method: ApprovalMethod | str
+    thread_id: str
+    turn_id: str | None
+    item_id: str | None
+    summary: str
+    details: dict[str, Any]
+    created_at: str
+    status: str
+
+
+class ToolInputOption(ContractModel):
+    label: str
+    description: str
+
+
+class ToolInputQuestion(ContractModel):
+    id: str
+    header: str
+    question: str
+    options: list[ToolInputOption] | None
+    is_other: bool
+    is_secret: bool
+
+
+class PendingToolInput(ContractModel):
+    """Questions the agent asks the user; answered at ``/api/tool-input/{requestId}/decision``."""
+
+    model_config = ConfigDict(extra="allow")
+    request_id: str
+    method: Literal["item/tool/requestUserInput", "tool/requestUserInput"] | str
+    thread_id: str
+    turn_id: str | None
+    item_id: str | None
+    summary: str
+    questions: list[ToolInputQuestion]
+    details: dict[str, Any]
+    created_at: str
+    status: str
+
+
+class ApprovalList(ContractModel):
+    data: list[PendingApproval]
+
+
+class ToolInputList(ContractModel):
+    data: list[PendingToolInput]
+
+
+class SessionList(ContractModel):
+    """``GET /api/sessions``: a page of summaries; ``nextCursor`` is ``None`` on the last."""
+
+    data: list[SessionSummary]
+    next_cursor: str | None
+    archived: bool

@@ -1,0 +1,101 @@
+"""``serve``: what ``codexkit serve`` does, from settings to a running server."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from typing import TextIO
+
+from .auth import LOGIN_PATH, LoginLinks, load_or_create_token
+from .deps import Runtime
+from .profile import merge_local_profile
+from .redact import RedactSecrets, install_redaction
+from .settings import ServeSettings
+
+__all__ = ["bind", "serve"]
+
+log = logging.getLogger("codexkit.server")
+
+_LOGGERS = ("codexkit", "codexkit.server", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def bind(settings: ServeSettings) -> socket.socket:
+    """The listening socket (port 0 picks a free one; the real port is the socket's)."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off only on sockets that say they are TCP,
+    # and an accepted socket inherits the listener's. With Nagle on, each keep-alive
+    # answer waited ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _default_runtime(settings: ServeSettings) -> Runtime:
+    from ._passthrough import PassthroughRuntime
+
+    return PassthroughRuntime(codex_home=settings.codex_home)
+
+
+async def serve(
+    settings: ServeSettings, runtime: Runtime | None = None, *, out: TextIO = sys.stdout
+) -> None:
+    """Run the server until it is stopped (SIGINT or SIGTERM).
+
+    Prints the URL and a one-time login link to ``out``; writes the token into the
+    codex-manager CLI profile unless ``settings.no_profile``. Tokens never reach the logs.
+    """
+    import uvicorn
+
+    from .app import create_app
+
+    redactor = RedactSecrets()
+    token = settings.token
+    if token is None:
+        token = load_or_create_token(settings.data_dir)
+    redactor.add(token)
+    links = LoginLinks()
+    sock = bind(settings)
+    port = sock.getsockname()[1]
+    base_url = settings.url(port)
+
+    def announce() -> None:
+        # Printed once the app-server runs: a reader of this output can connect at once.
+        print(f"codexkit serve: {base_url}/api", file=out, flush=True)
+        if token:
+            link = f"{base_url}{LOGIN_PATH}?token={links.issue()}"
+            print(f"login link (works once, for 10 minutes): {link}", file=out, flush=True)
+            print(f"bearer token: in {settings.data_dir / 'token'}", file=out, flush=True)
+        else:
+            print("authentication is off (loopback only)", file=out, flush=True)
+
+    app = create_app(
+        ServeSettings(**{**vars(settings), "token": token}),
+        runtime or _default_runtime(settings),
+        login_links=links,
+        on_ready=announce,
+    )
+    config = uvicorn.Config(app, log_level="info", access_log=True, lifespan="on")
+    server = uvicorn.Server(config)
+    # uvicorn sets up its loggers when the server is made; filter them from then on.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)  # the start-up lines say where the token and profile went
+    install_redaction(redactor, _LOGGERS)
+    if token and not settings.no_profile:
+        try:
+            path = merge_local_profile(base_url, token)
+        except ValueError as error:
+            log.warning("codex-manager profile not updated: %s", error)
+        else:
+            log.info("codex-manager profile 'local' in %s now points here (baseUrl, auth)", path)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        sock.close()

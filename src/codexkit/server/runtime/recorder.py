@@ -1,0 +1,228 @@
+"""The app-server's notifications, recorded and published in order per session.
+
+Each notification of a thread becomes a job of that thread (see ``OrderedJobs``): first
+the store learns what it says (a turn started or ended, an item of the transcript), then
+its frames go out. So a client that sees a frame and reads the session finds what the
+frame announced, and a turn's completed status is stored only after its reply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from ..store import Store
+from ..store.models import TranscriptEntry
+from .hub import EventHub
+from .ordered import OrderedJobs
+from .signals import BROADCAST, DERIVED, context_of, envelope
+from .views import transcript_view
+
+__all__ = ["Recorder", "SessionDirectory"]
+
+_log = logging.getLogger("codexkit.server")
+Json = dict[str, Any]
+
+# How a finished turn's unfinished entries end, by the turn's status.
+_ENTRY_END = {"completed": "complete", "interrupted": "canceled", "failed": "error"}
+
+
+class SessionDirectory:
+    """What frames say about a session (``session`` in the envelope), cached."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: dict[str, Json] = {}
+
+    async def meta(self, session_id: str | None) -> Json | None:
+        if session_id is None:
+            return None
+        cached = self._cache.get(session_id)
+        if cached is not None:
+            return cached
+        # Unknown ids are not cached: a thread's first notifications can arrive before
+        # its session is stored (thread/start answers, then the row is written).
+        row = await self._store.sessions.get(session_id)
+        if row is None:
+            return None
+        meta = {
+            "id": row.id,
+            "title": row.title,
+            "projectId": row.project_id,
+            "systemOwned": row.system_owned,
+            "materialized": row.materialized,
+        }
+        if len(self._cache) >= 50_000:  # bounded: forget the oldest half
+            for key in list(self._cache)[:25_000]:
+                del self._cache[key]
+        self._cache[session_id] = meta
+        return meta
+
+    async def materialized(self, session_id: str) -> None:
+        """Record that the session's thread had a turn (codex has stored it), once."""
+        meta = await self.meta(session_id)
+        if meta is not None and not meta["materialized"]:
+            await self._store.sessions.update(session_id, materialized=True)
+            meta["materialized"] = True
+
+    def forget(self, session_id: str) -> None:
+        self._cache.pop(session_id, None)
+
+
+class Recorder:
+    def __init__(
+        self, store: Store, hub: EventHub, jobs: OrderedJobs, directory: SessionDirectory
+    ) -> None:
+        self._store = store
+        self._hub = hub
+        self._jobs = jobs
+        self.directory = directory
+
+    def on_notification(self, method: str, params: Json) -> None:
+        """Called for every notification as it is read (on the event loop, not awaited)."""
+        thread_id, _ = context_of(params)
+        if thread_id is None or method in BROADCAST:
+            self._jobs.submit("", lambda: self._publish(method, params, None, ()))
+            return
+        self._jobs.submit(thread_id, lambda: self._record(thread_id, method, params))
+
+    async def _record(self, thread_id: str, method: str, params: Json) -> None:
+        session = await self.directory.meta(thread_id)
+        entries: list[TranscriptEntry] = []
+        if session is not None:
+            try:
+                entries = await self._store_effects(thread_id, method, params)
+            except Exception:
+                _log.exception("recording %s of session %s failed", method, thread_id)
+        await self._publish(method, params, session, entries)
+
+    async def _publish(
+        self,
+        method: str,
+        params: Json,
+        session: Json | None,
+        entries: Any,
+    ) -> None:
+        thread_id, _ = context_of(params)
+        broadcast = method in BROADCAST
+        private = bool(session and session.get("systemOwned"))
+        hub = self._hub
+        event_type, payload = envelope(method, params, session=session)
+        hub.publish(event_type, thread_id, payload, broadcast=broadcast, private=private)
+        derived = DERIVED.get(method)
+        if derived is not None:
+            hub.publish(derived, thread_id, params, broadcast=broadcast, private=private)
+        for entry in entries:
+            view = {"sessionId": thread_id, "entry": transcript_view(entry)}
+            hub.publish("transcript_updated", thread_id, view, private=private)
+        raw = {"method": method, "params": params}
+        hub.publish("notification", thread_id, raw, broadcast=broadcast, private=private)
+
+    # -- what the store learns -----------------------------------------------------------
+
+    async def _store_effects(
+        self, thread_id: str, method: str, params: Json
+    ) -> list[TranscriptEntry]:
+        store = self._store
+        _, turn_id = context_of(params)
+        if method == "turn/started" and turn_id:
+            await store.turns.start(thread_id, turn_id)
+            await self.directory.materialized(thread_id)
+            return []
+        if method in ("item/started", "item/completed") and turn_id:
+            item = params.get("item")
+            # A user message is complete when it starts: one write, at its completion.
+            if isinstance(item, dict) and not (
+                method == "item/started" and item.get("type") == "userMessage"
+            ):
+                entry = await self._put_item(thread_id, turn_id, item, method == "item/completed")
+                return [entry] if entry is not None else []
+            return []
+        if method == "turn/completed" and turn_id:
+            return await self._end_turn(thread_id, turn_id, params)
+        if method == "thread/name/updated":
+            name = params.get("threadName") or params.get("name")
+            if isinstance(name, str):
+                await store.sessions.update(thread_id, title=name)
+                self.directory.forget(thread_id)
+        return []
+
+    async def _put_item(
+        self, thread_id: str, turn_id: str, item: Json, done: bool
+    ) -> TranscriptEntry | None:
+        role, content, details = _entry_of(item)
+        if role is None:
+            return None
+        now = time.time()
+        fields: Json = {
+            "turn_id": turn_id,
+            "role": role,
+            "type": str(item.get("type")),
+            "content": content,
+            "details": details,
+            "status": "complete" if done or role == "user" else "streaming",
+        }
+        fields["completed_at" if done else "started_at"] = now
+        return await self._store.transcript.put(thread_id, str(item.get("id")), **fields)
+
+    async def _end_turn(self, thread_id: str, turn_id: str, params: Json) -> list[TranscriptEntry]:
+        """The turn's unfinished entries end, an error is written down, and only then
+        the turn's status: a reader never sees the status before the reply."""
+        raw_turn = params.get("turn")
+        turn: Json = raw_turn if isinstance(raw_turn, dict) else {}
+        status = str(turn.get("status") or "completed")
+        error = turn.get("error") if isinstance(turn.get("error"), dict) else None
+        store = self._store
+        ended = _ENTRY_END.get(status, "error")
+        written = list(await store.transcript.end_streaming(thread_id, turn_id, ended))
+        if error is not None:
+            written.append(await self.note(thread_id, turn_id, str(error.get("message", ""))))
+        now = time.time()
+        this = await store.turns.put(thread_id, turn_id, status, completed_at=now, error=error)
+        # A turn that started inside this one (an inline review's own turn) is never
+        # reported finished: it ends with its outer turn. Earlier turns are left alone.
+        for other in await store.turns.unfinished(thread_id):
+            if other.started_at > this.started_at:
+                await store.turns.put(thread_id, other.id, status, completed_at=now)
+        return written
+
+    async def note(self, thread_id: str, turn_id: str, message: str) -> TranscriptEntry:
+        """A system entry in the transcript (why a turn failed, what the server did)."""
+        now = time.time()
+        return await self._store.transcript.put(
+            thread_id,
+            f"error:{turn_id}:{int(now * 1000)}",
+            turn_id=turn_id,
+            role="system",
+            type="error",
+            content=message,
+            details=None,
+            status="error",
+            started_at=now,
+            completed_at=now,
+        )
+
+
+def _entry_of(item: Json) -> tuple[str | None, str, str | None]:
+    """(role, content, details) of a thread item; role None for items the transcript
+    leaves out (reasoning)."""
+    kind = item.get("type")
+    if kind == "userMessage":
+        content = item.get("content")
+        parts = content if isinstance(content, list) else []
+        text = "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+        return "user", text, None
+    if kind == "agentMessage":
+        return "assistant", str(item.get("text") or ""), None
+    if kind == "reasoning":
+        return None, "", None
+    if kind == "commandExecution":
+        return "system", str(item.get("command") or ""), _details(item)
+    return "system", str(kind), _details(item)
+
+
+def _details(item: Json) -> str:
+    text = json.dumps(item, sort_keys=True, default=str)
+    return text if len(text) <= 64_000 else text[:64_000] + "…"

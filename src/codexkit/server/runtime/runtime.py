@@ -1,0 +1,199 @@
+"""The runtime of ``codexkit serve`` as one object: start it, use its parts, close it.
+
+``Runtime.start`` opens the store (migrating it), expires what an earlier server left
+pending (its app-servers are gone), marks the turns it left running as failed, and
+starts the pool of app-servers. When one of them exits, what it was asked is expired
+with the reason, its running turns fail with that reason (in the transcript too), an
+``app_server_exited`` frame says so, and once it is back its sessions are resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store import Store, open_store
+from ..store.models import SessionRow
+from .base import Parts
+from .controls import Controls
+from .hub import EventHub
+from .ordered import OrderedJobs
+from .pool import AppServerPool, PoolSettings
+from .projects import Projects
+from .recorder import Recorder, SessionDirectory
+from .requests import RequestBroker
+from .sessions import Sessions
+from .turns import Turns
+from .views import transcript_view
+
+__all__ = ["Runtime", "RuntimeSettings"]
+
+_log = logging.getLogger("codexkit.server")
+Json = dict[str, Any]
+
+RESTART_REASON = "the server restarted: the app-server that asked is gone"
+STOP_REASON = "the server stopped: the app-server that asked is gone"
+
+
+@dataclass
+class RuntimeSettings:
+    database_url: str
+    codex_home: str | None = None
+    app_servers: int = 1
+    default_cwd: str | None = None
+    codex_bin: str | None = None
+    #: More codex settings (``-c key=value``) for every app-server.
+    config: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    #: Seconds to wait for the app-server's answer to one request of ours.
+    request_timeout: float = 120.0
+    #: Session directories must lie under one of these (``--allowed-root``); empty: any.
+    allowed_roots: list[str] = field(default_factory=list)
+
+
+class Runtime:
+    def __init__(self, settings: RuntimeSettings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = EventHub()
+        self.jobs = OrderedJobs()
+        directory = SessionDirectory(store)
+        self.recorder = Recorder(store, self.hub, self.jobs, directory)
+        self.broker = RequestBroker(store, self.hub, self.jobs, directory)
+        config = {
+            # Tool input in ordinary sessions: codex refuses request_user_input outside
+            # plan mode without it.
+            "features": {"default_mode_request_user_input": True},
+            **settings.config,
+        }
+        self.pool = AppServerPool(
+            PoolSettings(
+                codex_home=settings.codex_home,
+                size=settings.app_servers,
+                cwd=settings.default_cwd,
+                codex_bin=settings.codex_bin,
+                config=config,
+                env=settings.env,
+                request_timeout=settings.request_timeout,
+            ),
+            on_notification=self.recorder.on_notification,
+            handler=self.broker.handler,
+            on_exit=self._app_server_exited,
+            on_restart=self._app_server_restarted,
+        )
+        self.controls = Controls(store, self._live_session)
+        self.parts = Parts(
+            store, self.hub, self.pool, self.jobs, self.recorder, self.broker, self.controls
+        )
+        self.sessions = Sessions(
+            self.parts, default_cwd=settings.default_cwd, allowed_roots=settings.allowed_roots
+        )
+        self.turns = Turns(self.parts, self.sessions)
+        self.projects = Projects(self.parts, self.sessions)
+
+    @classmethod
+    async def start(cls, settings: RuntimeSettings) -> Runtime:
+        store = await open_store(settings.database_url)
+        runtime = cls(settings, store)
+        try:
+            await runtime._recover_from_last_run()
+            await runtime.pool.start()
+        except BaseException:
+            await runtime.close()
+            raise
+        return runtime
+
+    async def close(self) -> None:
+        """Stop the app-servers. What they were asked and what they ran ends with them:
+        pending requests expire and running turns fail, each with the reason."""
+        await self.pool.close()
+        await self.jobs.close()
+        try:
+            await self._settle_unfinished(STOP_REASON, "the server stopped while this turn ran")
+        finally:
+            await self.store.close()
+
+    async def _live_session(self, session_id: str) -> SessionRow:
+        return await self.parts.row(session_id, system=False)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def pending(self, session_id: str, kind: str, *, history: bool = False) -> Json:
+        """A session's pending ``approval``, ``tool_input`` or ``tool_call`` records;
+        with ``history``, the resolved and expired ones too (each with its status,
+        decision and expiry reason)."""
+        row = await self.parts.row(session_id, system=False)
+        data = await self.broker.list(row.id, kind, pending_only=not history)
+        return {"status": "ok", "sessionId": row.id, "data": data}
+
+    async def decide(
+        self,
+        kind: str,
+        request_id: str,
+        body: Json,
+        *,
+        actor: str | None = None,
+        source: str | None = None,
+    ) -> Json:
+        return await self.broker.decide(kind, request_id, body, actor=actor, source=source)
+
+    # -- recovery ----------------------------------------------------------------------------
+
+    async def _recover_from_last_run(self) -> None:
+        """What a server killed without closing left: nothing of it can go on."""
+        await self._settle_unfinished(RESTART_REASON, "the server restarted while this turn ran")
+
+    async def _settle_unfinished(self, request_reason: str, turn_reason: str) -> None:
+        expired = await self.broker.expire_orphans(request_reason)
+        if expired:
+            _log.warning("%d pending requests expired: %s", len(expired), request_reason)
+        for turn in await self.store.turns.unfinished():
+            await self._fail_turn(turn.session_id, turn.id, turn_reason)
+
+    async def _fail_turn(self, session_id: str, turn_id: str, reason: str) -> list[Json]:
+        entry = await self.recorder.note(session_id, turn_id, reason)
+        await self.store.turns.put(
+            session_id, turn_id, "failed", completed_at=time.time(), error={"message": reason}
+        )
+        return [transcript_view(entry)]
+
+    async def _app_server_exited(
+        self, index: int, origin: str, error: BaseException, lost: list[str]
+    ) -> None:
+        reason = f"app-server {index} exited ({error}); it is being restarted"
+        expired = await self.broker.abandon(origin, reason)
+        for session_id in lost:
+
+            async def recover(session_id: str = session_id) -> None:
+                failed = []
+                for turn in await self.store.turns.unfinished(session_id):
+                    entries = await self._fail_turn(session_id, turn.id, reason)
+                    failed.append(turn.id)
+                    for entry in entries:
+                        view = {"sessionId": session_id, "entry": entry}
+                        self.hub.publish("transcript_updated", session_id, view)
+                payload: Json = {
+                    "sessionId": session_id,
+                    "appServer": index,
+                    "reason": reason,
+                    "failedTurnIds": failed,
+                    "expiredRequestIds": [r.id for r in expired if r.session_id == session_id],
+                }
+                self.hub.publish("app_server_exited", session_id, payload)
+
+            await self.jobs.call(session_id, recover)
+
+    async def _app_server_restarted(self, index: int, lost: list[str]) -> None:
+        for session_id in lost:
+            row = await self.store.sessions.get(session_id)
+            if row is None or row.deleted_at is not None or not row.materialized:
+                continue
+            try:
+                await self.parts.client(row)
+            except Exception:
+                _log.exception("resuming session %s after a restart failed", session_id)
+                continue
+            payload = {"sessionId": session_id, "appServer": index}
+            self.hub.publish("session_resumed", session_id, payload)

@@ -1,0 +1,90 @@
+"""``ServeSettings``: everything ``codexkit serve`` is started with, checked once."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InvalidArgumentError
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServeSettings", "default_data_dir", "is_loopback"]
+
+#: The largest request body accepted (413 past it). Messages and settings are small; a
+#: megabyte leaves room for big dynamic-tool schemas.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/codexkit/serve``, else ``~/.local/share/codexkit/serve``."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "codexkit" / "serve"
+
+
+@dataclass
+class ServeSettings:
+    """How the server runs.
+
+    ``data_dir`` holds the token, the SQLite database (unless ``database_url`` names
+    another) and logs. ``codex_home`` is the app-servers' ``CODEX_HOME`` (default: codex's
+    own). ``allowed_roots``, when given, bound the working directories of sessions.
+    ``token`` is the bearer token: ``None`` reads the one in ``data_dir`` (made on first
+    start); ``""`` turns authentication off, which only a loopback host may do.
+    ``no_profile`` leaves the codex-manager CLI profile alone.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 3001
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str | None = None
+    codex_home: Path | None = None
+    app_servers: int = 1
+    allowed_roots: list[Path] = field(default_factory=list)
+    no_profile: bool = False
+    token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().absolute()
+        if self.codex_home is not None:
+            self.codex_home = Path(self.codex_home).expanduser().absolute()
+        self.allowed_roots = [Path(r).expanduser().resolve() for r in self.allowed_roots]
+        if not 0 <= self.port <= 65535:
+            raise InvalidArgumentError(f"port must be 0..65535, not {self.port}")
+        if self.app_servers < 1:
+            raise InvalidArgumentError(f"app_servers must be at least 1, not {self.app_servers}")
+        if self.max_body_bytes < 1:
+            raise InvalidArgumentError("max_body_bytes must be positive")
+        if self.token == "" and not is_loopback(self.host):
+            raise InvalidArgumentError(
+                f"refusing to serve on {self.host} without a token: anyone who can reach "
+                "it could drive the agent. Keep authentication on, or bind to 127.0.0.1."
+            )
+        for root in self.allowed_roots:
+            if not root.is_dir():
+                raise InvalidArgumentError(f"allowed root {root} is not a directory")
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.token != ""
+
+    @property
+    def sqlite_path(self) -> Path:
+        """Where the default database lives."""
+        return self.data_dir / "codexkit.sqlite3"
+
+    def url(self, port: int | None = None) -> str:
+        """The base URL clients use (no ``/api``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port if port is None else port}"

@@ -1,0 +1,57 @@
+"""The database engine: SQLite in the data dir by default, PostgreSQL by URL; the schema
+brought to the newest migration on open."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+__all__ = ["HEAD", "default_url", "make_engine", "migrate"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+#: The newest migration: what ``migrate`` brings a database to by default.
+HEAD = "head"
+
+
+def default_url(data_dir: str | os.PathLike[str]) -> str:
+    """``sqlite+aiosqlite:///<data_dir>/codexkit.db``."""
+    return f"sqlite+aiosqlite:///{Path(data_dir).resolve() / 'codexkit.db'}"
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine for ``url``. SQLite gets WAL (readers never wait for the writer),
+    enforced foreign keys and a busy timeout instead of "database is locked" at once."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+async def migrate(engine: AsyncEngine, revision: str = HEAD) -> None:
+    """Bring the database to ``revision`` (the newest by default)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, revision)
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", os.fspath(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)

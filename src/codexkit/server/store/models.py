@@ -1,0 +1,141 @@
+"""The tables of ``codexkit serve``: what survives a restart.
+
+Times are epoch seconds as floats (the same on SQLite and PostgreSQL, and what the
+contract's summaries carry). JSON columns hold the wire shapes as they came, so a later
+reader never has to guess what a field meant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "Defaults",
+    "Project",
+    "ServerRequestRow",
+    "SessionRow",
+    "TranscriptEntry",
+    "TurnRow",
+]
+
+Json = dict[str, Any]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class SessionRow(Base):
+    """A session: an app-server thread (same id) plus what the control plane keeps."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    cwd: Mapped[str] = mapped_column(Text)
+    project_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("projects.id", ondelete="SET NULL"), index=True
+    )
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[float | None] = mapped_column(Float)
+    system_owned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False until the thread's first turn: before that codex has stored nothing to resume.
+    materialized: Mapped[bool] = mapped_column(Boolean, default=False)
+    model_provider: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(64), default="appServer")
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    # Controls at scope `session` ({model, approvalPolicy, networkAccess,
+    # filesystemSandbox}); None means "follow the defaults".
+    controls: Mapped[Json | None] = mapped_column(JSON)
+    settings: Mapped[Json] = mapped_column(JSON, default=dict)
+    dynamic_tools: Mapped[list[Json] | None] = mapped_column(JSON)
+    # Decide a pending request after this many seconds (None: wait as long as it takes).
+    approval_timeout: Mapped[float | None] = mapped_column(Float)
+    approval_timeout_decision: Mapped[str | None] = mapped_column(String(32))
+
+
+class Defaults(Base):
+    """Controls and settings at scope `default`: one row, id 1."""
+
+    __tablename__ = "defaults"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    controls: Mapped[Json | None] = mapped_column(JSON)
+    settings: Mapped[Json] = mapped_column(JSON, default=dict)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TurnRow(Base):
+    __tablename__ = "turns"
+
+    session_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[float] = mapped_column(Float)
+    completed_at: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[Json | None] = mapped_column(JSON)
+
+
+class TranscriptEntry(Base):
+    """One message of a session's transcript; ``seq`` keeps their order."""
+
+    __tablename__ = "transcript_entries"
+    __table_args__ = (
+        Index("ix_transcript_session_message", "session_id", "message_id", unique=True),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("sessions.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[str] = mapped_column(String(128))
+    turn_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))
+    details: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[float | None] = mapped_column(Float)
+    completed_at: Mapped[float | None] = mapped_column(Float)
+
+
+class ServerRequestRow(Base):
+    """An approval, a tool-input request or a dynamic tool call the agent asked for.
+
+    ``kind`` is ``approval``, ``tool_input`` or ``tool_call``; ``status`` ``pending``,
+    ``resolved`` or ``expired`` (with ``expiry_reason``)."""
+
+    __tablename__ = "server_requests"
+    __table_args__ = (Index("ix_server_requests_session_status", "session_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    turn_id: Mapped[str | None] = mapped_column(String(64))
+    item_id: Mapped[str | None] = mapped_column(String(128))
+    params: Mapped[Json] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decision: Mapped[Json | None] = mapped_column(JSON)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+    resolved_at: Mapped[float | None] = mapped_column(Float)
+    expiry_reason: Mapped[str | None] = mapped_column(Text)

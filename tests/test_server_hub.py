@@ -1,0 +1,124 @@
+"""The event hub: filters, bounded subscribers, and replay after a reconnect."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codexkit.server.runtime import EventHub, Frame, Subscription
+from codexkit.server.runtime.naming import notification_type, request_type
+
+
+def test_method_names_become_the_contracts_event_types() -> None:
+    assert notification_type("item/agentMessage/delta") == "app_server.item.agent_message.delta"
+    assert notification_type("thread/tokenUsage/updated") == "app_server.thread.token_usage.updated"
+    assert (
+        request_type("item/fileChange/requestApproval")
+        == "app_server.request.item.file_change.request_approval"
+    )
+    assert request_type("item/tool/call") == "app_server.request.item.tool.call"
+
+
+async def test_a_thread_filter_sees_its_thread_and_broadcasts_only() -> None:
+    hub = EventHub()
+    mine, _ = hub.subscribe("t1")
+    everyone, _ = hub.subscribe()
+    hub.publish("a", "t1", 1)
+    hub.publish("b", "t2", 2)
+    hub.publish("c", None, 3)
+    hub.publish("account_updated", None, 4, broadcast=True)
+    hub.publish("d", "t1", 5, private=True)
+    assert [f.type for f in _drain(mine)] == ["a", "account_updated", "d"]
+    # Unfiltered: all but the system-owned session's private frame.
+    assert [f.type for f in _drain(everyone)] == ["a", "b", "c", "account_updated"]
+
+
+async def test_a_slow_subscriber_is_dropped_with_a_reason_and_others_go_on() -> None:
+    hub = EventHub(queue_size=3)
+    slow, _ = hub.subscribe()
+    fast, _ = hub.subscribe()
+    for n in range(3):
+        hub.publish("e", "t", n)
+        assert await fast.get(timeout=1) is not None
+    hub.publish("e", "t", 3)
+    assert slow.dropped is not None
+    assert "3 frames waited unread" in slow.dropped
+    assert await slow.get(timeout=1) is None  # its stream ends
+    assert hub.subscribers == 1
+    frame = await fast.get(timeout=1)
+    assert frame is not None
+    assert frame.payload == 3
+
+
+async def test_a_reconnecting_client_gets_what_it_missed_in_order() -> None:
+    hub = EventHub()
+    first, _ = hub.subscribe("t1")
+    hub.publish("x", "t1", 1)
+    hub.publish("y", "t2", 2)
+    last_seen = _drain(first)[-1].seq
+    first.close()
+    hub.publish("x", "t1", 3)  # while disconnected
+    hub.publish("y", "t2", 4)
+    hub.publish("account_updated", None, 5, broadcast=True)
+    again, replay = hub.subscribe("t1", since=last_seen)
+    assert replay is not None
+    assert replay.complete
+    hub.publish("x", "t1", 6)  # after reconnecting: after the replay, not doubled
+    assert [f.payload for f in _drain(again)] == [3, 5, 6]
+    seqs = [f.seq for f in replay.frames]
+    assert seqs == sorted(seqs)
+
+
+async def test_a_replay_that_no_longer_reaches_back_says_so() -> None:
+    hub = EventHub(replay_per_thread=2)
+    for n in range(5):
+        hub.publish("x", "t1", n)
+    _, replay = hub.subscribe("t1", since=1)
+    assert replay is not None
+    assert not replay.complete
+    assert [f.payload for f in replay.frames] == [3, 4]
+    _, recent = hub.subscribe("t1", since=hub.last_seq - 1)
+    assert recent is not None
+    assert recent.complete
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_the_replay_log_is_bounded(limit: int) -> None:
+    hub = EventHub(replay_per_thread=limit)
+    for n in range(10):
+        hub.publish("x", "t1", n)
+    assert len(hub.replay(0, "t1").frames) == limit
+
+
+def test_the_replay_logs_of_all_threads_share_one_bound() -> None:
+    hub = EventHub(replay_total=5)
+    for n in range(4):
+        hub.publish("x", "quiet", n)
+    for n in range(4):
+        hub.publish("x", "busy", n)
+    kept = hub.replay(0)
+    assert len(kept.frames) == 5
+    assert not kept.complete
+    assert [f.thread_id for f in kept.frames] == ["quiet"] + ["busy"] * 4  # oldest go first
+    recent = hub.replay(hub.last_seq - 4, "busy")
+    assert [f.payload for f in recent.frames] == [0, 1, 2, 3]
+    assert recent.complete
+
+
+def _drain(subscription: Subscription) -> list[Frame]:
+    return subscription.ready()
+
+
+def test_a_frame_over_a_mebibyte_goes_out_without_its_params() -> None:
+    hub = EventHub()
+    envelope = {"method": "item/completed", "requestId": None, "params": {"x": "y" * (2 << 20)}}
+    big = hub.publish("app_server.item.completed", "t1", envelope)
+    sent = json.loads(big.text())
+    assert len(big.text()) < 1 << 20
+    assert sent["payload"]["truncated"] is True
+    assert sent["payload"]["method"] == "item/completed"
+    assert sent["payload"]["params"] is None
+    assert sent["seq"] == big.seq
+    small = hub.publish("x", "t1", {"params": {"a": 1}})
+    assert json.loads(small.text())["payload"] == {"params": {"a": 1}}

@@ -1,0 +1,203 @@
+"""The control plane's store on real SQLite and a real PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from support.postgres import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
+
+from codexkit.server.store import Store, default_url, make_engine, migrate, open_store
+from codexkit.server.store.models import Base, ServerRequestRow, SessionRow
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return default_url(tmp_path)
+    value: str = request.getfixturevalue("postgres_url")
+    return value
+
+
+@pytest.fixture
+async def store(url: str) -> AsyncIterator[Store]:
+    opened = await open_store(url)
+    yield opened
+    await opened.close()
+
+
+def _schema_diff(connection: Any) -> list[Any]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+def _session(session_id: str, **fields: Any) -> SessionRow:
+    now = time.time()
+    values: dict[str, Any] = dict(
+        id=session_id,
+        title="t",
+        cwd="/tmp",
+        archived=False,
+        system_owned=False,
+        materialized=False,
+        model_provider="mock",
+        source="appServer",
+        created_at=now,
+        updated_at=now,
+        settings={},
+    )
+    values.update(fields)
+    return SessionRow(**values)
+
+
+def _request(request_id: str, session_id: str = "s1") -> ServerRequestRow:
+    return ServerRequestRow(
+        id=request_id,
+        kind="approval",
+        method="item/commandExecution/requestApproval",
+        session_id=session_id,
+        params={"command": "ls"},
+        summary="ls",
+        status="pending",
+        created_at=time.time(),
+    )
+
+
+async def test_a_fresh_database_matches_the_models(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_schema_diff) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_an_upgraded_database_matches_the_models_and_keeps_its_rows(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await migrate(engine, "0001")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO sessions (id, title, cwd, archived, system_owned, materialized,"
+                    " model_provider, source, created_at, updated_at, settings) VALUES"
+                    " ('old', 'kept', '/tmp', false, false, true, 'mock', 'appServer', 1, 1,"
+                    " '{}')"
+                )
+            )
+        await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_schema_diff) == []
+        store = Store(engine)
+        row = await store.sessions.get("old")
+        assert row is not None
+        assert row.title == "kept"
+        assert row.approval_timeout is None
+    finally:
+        await engine.dispose()
+
+
+async def test_reopening_applies_nothing_twice(url: str) -> None:
+    first = await open_store(url)
+    await first.sessions.add(_session("s1"))
+    await first.close()
+    second = await open_store(url)
+    try:
+        assert [s.id for s in await second.sessions.list()] == ["s1"]
+    finally:
+        await second.close()
+
+
+async def test_sessions_list_filters_and_soft_delete(store: Store) -> None:
+    await store.sessions.add(_session("a", created_at=1))
+    await store.sessions.add(_session("b", created_at=2))
+    await store.sessions.add(_session("c", created_at=3, archived=True))
+    assert [s.id for s in await store.sessions.list()] == ["b", "a"]
+    assert [s.id for s in await store.sessions.list(archived=True)] == ["c"]
+    updated = await store.sessions.update("a", deleted_at=5.0, settings={"x": {"y": 1}})
+    assert updated is not None
+    assert updated.settings == {"x": {"y": 1}}
+    assert [s.id for s in await store.sessions.list()] == ["b"]
+    assert await store.sessions.update("nope", title="x") is None
+
+
+async def test_a_request_is_resolved_exactly_once_under_a_race(store: Store) -> None:
+    await store.requests.add(_request("r1"))
+    wins = await asyncio.gather(
+        *(
+            store.requests.resolve("r1", {"decision": d}, actor=d, source="test")
+            for d in ("accept", "decline", "cancel", "accept")
+        )
+    )
+    assert sorted(wins) == [False, False, False, True]
+    row = await store.requests.get("r1")
+    assert row is not None
+    assert row.status == "resolved"
+    assert row.decision is not None
+    assert row.actor == row.decision["decision"]
+    assert not await store.requests.expire("r1", "too late")
+
+
+async def test_expiring_pending_requests_records_the_reason(store: Store) -> None:
+    for request_id in ("r1", "r2", "r3"):
+        await store.requests.add(_request(request_id))
+    assert await store.requests.resolve("r2", {"decision": "accept"}, actor=None, source=None)
+    expired = await store.requests.expire_pending("the app-server that asked is gone")
+    assert sorted(expired) == ["r1", "r3"]
+    assert await store.requests.list("s1", "approval") == []
+    rows = {r.id: r for r in await store.requests.list("s1", "approval", status=None)}
+    assert rows["r1"].status == "expired"
+    assert rows["r1"].expiry_reason == "the app-server that asked is gone"
+    assert rows["r2"].status == "resolved"
+    assert rows["r2"].expiry_reason is None
+
+
+async def test_projects_names_are_unique_and_deleting_unassigns(store: Store) -> None:
+    project = await store.projects.add("p1", "alpha")
+    assert project is not None
+    assert await store.projects.add("p2", "alpha") is None
+    await store.sessions.add(_session("s1", project_id="p1"))
+    assert [s.id for s in await store.sessions.in_project("p1")] == ["s1"]
+    assert await store.projects.remove("p1")
+    row = await store.sessions.get("s1")
+    assert row is not None
+    assert row.project_id is None
+    assert not await store.projects.remove("p1")
+
+
+async def test_transcript_entries_update_in_place_and_keep_order(store: Store) -> None:
+    await store.sessions.add(_session("s1"))
+    common = dict(turn_id="t1", type="agentMessage", details=None)
+    await store.transcript.put("s1", "u1", role="user", content="hi", status="complete", **common)
+    await store.transcript.put(
+        "s1", "m1", role="assistant", content="", status="streaming", **common
+    )
+    await store.transcript.put("s1", "m1", content="hello", status="complete")
+    entries = await store.transcript.list("s1")
+    assert [(e.message_id, e.content, e.status) for e in entries] == [
+        ("u1", "hi", "complete"),
+        ("m1", "hello", "complete"),
+    ]
+
+
+async def test_turns_record_status_and_defaults_lock(store: Store) -> None:
+    await store.sessions.add(_session("s1"))
+    await store.turns.put("s1", "t1", "inProgress")
+    assert [t.id for t in await store.turns.unfinished()] == ["t1"]
+    await store.turns.put("s1", "t1", "completed", completed_at=time.time())
+    turn = await store.turns.get("s1", "t1")
+    assert turn is not None
+    assert turn.status == "completed"
+    assert turn.completed_at is not None
+    assert (await store.defaults.get()).locked is False
+    assert (await store.defaults.update(locked=True)).locked is True
+    assert (await store.defaults.get()).locked is True
