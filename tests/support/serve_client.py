@@ -181,8 +181,13 @@ class Stream:
         return frames
 
     def thread_frames(self) -> list[Json]:
-        """The frames of this socket's thread (not broadcasts, pongs or acks)."""
-        return [r.frame for r in self.frames if r.frame.get("threadId") == self.thread_id]
+        """The event frames of this socket's thread (not broadcasts, nor the ``ready``,
+        ``replay`` and ``pong`` frames, which carry no ``seq``)."""
+        return [
+            r.frame
+            for r in self.frames
+            if r.frame.get("threadId") == self.thread_id and "seq" in r.frame
+        ]
 
     async def close(self) -> None:
         if self._reader is not None:
