@@ -252,6 +252,12 @@ class ServeAdapter(Adapter[str]):
         await asyncio.to_thread(self.server.stop)
         shutil.rmtree(self._root, ignore_errors=True)
 
+    def server_cpu(self) -> float:
+        """CPU seconds the ``codexkit serve`` process (all its threads) used so far."""
+        with open(f"/proc/{self.server.pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     async def new_thread(self) -> str:
         """``POST /api/sessions`` only: the socket opens at the session's first turn."""
         return await self.client.create_session()

@@ -157,9 +157,17 @@ def git_state() -> Json:
 
 
 def package_versions() -> Json:
-    from importlib.metadata import version
+    """The versions measured; None for a package not installed (``--serve`` needs no
+    openai-codex)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {name: version(name) for name in ("codexkit", "openai-codex", "openai-codex-cli-bin")}
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {name: installed(name) for name in ("codexkit", "openai-codex", "openai-codex-cli-bin")}
 
 
 def flood_wrapper(directory: Path, events: int) -> str:

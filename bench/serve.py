@@ -157,6 +157,19 @@ def report_serve(results: Json) -> str:
         f"**p99 {_ms(p99)}**, max {_ms(max(delays))}",
         f"goal p99 < {FANOUT_GOAL * 1000:.0f} ms: {_verdict(p99 < FANOUT_GOAL)}",
     )
+    samples = fan["samples"]
+    frames = statistics.median(x["frames"] for x in samples)
+    server_cpu = statistics.median(x["server_cpu"] for x in samples)
+    client_cpu = statistics.median(x["cpu"] for x in samples)
+    row(
+        "  per fan-out turn, median: frames received (all types), CPU of the server "
+        "process, CPU of the 100-socket client",
+        "",
+        f"{frames:,.0f} frames; server {_ms(server_cpu)} "
+        f"({server_cpu / frames * 1e6:.0f} us a frame); client {_ms(client_cpu)} "
+        f"({client_cpu / frames * 1e6:.0f} us a frame)",
+        "",
+    )
     sus = serve["sustained"]
     b, s = sus["codexkit"]["turns_per_s"], sus["serve"]["turns_per_s"]
     row(

@@ -227,17 +227,20 @@ class Fanout(Scenario):
         from bench.clients import SERVE_TURN_TIMEOUT
 
         self.steps += 1
-        t0 = time.perf_counter()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), self.serve.server_cpu()
         turn_id = await self.serve.client.send(self.session, f"fan-out {self.steps}")
         await asyncio.gather(*(s.wait_turn(turn_id, SERVE_TURN_TIMEOUT) for s in self.sockets))
-        elapsed = time.perf_counter() - t0
-        delays = [
-            r.at - received_at(r.frame)
-            for socket in self.sockets
-            for r in socket.take()
-            if r.type.startswith("app_server.")
-        ]
-        return {"time": elapsed, "delays": delays}
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+        server_cpu = self.serve.server_cpu() - s0
+        frames = [r for socket in self.sockets for r in socket.take()]
+        delays = [r.at - received_at(r.frame) for r in frames if r.type.startswith("app_server.")]
+        return {
+            "time": elapsed,
+            "delays": delays,
+            "frames": len(frames),
+            "cpu": cpu,
+            "server_cpu": server_cpu,
+        }
 
     async def teardown(self) -> Json:
         for socket in self.sockets:

@@ -51,6 +51,12 @@ class ServeProcess:
         return self.url + "/api"
 
     @property
+    def pid(self) -> int:
+        """The ``codexkit serve`` process (its app-servers are its children)."""
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
+    @property
     def token(self) -> str:
         return (self.data_dir / "token").read_text().strip()
 
