@@ -71,17 +71,20 @@ def bench_serve(settings: ServeSettings, env: dict[str, str], work: Path, codex_
             clients=SIDE_BY_SIDE,
         ),
     )
-    fanout = interleaved(
-        "fanout",
-        settings.fanout_turns,
-        env,
-        work,
-        codex_bin,
-        {"subscribers": settings.subscribers},
-        clients=("serve",),
-    )["serve"]
-    fanout["delays"] = [d for s in fanout["samples"] for d in s["delays"]]
-    out["fanout"] = loaded("fanout", fanout)
+    # Twice: with permessage-deflate, which browsers and most clients offer (the server
+    # then compresses every frame for every socket), and with sockets that decline it.
+    for name, deflate in (("fanout", True), ("fanout_plain", False)):
+        fanout = interleaved(
+            "fanout",
+            settings.fanout_turns,
+            env,
+            work,
+            codex_bin,
+            {"subscribers": settings.subscribers, "deflate": deflate},
+            clients=("serve",),
+        )["serve"]
+        fanout["delays"] = [d for s in fanout["samples"] for d in s["delays"]]
+        out[name] = loaded(name, fanout)
     sustained = interleaved(
         "sustained",
         settings.sustained_reps,
@@ -103,6 +106,34 @@ def _ms(seconds: float) -> str:
 
 def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
+
+
+def _fanout_rows(row: Any, serve: Json, name: str, how: str) -> None:
+    fan = serve[name]
+    delays = fan["delays"]
+    p99 = percentile(delays, 99.0)
+    row(
+        f"websocket fan-out ({how}), {serve['settings']['subscribers']} subscribers of one "
+        f"session: `receivedAt` to the client's read, over {len(delays):,} frame receipts "
+        f"({len(fan['samples'])} turns)",
+        "(no server)",
+        f"p50 {_ms(percentile(delays, 50.0))}, p90 {_ms(percentile(delays, 90.0))}, "
+        f"**p99 {_ms(p99)}**, max {_ms(max(delays))}",
+        f"goal p99 < {FANOUT_GOAL * 1000:.0f} ms: {_verdict(p99 < FANOUT_GOAL)}",
+    )
+    samples = fan["samples"]
+    frames = statistics.median(x["frames"] for x in samples)
+    server_cpu = statistics.median(x["server_cpu"] for x in samples)
+    client_cpu = statistics.median(x["cpu"] for x in samples)
+    row(
+        "  per turn, median: frames received (all types); CPU of the server process and "
+        "of the client holding the sockets",
+        "",
+        f"{frames:,.0f} frames; server {_ms(server_cpu)} "
+        f"({server_cpu / frames * 1e6:.0f} us a frame); client {_ms(client_cpu)} "
+        f"({client_cpu / frames * 1e6:.0f} us a frame)",
+        "",
+    )
 
 
 def report_serve(results: Json) -> str:
@@ -140,36 +171,21 @@ def report_serve(results: Json) -> str:
         f"{TURN_GOAL:.1f}x: {_verdict(ratio <= TURN_GOAL)})",
     )
     row(
+        "  CPU per turn, median: the client process / the `codexkit serve` process",
+        _ms(lat["codexkit"]["cpu_median"]),
+        f"{_ms(lat['serve']['cpu_median'])} / "
+        f"{_ms(statistics.median(x['server_cpu'] for x in lat['serve']['samples']))}",
+        "",
+    )
+    row(
         "  its p90",
         _ms(lat["codexkit"]["summary"]["p90"]),
         _ms(lat["serve"]["summary"]["p90"]),
         f"{lat['serve']['summary']['p90'] / lat['codexkit']['summary']['p90']:.2f}x",
     )
-    fan = serve["fanout"]
-    delays = fan["delays"]
-    p99 = percentile(delays, 99.0)
-    row(
-        f"websocket fan-out, {serve['settings']['subscribers']} subscribers of one session: "
-        f"`receivedAt` to the client's read, over {len(delays):,} frame receipts "
-        f"({len(fan['samples'])} turns)",
-        "(no server)",
-        f"p50 {_ms(percentile(delays, 50.0))}, p90 {_ms(percentile(delays, 90.0))}, "
-        f"**p99 {_ms(p99)}**, max {_ms(max(delays))}",
-        f"goal p99 < {FANOUT_GOAL * 1000:.0f} ms: {_verdict(p99 < FANOUT_GOAL)}",
-    )
-    samples = fan["samples"]
-    frames = statistics.median(x["frames"] for x in samples)
-    server_cpu = statistics.median(x["server_cpu"] for x in samples)
-    client_cpu = statistics.median(x["cpu"] for x in samples)
-    row(
-        "  per fan-out turn, median: frames received (all types), CPU of the server "
-        "process, CPU of the 100-socket client",
-        "",
-        f"{frames:,.0f} frames; server {_ms(server_cpu)} "
-        f"({server_cpu / frames * 1e6:.0f} us a frame); client {_ms(client_cpu)} "
-        f"({client_cpu / frames * 1e6:.0f} us a frame)",
-        "",
-    )
+    for name, how in (("fanout", "deflate"), ("fanout_plain", "no compression")):
+        if name in serve:
+            _fanout_rows(row, serve, name, how)
     sus = serve["sustained"]
     b, s = sus["codexkit"]["turns_per_s"], sus["serve"]["turns_per_s"]
     row(
@@ -180,9 +196,12 @@ def report_serve(results: Json) -> str:
         f"{s:.1f}",
         f"{s / b:.2f}x",
     )
+    per_turn = statistics.median(x["server_cpu"] / x["turns"] for x in sus["serve"]["samples"])
+    row("  `codexkit serve` process CPU per sustained turn, median", "", _ms(per_turn), "")
     loads = ", ".join(
         f"{name} {serve[name]['load_average_after'][0]:.1f}"
-        for name in ("create", "latency", "fanout", "sustained")
+        for name in ("create", "latency", "fanout", "fanout_plain", "sustained")
+        if name in serve
     )
     lines.append("")
     lines.append(f"Load average (1 min) after each benchmark: {loads}.")

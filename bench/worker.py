@@ -47,6 +47,13 @@ def _check(texts: list[str | None]) -> None:
         raise RuntimeError(f"unexpected final responses: {wrong[:3]!r}")
 
 
+def server_cpu(adapter: Adapter[Any] | None) -> float:
+    """CPU seconds of the adapter's server process so far (``codexkit serve``); 0 for
+    clients that run the app-server themselves."""
+    measure = getattr(adapter, "server_cpu", None)
+    return float(measure()) if measure is not None else 0.0
+
+
 class Scenario:
     def __init__(self, make: MakeAdapter, spec: Json) -> None:
         self.make = make
@@ -105,11 +112,11 @@ class Latency(Scenario):
     async def step(self) -> Json:
         assert self.adapter is not None
         self.steps += 1
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu(self.adapter)
         text = await self.adapter.run_turn(self.thread, f"turn {self.steps}")
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         _check([text])
-        return {"time": elapsed, "cpu": cpu}
+        return {"time": elapsed, "cpu": cpu, "server_cpu": server_cpu(self.adapter) - s0}
 
 
 class Concurrent(Scenario):
@@ -186,7 +193,7 @@ class Sustained(Scenario):
         adapter = self.adapter
         assert adapter is not None
         self.steps += 1
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu(adapter)
         deadline = t0 + self.spec["seconds"]
 
         async def loop(thread: Any) -> int:
@@ -198,7 +205,12 @@ class Sustained(Scenario):
 
         turns = sum(await asyncio.gather(*(loop(t) for t in self.threads)))
         elapsed = time.perf_counter() - t0
-        return {"time": elapsed, "cpu": time.process_time() - c0, "turns": turns}
+        return {
+            "time": elapsed,
+            "cpu": time.process_time() - c0,
+            "server_cpu": server_cpu(adapter) - s0,
+            "turns": turns,
+        }
 
 
 class Fanout(Scenario):
@@ -215,8 +227,10 @@ class Fanout(Scenario):
         self.serve = adapter
         self.session = await adapter.new_thread()
         client = adapter.client
+        deflate = self.spec.get("deflate", True)
         self.sockets = [
-            await client.stream(self.session).open() for _ in range(self.spec["subscribers"])
+            await client.stream(self.session, deflate=deflate).open()
+            for _ in range(self.spec["subscribers"])
         ]
         await self.step()
         return {}
@@ -227,11 +241,11 @@ class Fanout(Scenario):
         from bench.clients import SERVE_TURN_TIMEOUT
 
         self.steps += 1
-        t0, c0, s0 = time.perf_counter(), time.process_time(), self.serve.server_cpu()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu(self.serve)
         turn_id = await self.serve.client.send(self.session, f"fan-out {self.steps}")
         await asyncio.gather(*(s.wait_turn(turn_id, SERVE_TURN_TIMEOUT) for s in self.sockets))
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-        server_cpu = self.serve.server_cpu() - s0
+        spent = server_cpu(self.serve) - s0
         frames = [r for socket in self.sockets for r in socket.take()]
         delays = [r.at - received_at(r.frame) for r in frames if r.type.startswith("app_server.")]
         return {
@@ -239,7 +253,7 @@ class Fanout(Scenario):
             "delays": delays,
             "frames": len(frames),
             "cpu": cpu,
-            "server_cpu": server_cpu,
+            "server_cpu": spent,
         }
 
     async def teardown(self) -> Json:

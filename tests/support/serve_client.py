@@ -63,11 +63,12 @@ class ServeClient:
         entries: list[Json] = answer.json()["transcript"]
         return entries
 
-    def stream(self, thread_id: str, *, since: int | None = None) -> Stream:
-        """A socket on ``thread_id``'s frames (``since``: replay what came after it)."""
+    def stream(self, thread_id: str, *, since: int | None = None, deflate: bool = True) -> Stream:
+        """A socket on ``thread_id``'s frames (``since``: replay what came after it).
+        ``deflate``: offer permessage-deflate, as browsers and most clients do."""
         query = f"threadId={thread_id}" + (f"&since={since}" if since is not None else "")
         ws_url = self.url.replace("http://", "ws://", 1) + "/api/stream?" + query
-        return Stream(ws_url, self.token, thread_id)
+        return Stream(ws_url, self.token, thread_id, deflate=deflate)
 
 
 class Received:
@@ -109,8 +110,9 @@ class Stream:
     """One websocket: ``ready`` first, then ``subscribe`` (as clients do); every frame
     after that is kept in ``frames`` in arrival order by a reader task."""
 
-    def __init__(self, ws_url: str, token: str, thread_id: str) -> None:
+    def __init__(self, ws_url: str, token: str, thread_id: str, *, deflate: bool = True) -> None:
         self._ws_url = ws_url
+        self._deflate = deflate
         self._token = token
         self.thread_id = thread_id
         self.frames: list[Received] = []
@@ -125,6 +127,7 @@ class Stream:
                 self._ws_url,
                 additional_headers={"Authorization": f"Bearer {self._token}"},
                 max_size=None,
+                compression="deflate" if self._deflate else None,
                 max_queue=None,  # the reader below keeps up; frames are counted there
                 open_timeout=timeout,
             ),
