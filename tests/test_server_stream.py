@@ -4,6 +4,7 @@ filters, frames in order, replay since a sequence number."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from codexkit.testing import ScriptedModel
 
 pytestmark = pytest.mark.real
 
-Json = dict[str, object]
+Json = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def _notes(stream: Stream, count: int) -> list[Json]:
 
 
 def _ids(frames: list[Json]) -> list[str]:
-    return [f["payload"]["entry"]["messageId"] for f in frames]  # type: ignore[index]
+    return [f["payload"]["entry"]["messageId"] for f in frames]
 
 
 def test_ready_ping_and_bad_commands(server: ServeProcess) -> None:
