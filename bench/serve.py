@@ -25,6 +25,10 @@ TURN_GOAL = 1.2
 FANOUT_GOAL = 0.020
 
 
+#: Fan-out runs: name, subscribers (0: the settings' number), permessage-deflate.
+FANOUTS = (("fanout", 0, True), ("fanout_plain", 0, False), ("fanout_one", 1, True))
+
+
 class ServeSettings:
     """How many samples of each serve benchmark (``quick``: a smoke run)."""
 
@@ -71,18 +75,21 @@ def bench_serve(settings: ServeSettings, env: dict[str, str], work: Path, codex_
             clients=SIDE_BY_SIDE,
         ),
     )
-    # Twice: with permessage-deflate, which browsers and most clients offer (the server
-    # then compresses every frame for every socket), and with sockets that decline it.
-    for name, deflate in (("fanout", True), ("fanout_plain", False)):
+    # With permessage-deflate, which browsers and most clients offer (the server then
+    # compresses every frame for every socket), with sockets that decline it, and with
+    # one socket (the floor: recording, publishing and one send).
+    for name, subscribers, deflate in FANOUTS:
         fanout = interleaved(
             "fanout",
             settings.fanout_turns,
             env,
             work,
             codex_bin,
-            {"subscribers": settings.subscribers, "deflate": deflate},
+            {"subscribers": subscribers or settings.subscribers, "deflate": deflate},
             clients=("serve",),
         )["serve"]
+        fanout["subscribers"] = subscribers or settings.subscribers
+        fanout["deflate"] = deflate
         fanout["delays"] = [d for s in fanout["samples"] for d in s["delays"]]
         out[name] = loaded(name, fanout)
     sustained = interleaved(
@@ -108,12 +115,14 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def _fanout_rows(row: Any, serve: Json, name: str, how: str) -> None:
+def _fanout_rows(row: Any, serve: Json, name: str) -> None:
     fan = serve[name]
     delays = fan["delays"]
     p99 = percentile(delays, 99.0)
+    count = fan.get("subscribers", serve["settings"]["subscribers"])
+    how = "deflate" if fan.get("deflate", name != "fanout_plain") else "no compression"
     row(
-        f"websocket fan-out ({how}), {serve['settings']['subscribers']} subscribers of one "
+        f"websocket fan-out ({how}), {count} subscriber{'s' if count > 1 else ''} of one "
         f"session: `receivedAt` to the client's read, over {len(delays):,} frame receipts "
         f"({len(fan['samples'])} turns)",
         "(no server)",
@@ -183,9 +192,9 @@ def report_serve(results: Json) -> str:
         _ms(lat["serve"]["summary"]["p90"]),
         f"{lat['serve']['summary']['p90'] / lat['codexkit']['summary']['p90']:.2f}x",
     )
-    for name, how in (("fanout", "deflate"), ("fanout_plain", "no compression")):
+    for name, _, _ in FANOUTS:
         if name in serve:
-            _fanout_rows(row, serve, name, how)
+            _fanout_rows(row, serve, name)
     sus = serve["sustained"]
     b, s = sus["codexkit"]["turns_per_s"], sus["serve"]["turns_per_s"]
     row(
@@ -200,7 +209,7 @@ def report_serve(results: Json) -> str:
     row("  `codexkit serve` process CPU per sustained turn, median", "", _ms(per_turn), "")
     loads = ", ".join(
         f"{name} {serve[name]['load_average_after'][0]:.1f}"
-        for name in ("create", "latency", "fanout", "fanout_plain", "sustained")
+        for name in ("create", "latency", *(f[0] for f in FANOUTS), "sustained")
         if name in serve
     )
     lines.append("")
