@@ -35,7 +35,11 @@ def test_a_pending_approval_survives_a_sigkill_of_the_server_as_expired(
     again = start_server(tmp_path, scripted_model)  # the same data dir and database
     try:
         with again.client() as client:
-            assert ok(client.get(f"/api/sessions/{sid}/approvals"))["data"] == []
+            approvals = f"/api/sessions/{sid}/approvals"
+            assert ok(client.get(approvals))["data"] == []  # nothing left to answer
+            [expired] = ok(client.get(approvals, params={"history": "true"}))["data"]
+            assert (expired["approvalId"], expired["status"]) == (approval_id, "expired")
+            assert "the server restarted" in expired["expiryReason"]
             late = client.post(
                 f"/api/approvals/{approval_id}/decision", json={"decision": "accept"}
             )

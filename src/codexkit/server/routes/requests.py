@@ -1,13 +1,16 @@
 """What the agent asks people: approvals, tool input and dynamic tool calls, listed per
 session and answered here. The ids are the ones the websocket's frames carry
 (``approvalId``, ``requestId``); a request already resolved or expired answers 409
-``reconciled`` (tool calls: ``in_flight``), which clients count as done."""
+``reconciled`` (tool calls: ``in_flight``), which clients count as done.
+
+Lists show what can still be answered; ``?history=true`` (codexkit's extension) lists
+the resolved and expired ones too, each with its status, decision and expiry reason."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
 
 from ...contract import (
@@ -23,21 +26,28 @@ router = APIRouter(tags=["requests"])
 
 Json = dict[str, Any]
 RequestId = Annotated[str, PathParam(alias="requestId")]
+History = Annotated[bool, Query(description="Also the resolved and expired requests.")]
 
 
 @contract_route(router, "listSessionApprovals")
-async def list_session_approvals(engine: EngineDep, session_id: SessionId) -> Json:
-    return await engine.pending(session_id, "approval")
+async def list_session_approvals(
+    engine: EngineDep, session_id: SessionId, history: History = False
+) -> Json:
+    return await engine.pending(session_id, "approval", history=history)
 
 
 @contract_route(router, "listSessionToolInput")
-async def list_session_tool_input(engine: EngineDep, session_id: SessionId) -> Json:
-    return await engine.pending(session_id, "tool_input")
+async def list_session_tool_input(
+    engine: EngineDep, session_id: SessionId, history: History = False
+) -> Json:
+    return await engine.pending(session_id, "tool_input", history=history)
 
 
 @contract_route(router, "listSessionToolCalls")
-async def list_session_tool_calls(engine: EngineDep, session_id: SessionId) -> Json:
-    return await engine.pending(session_id, "tool_call")
+async def list_session_tool_calls(
+    engine: EngineDep, session_id: SessionId, history: History = False
+) -> Json:
+    return await engine.pending(session_id, "tool_call", history=history)
 
 
 @contract_route(router, "decideApproval")
