@@ -3,16 +3,25 @@ filters, frames in order, replay since a sequence number."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+import websockets
 from support.serve import ServeProcess
 from support.serve_rest import create, ok, start_server
 from support.stream import Stream
 from websockets.exceptions import ConnectionClosed
 
+from codexkit.server.app import create_app
+from codexkit.server.host import RuntimeHost
+from codexkit.server.run import bind, runtime_settings
+from codexkit.server.settings import ServeSettings
 from codexkit.testing import ScriptedModel
 
 pytestmark = pytest.mark.real
@@ -134,3 +143,58 @@ def test_a_bad_since_is_refused_with_a_reason(server: ServeProcess) -> None:
             stream.socket.recv(timeout=10)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1008
+
+
+async def test_a_slow_client_is_dropped_with_the_reason(
+    tmp_path: Path, scripted_model: ScriptedModel
+) -> None:
+    """A socket whose client stops reading is closed (1013, with the reason) once its
+    bounded queue is full; the server and the other sockets go on. The server runs in
+    this process so that the test can make the queue small and publish big frames fast
+    (the app-server cannot be made to talk that much on demand)."""
+    settings = ServeSettings(
+        port=0,
+        data_dir=tmp_path / "data",
+        codex_home=scripted_model.codex_home(tmp_path / "home"),
+        token="",
+        no_profile=True,
+    )
+    settings.data_dir.mkdir(parents=True)
+    host = RuntimeHost(runtime_settings(settings))
+    started = asyncio.Event()
+    app = create_app(settings, host, on_ready=started.set)
+    sock = bind(settings)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await asyncio.wait_for(started.wait(), 60)
+        hub = host.engine.hub
+        hub.queue_size = 8
+        url = f"ws://127.0.0.1:{port}/api/stream?threadId=bulk"
+        async with websockets.connect(url, max_size=None) as slow:
+            assert json.loads(await slow.recv())["type"] == "ready"
+            block = "x" * 200_000
+            for index in range(5_000):  # the client reads nothing meanwhile
+                hub.publish("bulk", "bulk", {"index": index, "block": block})
+                await asyncio.sleep(0)  # the server's sender runs between frames
+                if hub.subscribers == 0:
+                    break
+            assert hub.subscribers == 0, "the slow socket was never dropped"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await _read_to_the_end(slow)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013
+        assert "slow subscriber" in closed.value.rcvd.reason
+        async with websockets.connect(url) as fresh:  # the server goes on
+            assert json.loads(await fresh.recv())["type"] == "ready"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 60)
+        sock.close()
+
+
+async def _read_to_the_end(socket: websockets.ClientConnection) -> None:
+    """Read what was already on its way until the server closes the socket."""
+    while True:
+        await asyncio.wait_for(socket.recv(), 30)
