@@ -95,3 +95,23 @@ def test_an_app_server_killed_mid_turn_the_session_recovers_and_clients_see_why(
         assert not (workspace(server) / "never.txt").exists()
     finally:
         server.stop()
+
+
+def test_with_two_app_servers_each_session_gets_its_reply(
+    tmp_path: Path, scripted_model: ScriptedModel
+) -> None:
+    server = start_server(tmp_path, scripted_model, more=["--app-servers", "2"])
+    try:
+        with server.client() as client:
+            sids = [create(client, server) for _ in range(2)]
+            for sid in sids:
+                scripted_model.add(text(f"reply to {sid}"), match=f"hello {sid}")
+                turn(client, server, sid, f"hello {sid}")
+            for sid in sids:
+                assert replies(ok(client.get(f"/api/sessions/{sid}"))) == [f"reply to {sid}"]
+            # Passthrough routes share the pool: no third app-server runs for them.
+            assert ok(client.get("/api/models"))["data"]
+        assert "app-server 1:1 started" in server.text()
+        assert "app-server 2:1" not in server.text()
+    finally:
+        server.stop()
