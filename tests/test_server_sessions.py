@@ -286,6 +286,14 @@ def test_controls_and_settings_with_a_namespaced_key(
     assert (removed["removed"], removed["settings"]) == (True, {})
     assert ok(client.delete(f"{base}/settings/{key}", params=query))["status"] == "unchanged"
 
+    # A key may also be the dotted name itself: one flat key, read and deleted as such.
+    dotted = "supervisor.fileChange"
+    body = {"scope": "session", "key": dotted, "value": {"mode": "ask"}}
+    assert ok(client.post(f"{base}/settings", json=body))["settings"] == {dotted: {"mode": "ask"}}
+    read = ok(client.get(f"{base}/settings", params={"key": dotted}))
+    assert (read["found"], read["value"]) == (True, {"mode": "ask"})
+    assert ok(client.delete(f"{base}/settings/{dotted}"))["removed"] is True
+
     # Default scope: every session without its own value follows it.
     other = create(client, server)
     body = {"scope": "default", "key": "team", "value": "blue"}
