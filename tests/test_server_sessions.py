@@ -149,9 +149,8 @@ def test_a_command_approval_is_seen_on_the_websocket_decided_over_rest_and_runs(
             assert listed["status"] == "pending"
             assert listed["turnId"] == turn_id
 
-            decided = ok(
-                client.post(f"/api/approvals/{approval_id}/decision", json={"decision": "accept"})
-            )
+            body = {"decision": "accept", "actor": "alice", "source": "pytest"}
+            decided = ok(client.post(f"/api/approvals/{approval_id}/decision", json=body))
             assert decided["status"] == "ok"
             resolved = stream.next("approval_resolved")
             assert resolved["payload"]["approvalId"] == approval_id
@@ -159,6 +158,9 @@ def test_a_command_approval_is_seen_on_the_websocket_decided_over_rest_and_runs(
             stream.next("app_server.turn.completed", completed(turn_id))
         assert (workspace(any_server) / "approved.txt").exists()
         assert ok(client.get(f"/api/sessions/{sid}/approvals"))["data"] == []
+        history = client.get(f"/api/sessions/{sid}/approvals", params={"history": "true"})
+        [done] = ok(history)["data"]
+        assert (done["status"], done["actor"], done["source"]) == ("resolved", "alice", "pytest")
         again = client.post(f"/api/approvals/{approval_id}/decision", json={"decision": "decline"})
         assert refused(again, 409)["status"] == "reconciled"  # clients count it as done
         refused(client.post("/api/approvals/no-such-id/decision", json={"decision": "accept"}), 404)

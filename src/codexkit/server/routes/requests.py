@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi import Path as PathParam
 
 from ...contract import (
@@ -50,24 +50,43 @@ async def list_session_tool_calls(
     return await engine.pending(session_id, "tool_call", history=history)
 
 
+async def _provenance(request: Request) -> tuple[str | None, str | None]:
+    """The ``actor`` and ``source`` a decision may carry (the contract's audit fields,
+    which its decision bodies do not list), kept with the request's record."""
+    raw = await request.json()  # read already for the body model: no second read
+    found = [raw.get(name) if isinstance(raw, dict) else None for name in ("actor", "source")]
+    actor, source = (value if isinstance(value, str) else None for value in found)
+    return actor, source
+
+
 @contract_route(router, "decideApproval")
 async def decide_approval(
+    request: Request,
     engine: EngineDep,
     approval_id: Annotated[str, PathParam(alias="approvalId")],
     body: Annotated[ApprovalDecisionRequest, Body()],
 ) -> Json:
-    return await engine.decide("approval", approval_id, to_wire(body))
+    actor, source = await _provenance(request)
+    return await engine.decide("approval", approval_id, to_wire(body), actor=actor, source=source)
 
 
 @contract_route(router, "decideToolInput")
 async def decide_tool_input(
-    engine: EngineDep, request_id: RequestId, body: Annotated[ToolInputDecisionRequest, Body()]
+    request: Request,
+    engine: EngineDep,
+    request_id: RequestId,
+    body: Annotated[ToolInputDecisionRequest, Body()],
 ) -> Json:
-    return await engine.decide("tool_input", request_id, to_wire(body))
+    actor, source = await _provenance(request)
+    return await engine.decide("tool_input", request_id, to_wire(body), actor=actor, source=source)
 
 
 @contract_route(router, "respondToolCall")
 async def respond_tool_call(
-    engine: EngineDep, request_id: RequestId, body: Annotated[ToolCallResponseRequest, Body()]
+    request: Request,
+    engine: EngineDep,
+    request_id: RequestId,
+    body: Annotated[ToolCallResponseRequest, Body()],
 ) -> Json:
-    return await engine.decide("tool_call", request_id, to_wire(body))
+    actor, source = await _provenance(request)
+    return await engine.decide("tool_call", request_id, to_wire(body), actor=actor, source=source)
