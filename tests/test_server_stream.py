@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from codexkit.server.app import create_app
 from codexkit.server.host import RuntimeHost
 from codexkit.server.run import bind, runtime_settings
+from codexkit.server.runtime import EventHub
 from codexkit.server.settings import ServeSettings
 from codexkit.testing import ScriptedModel
 
@@ -145,17 +147,15 @@ def test_a_bad_since_is_refused_with_a_reason(server: ServeProcess) -> None:
         assert closed.value.rcvd.code == 1008
 
 
-async def test_a_slow_client_is_dropped_with_the_reason(
-    tmp_path: Path, scripted_model: ScriptedModel
-) -> None:
-    """A socket whose client stops reading is closed (1013, with the reason) once its
-    bounded queue is full; the server and the other sockets go on. The server runs in
-    this process so that the test can make the queue small and publish big frames fast
-    (the app-server cannot be made to talk that much on demand)."""
+@asynccontextmanager
+async def _in_process(tmp_path: Path, model: ScriptedModel) -> AsyncIterator[tuple[str, EventHub]]:
+    """``codexkit serve``'s app and runtime on a port of this process (the real binary
+    on ``model``, no token): its websocket URL and the runtime's event hub. For what the
+    app-server cannot be made to show on demand: many big frames, a small replay log."""
     settings = ServeSettings(
         port=0,
         data_dir=tmp_path / "data",
-        codex_home=scripted_model.codex_home(tmp_path / "home"),
+        codex_home=model.codex_home(tmp_path / "home"),
         token="",
         no_profile=True,
     )
@@ -169,9 +169,21 @@ async def test_a_slow_client_is_dropped_with_the_reason(
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await asyncio.wait_for(started.wait(), 60)
-        hub = host.engine.hub
+        yield f"ws://127.0.0.1:{port}/api/stream", host.engine.hub
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 60)
+        sock.close()
+
+
+async def test_a_slow_client_is_dropped_with_the_reason(
+    tmp_path: Path, scripted_model: ScriptedModel
+) -> None:
+    """A socket whose client stops reading is closed (1013, with the reason) once its
+    bounded queue is full; the server and the other sockets go on."""
+    async with _in_process(tmp_path, scripted_model) as (stream, hub):
         hub.queue_size = 8
-        url = f"ws://127.0.0.1:{port}/api/stream?threadId=bulk"
+        url = stream + "?threadId=bulk"
         async with websockets.connect(url, max_size=None) as slow:
             assert json.loads(await slow.recv())["type"] == "ready"
             block = "x" * 200_000
@@ -188,10 +200,22 @@ async def test_a_slow_client_is_dropped_with_the_reason(
         assert "slow subscriber" in closed.value.rcvd.reason
         async with websockets.connect(url) as fresh:  # the server goes on
             assert json.loads(await fresh.recv())["type"] == "ready"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 60)
-        sock.close()
+
+
+async def test_a_replay_from_past_the_log_says_it_is_incomplete(
+    tmp_path: Path, scripted_model: ScriptedModel
+) -> None:
+    async with _in_process(tmp_path, scripted_model) as (stream, hub):
+        hub.replay_per_thread = 5
+        first = hub.publish("note", "t", {"index": 0}).seq
+        for index in range(1, 10):
+            hub.publish("note", "t", {"index": index})
+        async with websockets.connect(f"{stream}?threadId=t&since={first}") as late:
+            assert json.loads(await late.recv())["type"] == "ready"
+            replay = json.loads(await late.recv())
+            assert replay["payload"] == {"since": first, "complete": False, "frames": 5}
+            kept = [json.loads(await late.recv())["payload"]["index"] for _ in range(5)]
+            assert kept == [5, 6, 7, 8, 9]  # what the hub still held, in order
 
 
 async def _read_to_the_end(socket: websockets.ClientConnection) -> None:
