@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bench.raw_client import RawClient
 
 if TYPE_CHECKING:
     import openai_codex
+    from support.serve import ServeProcess
+    from support.serve_client import Received, ServeClient, Stream
 
     import codexkit
 
@@ -30,7 +36,13 @@ LABELS = {
     "codexkit": "codexkit",
     "openai_sync": "openai-codex sync",
     "openai_async": "openai-codex async",
+    "serve": "codexkit serve (REST + websocket)",
 }
+
+#: The test helpers that start ``codexkit serve`` and talk to it (``tests/support``).
+TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
+#: One turn's end, waited for on the websocket.
+SERVE_TURN_TIMEOUT = 120.0
 
 ThreadT = TypeVar("ThreadT")
 
@@ -209,9 +221,74 @@ class OpenAIAsyncAdapter(Adapter["openai_codex.AsyncThread"]):
         return count
 
 
+class ServeAdapter(Adapter[str]):
+    """A real ``codexkit serve`` (started with the worker's ``CODEX_HOME``) driven like a
+    web client: sessions over REST, a turn's end awaited on the session's websocket."""
+
+    server: ServeProcess
+    client: ServeClient
+
+    async def start(self) -> None:
+        if str(TESTS_DIR) not in sys.path:
+            sys.path.insert(0, str(TESTS_DIR))
+        from support.serve import ServeProcess
+        from support.serve_client import ServeClient
+
+        assert self.target.codex_home is not None, "codexkit serve needs a CODEX_HOME"
+        self._root = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+        self.server = ServeProcess(
+            data_dir=self._root / "data",
+            codex_home=Path(self.target.codex_home),
+            config_home=self._root / "config",
+        )
+        await asyncio.to_thread(self.server.start)
+        self.client = ServeClient(self.server.url, self.server.token)
+        self.streams: dict[str, Stream] = {}
+
+    async def close(self) -> None:
+        for stream in self.streams.values():
+            await stream.close()
+        await self.client.close()
+        await asyncio.to_thread(self.server.stop)
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def server_cpu(self) -> float:
+        """CPU seconds the ``codexkit serve`` process (all its threads) used so far."""
+        with open(f"/proc/{self.server.pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    async def new_thread(self) -> str:
+        """``POST /api/sessions`` only: the socket opens at the session's first turn."""
+        return await self.client.create_session()
+
+    async def stream(self, session_id: str) -> Stream:
+        stream = self.streams.get(session_id)
+        if stream is None:
+            stream = self.streams[session_id] = await self.client.stream(session_id).open()
+        return stream
+
+    async def run_turn(self, thread: str, text: str) -> str | None:
+        stream = await self.stream(thread)
+        turn_id = await self.client.send(thread, text)
+        await stream.wait_turn(turn_id, SERVE_TURN_TIMEOUT)
+        return final_text(stream.take(), turn_id)
+
+
+def final_text(frames: list[Received], turn_id: str) -> str | None:
+    """The agent's last message of ``turn_id`` among ``frames``."""
+    texts = [
+        r.agent_text()
+        for r in frames
+        if r.agent_text() is not None and r.frame["payload"]["params"].get("turnId") == turn_id
+    ]
+    return texts[-1] if texts else None
+
+
 ADAPTERS: dict[str, type[Adapter[Any]]] = {
     "raw": RawAdapter,
     "codexkit": CodexkitAdapter,
     "openai_sync": OpenAISyncAdapter,
     "openai_async": OpenAIAsyncAdapter,
+    "serve": ServeAdapter,
 }

@@ -36,6 +36,7 @@ Json = dict[str, Any]
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results" / "latest.json"
+SERVE_RESULTS = BENCH_DIR / "results" / "serve.json"
 FLOOD_SERVER = BENCH_DIR / "flood_server.py"
 
 IMPORTS = {
@@ -156,9 +157,17 @@ def git_state() -> Json:
 
 
 def package_versions() -> Json:
-    from importlib.metadata import version
+    """The versions measured; None for a package not installed (``--serve`` needs no
+    openai-codex)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {name: version(name) for name in ("codexkit", "openai-codex", "openai-codex-cli-bin")}
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {name: installed(name) for name in ("codexkit", "openai-codex", "openai-codex-cli-bin")}
 
 
 def flood_wrapper(directory: Path, events: int) -> str:
@@ -241,11 +250,12 @@ def interleaved(
     model: bool = True,
     limits: dict[str, int] | None = None,
     per_client: dict[str, Json] | None = None,
+    clients: Sequence[str] = CLIENTS,
 ) -> Json:
     """Run ``scenario`` with one live worker per client, stepping them in turn: step ``i``
     visits every client, starting from a different one each time. Each client has its own
     ``CODEX_HOME``; all share one scripted model. ``limits`` caps some clients' steps;
-    ``per_client`` overrides ``extra`` for some clients."""
+    ``per_client`` overrides ``extra`` for some clients; ``clients`` says which run."""
     from codexkit.testing import ScriptedModel, text
 
     limits = limits or {}
@@ -254,7 +264,7 @@ def interleaved(
         if model:
             scripted = stack.enter_context(ScriptedModel(default=lambda request: text("ok")))
         workers: dict[str, Worker] = {}
-        for client in CLIENTS:
+        for client in clients:
             spec = {
                 "client": client,
                 "scenario": scenario,
@@ -273,8 +283,8 @@ def interleaved(
             workers[client] = worker
         out: Json = {c: {"setup": w.read("ready"), "samples": []} for c, w in workers.items()}
         for i in range(steps):
-            for j in range(len(CLIENTS)):
-                client = CLIENTS[(i + j) % len(CLIENTS)]
+            for j in range(len(clients)):
+                client = clients[(i + j) % len(clients)]
                 if i < limits.get(client, steps):
                     out[client]["samples"].append(workers[client].step())
         for client, worker in workers.items():
@@ -379,6 +389,10 @@ def ratio_cell(value: float, target: str, ok: bool, paired: float | None = None)
 
 
 def report(results: Json) -> str:
+    if "serve" in results:
+        from bench.serve import report_serve
+
+        return report_serve(results)
     imp = results["imports"]
     cols = [LABELS[c] for c in CLIENTS]
     lines = [
@@ -506,6 +520,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--startup", action="store_true", help="only the import and `codexkit --help` benchmarks"
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="only the `codexkit serve` benchmarks, beside a bare AsyncCodex",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON output ({RESULTS})")
     parser.add_argument(
         "--render",
@@ -518,6 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(json.loads(args.render.read_text(encoding="utf-8"))))
         return 0
     settings = Settings(args.quick)
+    if args.serve and args.out == RESULTS:
+        args.out = SERVE_RESULTS
 
     import codex_cli_bin
 
@@ -528,7 +549,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ).stdout.strip()
     started = time.time()
     results: Json = {
-        "command": "python -m bench" + (" --quick" if args.quick else ""),
+        "command": "python -m bench"
+        + (" --quick" if args.quick else "")
+        + (" --serve" if args.serve else ""),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "machine": machine(),
         "load_average_before": list(os.getloadavg()),
@@ -541,6 +564,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="codexkit-bench-") as tmp:
         work = Path(tmp)
         (work / "cwd").mkdir()
+        if args.serve:
+            from bench.serve import ServeSettings, bench_serve
+
+            results["serve"] = bench_serve(ServeSettings(args.quick), env, work, codex_bin)
+            return finish(results, started, version, args.out)
         results["imports"] = bench_imports(settings, env)
         results["help"] = bench_help(settings, env, codex_bin)
         if args.startup:

@@ -47,6 +47,13 @@ def _check(texts: list[str | None]) -> None:
         raise RuntimeError(f"unexpected final responses: {wrong[:3]!r}")
 
 
+def server_cpu(adapter: Adapter[Any] | None) -> float:
+    """CPU seconds of the adapter's server process so far (``codexkit serve``); 0 for
+    clients that run the app-server themselves."""
+    measure = getattr(adapter, "server_cpu", None)
+    return float(measure()) if measure is not None else 0.0
+
+
 class Scenario:
     def __init__(self, make: MakeAdapter, spec: Json) -> None:
         self.make = make
@@ -105,11 +112,11 @@ class Latency(Scenario):
     async def step(self) -> Json:
         assert self.adapter is not None
         self.steps += 1
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu(self.adapter)
         text = await self.adapter.run_turn(self.thread, f"turn {self.steps}")
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         _check([text])
-        return {"time": elapsed, "cpu": cpu}
+        return {"time": elapsed, "cpu": cpu, "server_cpu": server_cpu(self.adapter) - s0}
 
 
 class Concurrent(Scenario):
@@ -156,11 +163,113 @@ class Flood(Scenario):
         }
 
 
+class Create(Scenario):
+    """A step: one new thread (``codexkit serve``: ``POST /api/sessions``). Setup creates
+    one untimed."""
+
+    async def setup(self) -> Json:
+        adapter = await self.started()
+        await adapter.new_thread()
+        return {}
+
+    async def step(self) -> Json:
+        assert self.adapter is not None
+        t0 = time.perf_counter()
+        await self.adapter.new_thread()
+        return {"time": time.perf_counter() - t0}
+
+
+class Sustained(Scenario):
+    """Setup: ``width`` threads, one warm-up turn each. A step: every thread runs turns
+    back to back for ``seconds``; the step reports how many ended and when the last did."""
+
+    async def setup(self) -> Json:
+        adapter = await self.started()
+        self.threads = [await adapter.new_thread() for _ in range(self.spec["width"])]
+        _check(await adapter.run_concurrent(self.threads, "warm-up"))
+        return {}
+
+    async def step(self) -> Json:
+        adapter = self.adapter
+        assert adapter is not None
+        self.steps += 1
+        t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu(adapter)
+        deadline = t0 + self.spec["seconds"]
+
+        async def loop(thread: Any) -> int:
+            done = 0
+            while time.perf_counter() < deadline:
+                _check([await adapter.run_turn(thread, f"step {self.steps} turn {done}")])
+                done += 1
+            return done
+
+        turns = sum(await asyncio.gather(*(loop(t) for t in self.threads)))
+        elapsed = time.perf_counter() - t0
+        return {
+            "time": elapsed,
+            "cpu": time.process_time() - c0,
+            "server_cpu": server_cpu(adapter) - s0,
+            "turns": turns,
+        }
+
+
+class Fanout(Scenario):
+    """``codexkit serve`` only. Setup: one session watched by ``subscribers`` websockets,
+    one warm-up turn. A step: one turn; for every ``app_server.*`` frame of it on every
+    socket, the time from the envelope's ``receivedAt`` (the server read the
+    notification from the app-server) to this process reading the frame."""
+
+    async def setup(self) -> Json:
+        from bench.clients import ServeAdapter
+
+        adapter = await self.started()
+        assert isinstance(adapter, ServeAdapter)
+        self.serve = adapter
+        self.session = await adapter.new_thread()
+        client = adapter.client
+        deflate = self.spec.get("deflate", True)
+        self.sockets = [
+            await client.stream(self.session, deflate=deflate).open()
+            for _ in range(self.spec["subscribers"])
+        ]
+        await self.step()
+        return {}
+
+    async def step(self) -> Json:
+        from support.serve_client import received_at
+
+        from bench.clients import SERVE_TURN_TIMEOUT
+
+        self.steps += 1
+        t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu(self.serve)
+        turn_id = await self.serve.client.send(self.session, f"fan-out {self.steps}")
+        await asyncio.gather(*(s.wait_turn(turn_id, SERVE_TURN_TIMEOUT) for s in self.sockets))
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+        spent = server_cpu(self.serve) - s0
+        frames = [r for socket in self.sockets for r in socket.take()]
+        delays = [r.at - received_at(r.frame) for r in frames if r.type.startswith("app_server.")]
+        return {
+            "time": elapsed,
+            "delays": delays,
+            "frames": len(frames),
+            "cpu": cpu,
+            "server_cpu": spent,
+        }
+
+    async def teardown(self) -> Json:
+        for socket in self.sockets:
+            await socket.close()
+        return await super().teardown()
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
     "spawn": Spawn,
     "latency": Latency,
     "concurrent": Concurrent,
     "flood": Flood,
+    "create": Create,
+    "sustained": Sustained,
+    "fanout": Fanout,
 }
 
 

@@ -51,6 +51,12 @@ class ServeProcess:
         return self.url + "/api"
 
     @property
+    def pid(self) -> int:
+        """The ``codexkit serve`` process (its app-servers are its children)."""
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
+    @property
     def token(self) -> str:
         return (self.data_dir / "token").read_text().strip()
 
@@ -154,6 +160,16 @@ class ServeProcess:
             self._reader.join(timeout=STOP_TIMEOUT)
         self._proc = None
         return code
+
+    def kill(self) -> None:
+        """SIGKILL the server alone, as a crash would (its app-servers die with it)."""
+        proc = self._proc
+        assert proc is not None
+        proc.kill()
+        proc.wait(timeout=STOP_TIMEOUT)
+        if self._reader is not None:
+            self._reader.join(timeout=STOP_TIMEOUT)
+        self._proc = None
 
     def text(self) -> str:
         return "".join(self.output)

@@ -82,13 +82,16 @@ class Recorder:
 
     def on_notification(self, method: str, params: Json) -> None:
         """Called for every notification as it is read (on the event loop, not awaited)."""
+        # Stamped now, not when its job runs: ``receivedAt`` says when it arrived, so a
+        # client can tell how long recording and fan-out took.
+        received = time.time()
         thread_id, _ = context_of(params)
         if thread_id is None or method in BROADCAST:
-            self._jobs.submit("", lambda: self._publish(method, params, None, ()))
+            self._jobs.submit("", lambda: self._publish(method, params, None, (), received))
             return
-        self._jobs.submit(thread_id, lambda: self._record(thread_id, method, params))
+        self._jobs.submit(thread_id, lambda: self._record(thread_id, method, params, received))
 
-    async def _record(self, thread_id: str, method: str, params: Json) -> None:
+    async def _record(self, thread_id: str, method: str, params: Json, received: float) -> None:
         session = await self.directory.meta(thread_id)
         entries: list[TranscriptEntry] = []
         if session is not None:
@@ -96,7 +99,7 @@ class Recorder:
                 entries = await self._store_effects(thread_id, method, params)
             except Exception:
                 _log.exception("recording %s of session %s failed", method, thread_id)
-        await self._publish(method, params, session, entries)
+        await self._publish(method, params, session, entries, received)
 
     async def _publish(
         self,
@@ -104,12 +107,13 @@ class Recorder:
         params: Json,
         session: Json | None,
         entries: Any,
+        received: float,
     ) -> None:
         thread_id, _ = context_of(params)
         broadcast = method in BROADCAST
         private = bool(session and session.get("systemOwned"))
         hub = self._hub
-        event_type, payload = envelope(method, params, session=session)
+        event_type, payload = envelope(method, params, session=session, received_at=received)
         hub.publish(event_type, thread_id, payload, broadcast=broadcast, private=private)
         derived = DERIVED.get(method)
         if derived is not None:

@@ -79,8 +79,10 @@ def envelope(
     *,
     session: Json | None,
     request_id: str | None = None,
+    received_at: float | None = None,
 ) -> tuple[str, Json]:
-    """The ``app_server.*`` frame type and its payload envelope."""
+    """The ``app_server.*`` frame type and its payload envelope. ``received_at`` is
+    when the message was read from the app-server (default: now)."""
     is_request = request_id is not None
     event_type = request_type(method) if is_request else notification_type(method)
     thread_id, turn_id = context_of(params)
@@ -89,7 +91,7 @@ def envelope(
         "signalType": "request" if is_request else "notification",
         "eventType": event_type,
         "method": method,
-        "receivedAt": iso(time.time()),
+        "receivedAt": iso(time.time() if received_at is None else received_at),
         "context": {"threadId": thread_id, "turnId": turn_id},
         "params": params,
         "session": session,
