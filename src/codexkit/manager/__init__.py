@@ -1,0 +1,73 @@
+"""``codexkit.manager``: the Python client of the control plane (``codexkit serve``, or a
+codex-manager server), with codex-manager's client's names::
+
+    from codexkit.manager import CodexManager
+
+    with CodexManager() as cm:  # the `local` profile that `codexkit serve` writes
+        session = cm.sessions.create(cwd=".")
+        reply = cm.wait.send_message_and_wait_reply(
+            session_id=session["session"]["sessionId"], text="hello"
+        )
+        print(reply.assistant_reply)
+
+Needs the ``manager`` extra (httpx, websockets). See ``docs/manager.md``.
+"""
+
+from __future__ import annotations
+
+from ._client import AsyncCodexManager, CodexManager
+from ._config import ManagerConfig
+from ._core import ValidationMode
+from ._extend import (
+    HookRegistry,
+    ManagerRequest,
+    ManagerResponse,
+    RequestContext,
+    RequestExecutor,
+    RetryPolicy,
+)
+from ._sessions import SessionHandle, SettingsNamespace
+from ._stream import Backoff, StreamConnection, StreamEvent, StreamRouter
+from ._typed import TYPED_OPERATIONS
+from ._wait import WaitReply
+from .errors import (
+    AuthError,
+    ConflictError,
+    GoneError,
+    LockedError,
+    ManagerError,
+    NotFoundError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+
+__all__ = [
+    "TYPED_OPERATIONS",
+    "AsyncCodexManager",
+    "AuthError",
+    "Backoff",
+    "CodexManager",
+    "ConflictError",
+    "GoneError",
+    "HookRegistry",
+    "LockedError",
+    "ManagerConfig",
+    "ManagerError",
+    "ManagerRequest",
+    "ManagerResponse",
+    "NotFoundError",
+    "RequestContext",
+    "RequestExecutor",
+    "RetryPolicy",
+    "ServerError",
+    "SessionHandle",
+    "SettingsNamespace",
+    "StreamConnection",
+    "StreamEvent",
+    "StreamRouter",
+    "TransportError",
+    "ValidationError",
+    "ValidationMode",
+    "WaitReply",
+]

@@ -1,0 +1,311 @@
+"""The websocket ``/api/stream``: a connection that reconnects without losing events,
+and the router that hands each event to its handlers.
+
+Every frame the server sends carries ``seq`` (one counter for all frames). A connection
+remembers the last ``seq`` it saw and reconnects with ``?since=SEQ``: the server replays
+what came after it from its bounded log (2 000 frames per thread), so a reconnect within
+that window loses nothing and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
+
+from ..contract import app_server_event_type
+from ._core import AsyncCore
+
+__all__ = ["EventStream", "StreamConnection", "StreamEvent", "StreamRouter"]
+
+log = logging.getLogger("codexkit.manager")
+
+#: Frames about the socket itself, not events: never handed to handlers.
+CONTROL_FRAMES = frozenset({"ready", "pong", "error"})
+MAX_FRAME = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event: ``type`` (``approval``, ``app_server.turn.completed``, ...), the thread
+    it belongs to (``None``: a broadcast), its ``payload`` and its ``seq``."""
+
+    type: str
+    thread_id: str | None
+    payload: Any
+    seq: int | None
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_frame(cls, frame: dict[str, Any]) -> StreamEvent:
+        seq = frame.get("seq")
+        return cls(
+            type=str(frame.get("type")),
+            thread_id=frame.get("threadId"),
+            payload=frame.get("payload"),
+            seq=seq if isinstance(seq, int) else None,
+            raw=frame,
+        )
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits between reconnects: doubling from ``initial`` to ``maximum`` seconds."""
+
+    initial: float = 0.2
+    maximum: float = 5.0
+
+    def delay(self, failures: int) -> float:
+        return float(min(self.maximum, self.initial * 2 ** max(0, failures - 1)))
+
+
+class StreamConnection:
+    """Frames of one thread (or of all, ``thread_id=None``), across reconnects.
+
+    ``frames()`` yields every event frame once, in order; it reconnects after a dropped
+    socket with ``since`` set, so the server replays what was missed. ``connected``
+    is set while a socket is open (after its ``ready`` frame).
+    """
+
+    def __init__(
+        self,
+        core: AsyncCore,
+        thread_id: str | None = None,
+        *,
+        since: int | None = None,
+        backoff: Backoff | None = None,
+        max_failures: int | None = None,
+    ) -> None:
+        self._core = core
+        self.thread_id = thread_id
+        self.last_seq = since
+        self.backoff = backoff or Backoff()
+        self.max_failures = max_failures  # consecutive failed connects before giving up
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+        self._socket: ClientConnection | None = None
+
+    def url(self) -> str:
+        query: dict[str, str] = {}
+        if self.thread_id:
+            query["threadId"] = self.thread_id
+        if self.last_seq is not None:
+            query["since"] = str(self.last_seq)
+        url = self._core.config.stream_url
+        return url + ("?" + urlencode(query) if query else "")
+
+    async def open(self) -> ClientConnection:
+        """One socket, subscribed, past its ``ready`` frame."""
+        socket = await connect(
+            self.url(),
+            additional_headers=await self._core.headers(),
+            max_size=MAX_FRAME,
+            open_timeout=self._core.config.timeout,
+        )
+        if self.thread_id:
+            await socket.send(json.dumps({"type": "subscribe", "threadId": self.thread_id}))
+        self._socket = socket
+        self.connected.set()
+        return socket
+
+    async def frames(self) -> AsyncGenerator[StreamEvent, None]:
+        failures = 0
+        while True:
+            try:
+                socket = self._socket or await self.open()
+            except (OSError, WebSocketException, asyncio.TimeoutError) as error:
+                failures += 1
+                if self.max_failures is not None and failures >= self.max_failures:
+                    raise
+                log.warning("stream: connect failed (%s); retrying", error)
+                await asyncio.sleep(self.backoff.delay(failures))
+                continue
+            failures = 0
+            try:
+                async for text in socket:
+                    event = StreamEvent.from_frame(json.loads(text))
+                    if event.type in CONTROL_FRAMES:
+                        continue
+                    if event.seq is not None:
+                        if self.last_seq is not None and event.seq <= self.last_seq:
+                            continue  # already seen (a replay overlapping the live feed)
+                        self.last_seq = event.seq
+                    yield event
+            except (OSError, WebSocketException) as error:
+                log.info("stream: connection lost (%s); reconnecting", error)
+            finally:
+                self.connected.clear()
+                self._socket = None
+            self.reconnects += 1
+            await asyncio.sleep(self.backoff.delay(1))
+
+    async def drop(self) -> None:
+        """Close the current socket (the next ``frames()`` step reconnects)."""
+        if self._socket is not None:
+            await self._socket.close()
+
+    async def aclose(self) -> None:
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            await socket.close()
+
+
+Handler = Callable[[StreamEvent], Any]
+ErrorHandler = Callable[[StreamEvent, BaseException], Any]
+
+
+class StreamRouter:
+    """Handlers by exact type and by prefix; each event goes to every handler that
+    matches, in the order they were added. A handler that raises is logged and reported
+    to the ``on_handler_error`` handlers; the others still run."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, bool, Handler]] = []  # (type or prefix, is prefix, handler)
+        self._error_handlers: list[ErrorHandler] = []
+
+    def add(self, key: str, handler: Handler, *, prefix: bool = False) -> Handler:
+        self._routes.append((key, prefix, handler))
+        return handler
+
+    def add_error_handler(self, handler: ErrorHandler) -> ErrorHandler:
+        self._error_handlers.append(handler)
+        return handler
+
+    def handlers_for(self, event_type: str) -> list[Handler]:
+        return [
+            handler
+            for key, prefix, handler in self._routes
+            if (event_type.startswith(key) if prefix else event_type == key)
+        ]
+
+    async def dispatch(self, event: StreamEvent, invoke: Invoker) -> None:
+        for handler in self.handlers_for(event.type):
+            try:
+                await invoke(handler, event)
+            except Exception as error:
+                log.exception("stream handler %r failed on %s", handler, event.type)
+                for on_error in self._error_handlers:
+                    try:
+                        await invoke(on_error, event, error)
+                    except Exception:
+                        log.exception("stream error handler %r failed", on_error)
+
+
+Invoker = Callable[..., Awaitable[Any]]
+
+
+def invoker(*, sync: bool) -> Invoker:
+    """How handlers run: ``async`` ones on the loop; plain ones on the loop for the async
+    client, on a worker thread for the sync one (so they may call the sync client)."""
+
+    async def invoke(handler: Callable[..., Any], *args: Any) -> Any:
+        if inspect.iscoroutinefunction(handler):
+            return await handler(*args)
+        if sync:
+            result = await asyncio.to_thread(handler, *args)
+        else:
+            result = handler(*args)
+        return await result if inspect.isawaitable(result) else result
+
+    return invoke
+
+
+def _app_server_type(name: str, *, request: bool) -> str:
+    """``item/started``, ``item.started`` or the whole frame type, to the frame type."""
+    prefix = "app_server.request." if request else "app_server."
+    if name.startswith("app_server."):
+        return name
+    if "/" in name:
+        return app_server_event_type(name, request=request)
+    return prefix + name
+
+
+class EventStream:
+    """``cm.stream``: register handlers, then ``run_forever()`` until ``stop()``."""
+
+    def __init__(
+        self,
+        core: AsyncCore,
+        run: Callable[[Any], Any],
+        *,
+        sync: bool,
+        router: StreamRouter | None = None,
+    ) -> None:
+        self._core = core
+        self._run = run
+        self.router = router or StreamRouter()
+        self._invoke = invoker(sync=sync)
+        self._stop: asyncio.Event | None = None
+        self._stop_requested = False  # a stop() that came before run_forever() started
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.connection: StreamConnection | None = None
+
+    # -- registration (decorators; each returns the handler) --------------------------
+
+    def on_event(self, event_type: str) -> Callable[[Handler], Handler]:
+        return lambda handler: self.router.add(event_type, handler)
+
+    def on_event_prefix(self, prefix: str) -> Callable[[Handler], Handler]:
+        return lambda handler: self.router.add(prefix, handler, prefix=True)
+
+    def on_app_server(self, method: str) -> Callable[[Handler], Handler]:
+        """An app-server notification: ``item/started``, ``item.started`` or the type."""
+        return self.on_event(_app_server_type(method, request=False))
+
+    def on_app_server_request(self, method: str) -> Callable[[Handler], Handler]:
+        """An app-server request (``item/tool/call``, ``item.command_execution...``)."""
+        return self.on_event(_app_server_type(method, request=True))
+
+    def on_turn_started(self, handler: Handler) -> Handler:
+        return self.router.add("app_server.turn.started", handler)
+
+    def on_handler_error(self, handler: ErrorHandler) -> ErrorHandler:
+        return self.router.add_error_handler(handler)
+
+    # -- running ------------------------------------------------------------------------
+
+    async def _run_forever(self, thread_id: str | None, since: int | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        stop = self._stop = asyncio.Event()
+        if self._stop_requested:
+            stop.set()
+        self.connection = connection = StreamConnection(self._core, thread_id, since=since)
+        frames = connection.frames()
+        try:
+            while not stop.is_set():
+                next_frame = asyncio.ensure_future(anext(frames))
+                stopped = asyncio.ensure_future(stop.wait())
+                done, _ = await asyncio.wait(
+                    {next_frame, stopped}, return_when=asyncio.FIRST_COMPLETED
+                )
+                stopped.cancel()
+                if next_frame not in done:
+                    next_frame.cancel()
+                    break
+                await self.router.dispatch(next_frame.result(), self._invoke)
+        finally:
+            self._stop = None
+            self._stop_requested = False
+            await frames.aclose()
+            await connection.aclose()
+
+    def run_forever(self, *, thread_id: str | None = None, since: int | None = None) -> Any:
+        """Receive events and run their handlers until :meth:`stop` (from a handler or
+        any thread). ``thread_id`` subscribes to one session's thread (broadcasts still
+        come); ``since`` starts from a known ``seq``. Reconnects by itself."""
+        return self._run(self._run_forever(thread_id, since))
+
+    def stop(self) -> None:
+        """End ``run_forever`` (safe from any thread, handlers included)."""
+        self._stop_requested = True
+        stop, loop = self._stop, self._loop
+        if stop is not None and loop is not None:
+            loop.call_soon_threadsafe(stop.set)
