@@ -27,7 +27,14 @@ from ._extend import (
     RetryPolicy,
 )
 from ._sessions import SessionHandle, SettingsNamespace
-from ._stream import Backoff, StreamConnection, StreamEvent, StreamRouter
+from ._stream import (
+    AppServerSignal,
+    Backoff,
+    StreamConnection,
+    StreamContext,
+    StreamEvent,
+    StreamRouter,
+)
 from ._typed import TYPED_OPERATIONS
 from ._wait import WaitReply
 from .errors import (
@@ -44,6 +51,7 @@ from .errors import (
 
 __all__ = [
     "TYPED_OPERATIONS",
+    "AppServerSignal",
     "AsyncCodexManager",
     "AuthError",
     "Backoff",
@@ -64,6 +72,7 @@ __all__ = [
     "SessionHandle",
     "SettingsNamespace",
     "StreamConnection",
+    "StreamContext",
     "StreamEvent",
     "StreamRouter",
     "TransportError",

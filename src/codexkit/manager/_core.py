@@ -76,11 +76,17 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
+#: 409 codes of a decision that mean "already handled" (codex-manager answers
+#: ``in_flight``; codexkit serve ``already_resolved``). ``reconciled`` is not one: the
+#: request expired undecided (its app-server died), which the caller must hear about.
+HANDLED_CONFLICTS = frozenset({"in_flight", "already_resolved"})
+
+
 def already_handled(status: int, body: Any) -> bool:
-    """A decision on a request that is already resolved: 404, or 409 ``in_flight``
-    (the contract's notes: both count as success)."""
+    """A decision on a request that is already resolved: 404, or 409 ``in_flight`` /
+    ``already_resolved`` (the contract's notes: these count as success)."""
     code = body.get("code") if isinstance(body, dict) else None
-    return status == 404 or (status == 409 and code == "in_flight")
+    return status == 404 or (status == 409 and code in HANDLED_CONFLICTS)
 
 
 class AsyncCore:

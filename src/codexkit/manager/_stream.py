@@ -24,7 +24,14 @@ from websockets.exceptions import WebSocketException
 from ..contract import app_server_event_type
 from ._core import AsyncCore
 
-__all__ = ["EventStream", "StreamConnection", "StreamEvent", "StreamRouter"]
+__all__ = [
+    "AppServerSignal",
+    "EventStream",
+    "StreamConnection",
+    "StreamContext",
+    "StreamEvent",
+    "StreamRouter",
+]
 
 log = logging.getLogger("codexkit.manager")
 
@@ -53,6 +60,53 @@ class StreamEvent:
             payload=frame.get("payload"),
             seq=seq if isinstance(seq, int) else None,
             raw=frame,
+        )
+
+
+@dataclass(frozen=True)
+class StreamContext:
+    """The second argument of handlers that take two: which thread the stream follows
+    and how many times it has reconnected."""
+
+    thread_id: str | None
+    reconnect_count: int
+
+
+@dataclass(frozen=True)
+class AppServerSignal:
+    """What ``on_app_server``/``on_app_server_request`` handlers get: the envelope of
+    one app-server message. ``request_id`` (requests only) is the id the REST lists
+    show: answer the request with it (``cm.approvals.decide(approval_id=...)``, ...)."""
+
+    event_type: str
+    method: str | None
+    signal_type: str | None
+    received_at: str | None
+    context: dict[str, Any]
+    params: Any
+    session: dict[str, Any] | None
+    request_id: str | None
+    event: StreamEvent
+
+    @classmethod
+    def from_event(cls, event: StreamEvent) -> AppServerSignal:
+        payload = event.payload if isinstance(event.payload, dict) else {}
+
+        def text(key: str) -> str | None:
+            value = payload.get(key)
+            return value if isinstance(value, str) else None
+
+        context, session = payload.get("context"), payload.get("session")
+        return cls(
+            event_type=event.type,
+            method=text("method"),
+            signal_type=text("signalType"),
+            received_at=text("receivedAt"),
+            context=context if isinstance(context, dict) else {},
+            params=payload.get("params"),
+            session=session if isinstance(session, dict) else None,
+            request_id=text("requestId"),
+            event=event,
         )
 
 
@@ -158,7 +212,7 @@ class StreamConnection:
             await socket.close()
 
 
-Handler = Callable[[StreamEvent], Any]
+Handler = Callable[..., Any]  # (event) or (event, context)
 ErrorHandler = Callable[[StreamEvent, BaseException], Any]
 
 
@@ -186,10 +240,10 @@ class StreamRouter:
             if (event_type.startswith(key) if prefix else event_type == key)
         ]
 
-    async def dispatch(self, event: StreamEvent, invoke: Invoker) -> None:
+    async def dispatch(self, event: StreamEvent, context: StreamContext, invoke: Invoker) -> None:
         for handler in self.handlers_for(event.type):
             try:
-                await invoke(handler, event)
+                await invoke(handler, event, context)
             except Exception as error:
                 log.exception("stream handler %r failed on %s", handler, event.type)
                 for on_error in self._error_handlers:
@@ -206,7 +260,9 @@ def invoker(*, sync: bool) -> Invoker:
     """How handlers run: ``async`` ones on the loop; plain ones on the loop for the async
     client, on a worker thread for the sync one (so they may call the sync client)."""
 
-    async def invoke(handler: Callable[..., Any], *args: Any) -> Any:
+    async def invoke(handler: Callable[..., Any], event: Any, extra: Any) -> Any:
+        # Handlers take the event, or the event and its context (codex-manager's shape).
+        args = (event, extra) if _arity(handler) >= 2 else (event,)
         if inspect.iscoroutinefunction(handler):
             return await handler(*args)
         if sync:
@@ -216,6 +272,16 @@ def invoker(*, sync: bool) -> Invoker:
         return await result if inspect.isawaitable(result) else result
 
     return invoke
+
+
+def _arity(handler: Callable[..., Any]) -> int:
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    if any(p.kind == p.VAR_POSITIONAL for p in parameters):
+        return 2
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
 
 
 def _app_server_type(name: str, *, request: bool) -> str:
@@ -257,14 +323,35 @@ class EventStream:
         return lambda handler: self.router.add(prefix, handler, prefix=True)
 
     def on_app_server(self, method: str) -> Callable[[Handler], Handler]:
-        """An app-server notification: ``item/started``, ``item.started`` or the type."""
-        return self.on_event(_app_server_type(method, request=False))
+        """An app-server notification (``item/started``, ``item.started`` or the frame
+        type); the handler gets an :class:`AppServerSignal`."""
+        return self._on_signal(_app_server_type(method, request=False))
 
     def on_app_server_request(self, method: str) -> Callable[[Handler], Handler]:
-        """An app-server request (``item/tool/call``, ``item.command_execution...``)."""
-        return self.on_event(_app_server_type(method, request=True))
+        """An app-server request (``item/tool/call``, ``item.tool.call``, ...); the
+        handler gets an :class:`AppServerSignal` whose ``request_id`` answers it."""
+        return self._on_signal(_app_server_type(method, request=True))
 
-    def on_turn_started(self, handler: Handler) -> Handler:
+    def _on_signal(self, event_type: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.router.add(event_type, self._signal_handler(handler))
+            return handler
+
+        return register
+
+    def _signal_handler(self, handler: Handler) -> Handler:
+        invoke = self._invoke
+
+        async def as_signal(event: StreamEvent, context: StreamContext) -> Any:
+            return await invoke(handler, AppServerSignal.from_event(event), context)
+
+        return as_signal
+
+    def on_turn_started(self, handler: Handler | None = None) -> Any:
+        """A turn started (``app_server.turn.started``). Use as ``@on_turn_started`` or,
+        as codex-manager's client has it, ``@on_turn_started()``."""
+        if handler is None:
+            return self.on_event("app_server.turn.started")
         return self.router.add("app_server.turn.started", handler)
 
     def on_handler_error(self, handler: ErrorHandler) -> ErrorHandler:
@@ -272,9 +359,11 @@ class EventStream:
 
     # -- running ------------------------------------------------------------------------
 
-    async def _run_forever(self, thread_id: str | None, since: int | None) -> None:
+    async def _run_forever(
+        self, thread_id: str | None, since: int | None, stop_event: asyncio.Event | None
+    ) -> None:
         self._loop = asyncio.get_running_loop()
-        stop = self._stop = asyncio.Event()
+        stop = self._stop = stop_event or asyncio.Event()
         if self._stop_requested:
             stop.set()
         self.connection = connection = StreamConnection(self._core, thread_id, since=since)
@@ -290,18 +379,26 @@ class EventStream:
                 if next_frame not in done:
                     next_frame.cancel()
                     break
-                await self.router.dispatch(next_frame.result(), self._invoke)
+                context = StreamContext(thread_id, connection.reconnects)
+                await self.router.dispatch(next_frame.result(), context, self._invoke)
         finally:
             self._stop = None
             self._stop_requested = False
             await frames.aclose()
             await connection.aclose()
 
-    def run_forever(self, *, thread_id: str | None = None, since: int | None = None) -> Any:
+    def run_forever(
+        self,
+        *,
+        thread_id: str | None = None,
+        stop_event: asyncio.Event | None = None,
+        since: int | None = None,
+    ) -> Any:
         """Receive events and run their handlers until :meth:`stop` (from a handler or
-        any thread). ``thread_id`` subscribes to one session's thread (broadcasts still
-        come); ``since`` starts from a known ``seq``. Reconnects by itself."""
-        return self._run(self._run_forever(thread_id, since))
+        any thread) or ``stop_event`` (async client) is set. ``thread_id`` subscribes to
+        one session's thread (broadcasts still come); ``since`` starts after a known
+        ``seq``. Reconnects by itself, replaying what it missed."""
+        return self._run(self._run_forever(thread_id, since, stop_event))
 
     def stop(self) -> None:
         """End ``run_forever`` (safe from any thread, handlers included)."""
