@@ -217,7 +217,8 @@ class Runner:
         self.codex: Any = None
 
     def _control_plane(self, codex_home: Path) -> Any:
-        from serve import ServeProcess  # tests/support, beside this script
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for `support`
+        from support.serve import ServeProcess
 
         config_home = self.workdir / ".config"
         os.environ["XDG_CONFIG_HOME"] = self.env["XDG_CONFIG_HOME"] = str(config_home)
