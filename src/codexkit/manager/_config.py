@@ -31,6 +31,8 @@ class ManagerConfig:
     timeout: float = DEFAULT_TIMEOUT
     headers: Mapping[str, str] = field(default_factory=dict)
     bearer_token: str | None = None
+    #: The websocket's URL when it is not ``/stream`` under the API (a separate proxy).
+    websocket_url: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -39,6 +41,8 @@ class ManagerConfig:
     @property
     def stream_url(self) -> str:
         """The websocket ``/stream`` URL (``ws``/``wss`` after ``http``/``https``)."""
+        if self.websocket_url:
+            return self.websocket_url
         url = self.api_url + "/stream"
         return "ws" + url[4:] if url.startswith("http") else url
 

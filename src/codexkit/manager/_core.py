@@ -54,13 +54,13 @@ class HttpxExecutor:
             content=None if request.json is None else json.dumps(request.json).encode(),
             timeout=request.timeout,
         )
-        return ManagerResponse(answer.status_code, _decode(answer.content), answer.headers)
+        return ManagerResponse(answer.status_code, decode_json(answer.content), answer.headers)
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-def _decode(content: bytes) -> Any:
+def decode_json(content: bytes) -> Any:
     if not content:
         return None
     try:

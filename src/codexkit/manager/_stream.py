@@ -19,10 +19,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
 
 from ..contract import app_server_event_type
-from ._core import AsyncCore
+from ._core import AsyncCore, decode_json
+from .errors import ServerError, error_for
 
 __all__ = [
     "AppServerSignal",
@@ -137,15 +138,17 @@ class StreamConnection:
         since: int | None = None,
         backoff: Backoff | None = None,
         max_failures: int | None = None,
+        connected: asyncio.Event | None = None,
     ) -> None:
         self._core = core
         self.thread_id = thread_id
         self.last_seq = since
         self.backoff = backoff or Backoff()
         self.max_failures = max_failures  # consecutive failed connects before giving up
-        self.connected = asyncio.Event()
+        self.connected = connected or asyncio.Event()
         self.reconnects = 0
         self._socket: ClientConnection | None = None
+        self._early: list[dict[str, Any]] = []  # an event that came before `ready`
 
     def url(self) -> str:
         query: dict[str, str] = {}
@@ -157,15 +160,31 @@ class StreamConnection:
         return url + ("?" + urlencode(query) if query else "")
 
     async def open(self) -> ClientConnection:
-        """One socket, subscribed, past its ``ready`` frame."""
-        socket = await connect(
-            self.url(),
-            additional_headers=await self._core.headers(),
-            max_size=MAX_FRAME,
-            open_timeout=self._core.config.timeout,
-        )
-        if self.thread_id:
-            await socket.send(json.dumps({"type": "subscribe", "threadId": self.thread_id}))
+        """One socket, subscribed. A refused handshake raises the contract's error for
+        its status (``AuthError`` for a wrong token: trying again would not help)."""
+        try:
+            socket = await connect(
+                self.url(),
+                additional_headers=await self._core.headers(),
+                max_size=MAX_FRAME,
+                open_timeout=self._core.config.timeout,
+            )
+        except InvalidStatus as refused:
+            status = refused.response.status_code
+            body = decode_json(bytes(refused.response.body or b""))
+            raise error_for(status, body, "connectEventStream") from refused
+        try:
+            if self.thread_id:
+                await socket.send(json.dumps({"type": "subscribe", "threadId": self.thread_id}))
+            # The server sends `ready` once it has subscribed this socket: from then on no
+            # event can slip past, which is what `connected` promises.
+            first = await asyncio.wait_for(socket.recv(), self._core.config.timeout)
+        except BaseException:
+            await socket.close()
+            raise
+        frame = json.loads(first)
+        if isinstance(frame, dict) and frame.get("type") != "ready":
+            self._early.append(frame)
         self._socket = socket
         self.connected.set()
         return socket
@@ -175,7 +194,7 @@ class StreamConnection:
         while True:
             try:
                 socket = self._socket or await self.open()
-            except (OSError, WebSocketException, asyncio.TimeoutError) as error:
+            except (OSError, WebSocketException, asyncio.TimeoutError, ServerError) as error:
                 failures += 1
                 if self.max_failures is not None and failures >= self.max_failures:
                     raise
@@ -184,8 +203,8 @@ class StreamConnection:
                 continue
             failures = 0
             try:
-                async for text in socket:
-                    event = StreamEvent.from_frame(json.loads(text))
+                async for frame in self._received(socket):
+                    event = StreamEvent.from_frame(frame)
                     if event.type in CONTROL_FRAMES:
                         continue
                     if event.seq is not None:
@@ -200,6 +219,14 @@ class StreamConnection:
                 self._socket = None
             self.reconnects += 1
             await asyncio.sleep(self.backoff.delay(1))
+
+    async def _received(self, socket: ClientConnection) -> AsyncGenerator[dict[str, Any], None]:
+        while self._early:
+            yield self._early.pop(0)
+        async for text in socket:
+            frame = json.loads(text)
+            if isinstance(frame, dict):
+                yield frame
 
     async def drop(self) -> None:
         """Close the current socket (the next ``frames()`` step reconnects)."""
@@ -312,6 +339,7 @@ class EventStream:
         self._stop: asyncio.Event | None = None
         self._stop_requested = False  # a stop() that came before run_forever() started
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._connected = asyncio.Event()  # set while run_forever's socket is open
         self.connection: StreamConnection | None = None
 
     # -- registration (decorators; each returns the handler) --------------------------
@@ -366,7 +394,9 @@ class EventStream:
         stop = self._stop = stop_event or asyncio.Event()
         if self._stop_requested:
             stop.set()
-        self.connection = connection = StreamConnection(self._core, thread_id, since=since)
+        self.connection = connection = StreamConnection(
+            self._core, thread_id, since=since, connected=self._connected
+        )
         frames = connection.frames()
         try:
             while not stop.is_set():
@@ -399,6 +429,18 @@ class EventStream:
         one session's thread (broadcasts still come); ``since`` starts after a known
         ``seq``. Reconnects by itself, replaying what it missed."""
         return self._run(self._run_forever(thread_id, since, stop_event))
+
+    def wait_connected(self, *, timeout: float = 30.0) -> Any:
+        """Return once ``run_forever``'s socket is open and subscribed (so what happens
+        next reaches the handlers); ``TimeoutError`` past ``timeout``."""
+        return self._run(asyncio.wait_for(self._connected.wait(), timeout))
+
+    def subscribe(
+        self, thread_id: str | None = None, *, since: int | None = None
+    ) -> StreamConnection:
+        """A connection of your own: ``async for event in conn.frames()`` (async only),
+        with the same reconnect and replay; ``await conn.aclose()`` ends it."""
+        return StreamConnection(self._core, thread_id, since=since)
 
     def stop(self) -> None:
         """End ``run_forever`` (safe from any thread, handlers included)."""

@@ -20,6 +20,7 @@ from websockets.exceptions import WebSocketException
 
 from ._bridge import Bridge
 from ._stream import StreamConnection, StreamEvent
+from .errors import ManagerError
 
 __all__ = ["TERMINAL_TURN_STATUSES", "WaitApi", "WaitReply"]
 
@@ -87,7 +88,7 @@ class WaitApi:
         watch = StreamConnection(self._bridge.core, session_id, max_failures=3)
         try:
             await watch.open()
-        except (OSError, WebSocketException, asyncio.TimeoutError):
+        except (OSError, WebSocketException, asyncio.TimeoutError, ManagerError):
             return None  # no socket: poll instead
         return watch
 
