@@ -202,19 +202,12 @@ def test_runtime_errors_become_the_contract_answers(
 
 def test_a_websocket_route_is_documented_with_the_contracts_entry(tmp_path: Path) -> None:
     from codexkit.contract import load_openapi
-    from codexkit.server._passthrough import PassthroughRuntime
     from codexkit.server.app import create_app
+    from codexkit.server.host import RuntimeHost
+    from codexkit.server.run import runtime_settings
 
     settings = ServeSettings(data_dir=tmp_path, token="t")
-    app = create_app(settings, PassthroughRuntime())  # never started: no app-server runs
-    assert "/api/stream" not in app.openapi()["paths"]  # no route, no entry
-
-    app = create_app(settings, PassthroughRuntime())
-
-    @app.websocket("/api/stream")
-    async def stream(socket: object) -> None:  # pragma: no cover - never connected
-        raise NotImplementedError
-
+    app = create_app(settings, RuntimeHost(runtime_settings(settings)))  # never started
     documented = app.openapi()["paths"]["/api/stream"]
     assert documented == load_openapi()["paths"]["/api/stream"]
     assert documented["get"]["operationId"] == "connectEventStream"

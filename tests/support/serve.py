@@ -155,6 +155,16 @@ class ServeProcess:
         self._proc = None
         return code
 
+    def kill(self) -> None:
+        """SIGKILL the server alone, as a crash would (its app-servers die with it)."""
+        proc = self._proc
+        assert proc is not None
+        proc.kill()
+        proc.wait(timeout=STOP_TIMEOUT)
+        if self._reader is not None:
+            self._reader.join(timeout=STOP_TIMEOUT)
+        self._proc = None
+
     def text(self) -> str:
         return "".join(self.output)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from pydantic.warnings import UnsupportedFieldAttributeWarning
-from starlette.routing import WebSocketRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 
 from .._version import __version__
 from ..contract import load_openapi
@@ -91,10 +91,21 @@ def _document_websockets(app: FastAPI) -> None:
             return app.openapi_schema
         document = generate()
         contract_paths = load_openapi()["paths"]
-        for route in app.routes:
-            if isinstance(route, WebSocketRoute) and route.path in contract_paths:
-                document["paths"][route.path] = contract_paths[route.path]
+        for path in _websocket_paths(app.routes):
+            if path in contract_paths:
+                document["paths"][path] = contract_paths[path]
         app.openapi_schema = document
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _websocket_paths(routes: Iterable[BaseRoute]) -> Iterator[str]:
+    """The paths of the websocket routes among ``routes``, those of included routers too
+    (FastAPI keeps an included router as one route holding the router)."""
+    for route in routes:
+        if isinstance(route, WebSocketRoute):
+            yield route.path
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _websocket_paths(included.routes)

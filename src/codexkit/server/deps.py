@@ -1,9 +1,11 @@
 """What routes need from the rest of the server, as FastAPI dependencies.
 
 Routes never build their own runtime or settings: ``create_app`` puts them on
-``app.state`` and routes take them through ``RuntimeDep`` and ``SettingsDep``. The runtime
-is anything that satisfies :class:`Runtime`; ``_passthrough.PassthroughRuntime`` (one
-``AsyncCodex``) does, and so will the app-server pool of ``server.runtime``.
+``app.state`` and routes take them through ``RuntimeDep``, ``EngineDep`` and
+``SettingsDep``. The runtime is anything that satisfies :class:`Runtime`;
+``host.RuntimeHost`` (the app-server pool of ``server.runtime``) does. ``EngineDep`` is
+its started ``server.runtime.Runtime``: sessions, turns, controls, projects, requests and
+the event hub, for the routes built on them.
 """
 
 from __future__ import annotations
@@ -13,9 +15,19 @@ from typing import Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import Depends, Request
 
+from .runtime import Runtime as Engine
 from .settings import ServeSettings
 
-__all__ = ["Runtime", "RuntimeDep", "RuntimeStatus", "SettingsDep", "get_runtime", "get_settings"]
+__all__ = [
+    "EngineDep",
+    "Runtime",
+    "RuntimeDep",
+    "RuntimeStatus",
+    "SettingsDep",
+    "get_engine",
+    "get_runtime",
+    "get_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -45,10 +57,19 @@ class Runtime(Protocol):
     def status(self) -> RuntimeStatus:
         """Whether the app-server runs, its pid, and whether its handshake is done."""
 
+    @property
+    def engine(self) -> Engine:
+        """The started ``server.runtime.Runtime`` (a ``ServeError`` before it starts)."""
+
 
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def get_engine(request: Request) -> Engine:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.engine
 
 
 def get_settings(request: Request) -> ServeSettings:
@@ -57,4 +78,5 @@ def get_settings(request: Request) -> ServeSettings:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[ServeSettings, Depends(get_settings)]

@@ -26,6 +26,7 @@ from ..errors import (
     ServerOverloadedError,
     TransportClosedError,
 )
+from .runtime.errors import ServeError
 
 __all__ = ["ApiError", "error_body", "install_error_handlers", "not_ready", "runtime_error"]
 
@@ -128,6 +129,12 @@ async def _on_api_error(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error.body, status_code=error.status_code)
 
 
+async def _on_serve_error(_request: Request, error: Exception) -> JSONResponse:
+    # The runtime's refusals carry the contract's status and body themselves.
+    assert isinstance(error, ServeError)
+    return JSONResponse(error.body(), status_code=error.http_status)
+
+
 async def _on_invalid(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     body = error_body("invalid_request", "request validation failed", issues=_issues(error))
@@ -158,6 +165,7 @@ async def _on_codex_error(request: Request, error: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(ServeError, _on_serve_error)
     app.add_exception_handler(RequestValidationError, _on_invalid)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(CodexError, _on_codex_error)

@@ -11,9 +11,10 @@ from .auth import LOGIN_PATH, LoginLinks, load_or_create_token
 from .deps import Runtime
 from .profile import merge_local_profile
 from .redact import RedactSecrets, install_redaction
+from .runtime import RuntimeSettings
 from .settings import ServeSettings
 
-__all__ = ["bind", "serve"]
+__all__ = ["bind", "runtime_settings", "serve"]
 
 log = logging.getLogger("codexkit.server")
 
@@ -38,10 +39,24 @@ def bind(settings: ServeSettings) -> socket.socket:
     return sock
 
 
-def _default_runtime(settings: ServeSettings) -> Runtime:
-    from ._passthrough import PassthroughRuntime
+def runtime_settings(settings: ServeSettings) -> RuntimeSettings:
+    """The runtime's settings from the server's: the database (SQLite in the data dir
+    unless ``--database-url``), the app-servers' home and number, the allowed roots."""
+    from .store import default_url
 
-    return PassthroughRuntime(codex_home=settings.codex_home)
+    return RuntimeSettings(
+        database_url=settings.database_url or default_url(settings.data_dir),
+        codex_home=None if settings.codex_home is None else str(settings.codex_home),
+        app_servers=settings.app_servers,
+        allowed_roots=[str(root) for root in settings.allowed_roots],
+    )
+
+
+def _default_runtime(settings: ServeSettings) -> Runtime:
+    from .host import RuntimeHost
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return RuntimeHost(runtime_settings(settings))
 
 
 async def serve(

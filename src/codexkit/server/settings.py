@@ -79,11 +79,6 @@ class ServeSettings:
     def auth_enabled(self) -> bool:
         return self.token != ""
 
-    @property
-    def sqlite_path(self) -> Path:
-        """Where the default database lives."""
-        return self.data_dir / "codexkit.sqlite3"
-
     def url(self, port: int | None = None) -> str:
         """The base URL clients use (no ``/api``)."""
         host = f"[{self.host}]" if ":" in self.host else self.host

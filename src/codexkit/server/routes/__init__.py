@@ -9,7 +9,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import account, auth, automation, catalog, commands, config, system
+from . import (
+    account,
+    auth,
+    automation,
+    catalog,
+    commands,
+    config,
+    controls,
+    projects,
+    requests,
+    sessions,
+    stream,
+    system,
+    turns,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -21,4 +35,10 @@ ROUTERS: list[APIRouter] = [
     catalog.router,
     commands.router,
     automation.router,
+    sessions.router,
+    turns.router,
+    controls.router,
+    requests.router,
+    projects.router,
+    stream.router,
 ]

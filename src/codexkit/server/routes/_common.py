@@ -12,14 +12,31 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from ..._client.resources import put
-from ...contract import OPERATIONS, ApiValidationError
+from ...contract import OPERATIONS, ApiValidationError, DynamicToolDefinition, OpenBody, to_wire
 from ...errors import CodexError, TransportClosedError
 from ..deps import Runtime
 from ..errors import not_ready, runtime_error
 
-__all__ = ["contract_route", "not_ready_route", "params", "passthrough", "wrap"]
+__all__ = [
+    "Bodiless",
+    "ProjectId",
+    "SessionId",
+    "contract_route",
+    "not_ready_route",
+    "params",
+    "passthrough",
+    "tool_definitions",
+    "wrap",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The contract's path parameters, by their wire names.
+SessionId = Annotated[str, Path(alias="sessionId")]
+ProjectId = Annotated[str, Path(alias="projectId")]
+#: An open body clients often leave out: bodiless POSTs arrive with ``Content-Length: 0``
+#: and no content type.
+Bodiless = Annotated[OpenBody | None, Body()]
 
 log = logging.getLogger("codexkit.server")
 
@@ -110,3 +127,8 @@ def params(**values: Any) -> dict[str, Any]:
     wire: dict[str, Any] = {}
     put(wire, **values)
     return wire
+
+
+def tool_definitions(tools: list[DynamicToolDefinition] | None) -> list[dict[str, Any]] | None:
+    """The contract's dynamic tools as the runtime takes them (wire names)."""
+    return None if tools is None else [to_wire(tool) for tool in tools]

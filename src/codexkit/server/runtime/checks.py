@@ -105,19 +105,26 @@ def entry_fields(entry: Any) -> Json:
 
 
 def session_directory(cwd: str | None, allowed_roots: Sequence[str] = ()) -> str:
-    """The absolute session directory; ``Invalid`` unless it exists and, when roots are
-    given (``--allowed-root``), lies under one of them (symbolic links resolved)."""
+    """The absolute session directory (the server's own without ``cwd``); ``Invalid``
+    unless it is absolute, exists and, when roots are given (``--allowed-root``), lies
+    under one of them (symbolic links and ``..`` resolved). The only check of a working
+    directory a client names: ``paths.checked_cwd`` is this, for the other routes."""
+    if cwd is not None and ("\x00" in cwd or not os.path.isabs(cwd)):
+        raise _bad_cwd("invalid_cwd", "cwd must be an absolute path")
     directory = os.path.abspath(cwd or os.getcwd())
     try:
         check_directory(directory)
-    except InvalidArgumentError as exc:
-        raise Invalid(str(exc), issues=[{"path": ["cwd"], "message": "not a directory"}]) from None
+    except InvalidArgumentError:
+        raise _bad_cwd("invalid_cwd", f"cwd {directory} is not an existing directory") from None
     real = os.path.realpath(directory)
     if allowed_roots and not any(
         real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in allowed_roots
     ):
-        raise Invalid(
-            f"cwd {directory} is outside the allowed roots",
-            issues=[{"path": ["cwd"], "message": "outside the allowed roots"}],
-        )
+        roots = ", ".join(allowed_roots)
+        raise _bad_cwd("cwd_not_allowed", f"cwd {directory} is outside the allowed roots ({roots})")
     return directory
+
+
+def _bad_cwd(code: str, message: str) -> Invalid:
+    issue = {"code": code, "path": ["cwd"], "in": "body", "message": message}
+    return Invalid(message, code=code, issues=[issue])

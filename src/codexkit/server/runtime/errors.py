@@ -43,6 +43,10 @@ class ServeError(Exception):
 class Invalid(ServeError):
     http_status, status, code = 400, "error", "invalid_request"
 
+    def __init__(self, message: str, *, code: str = "invalid_request", **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.code = code
+
 
 class SystemSession(ServeError):
     http_status, status, code = 403, "forbidden", "system_session"

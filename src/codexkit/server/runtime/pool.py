@@ -139,6 +139,10 @@ class AppServerPool:
         pid = getattr(client.transport, "pid", None) if client is not None else None
         return pid if isinstance(pid, int) else None
 
+    def running(self, index: int) -> bool:
+        """Whether slot ``index``'s app-server runs (not exited, not being restarted)."""
+        return self._slots[index].ready.is_set()
+
     def slots(self) -> range:
         return range(len(self._slots))
 

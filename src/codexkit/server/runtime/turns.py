@@ -128,12 +128,15 @@ class Turns:
         await rpc(client, "turn/steer", wire)
         return {"status": "ok", "sessionId": row.id, "turnId": turn_id}
 
-    async def interrupt(self, session_id: str) -> Json:
+    async def interrupt(self, session_id: str, turn_id: str | None = None) -> Json:
+        """Interrupt the turn in progress (only if it is ``turn_id``, when given)."""
         parts = self._parts
         row = await parts.row(session_id, system=False)
         running = await parts.running_turn(row.id)
         if running is None:
             raise Conflict("no turn is in progress", code="no_active_turn", sessionId=row.id)
+        if turn_id is not None and turn_id != running:
+            raise Conflict(f"turn {turn_id} is not in progress", code="not_running", turnId=turn_id)
         client = await parts.client(row)
         await rpc(client, "turn/interrupt", {"threadId": row.id, "turnId": running})
         return {"status": "ok", "sessionId": row.id, "turnId": running}

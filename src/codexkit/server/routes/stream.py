@@ -1,0 +1,191 @@
+"""The websocket ``/api/stream``: the runtime's event frames, in order.
+
+The socket first gets ``{"type": "ready", "threadId", "seq"}`` (``seq``: the last frame
+published so far), then every frame its filter lets through (``?threadId=`` filters from
+the start). Commands: ``subscribe {threadId, since?}``, ``unsubscribe``, ``ping``
+(answered by ``pong``); anything else gets ``{"type": "error", "message"}`` and the
+socket stays open. Commands are handled in the order they arrive, so a ``pong`` tells
+the client that what it sent before took effect.
+
+Replay (an extension of the contract): every frame carries ``seq``. A client that
+reconnects with ``?since=SEQ`` (or subscribes with ``since``) first gets a ``replay``
+frame ``{since, complete, frames}``, then the frames it missed, then live ones; when the
+hub no longer holds everything after ``SEQ``, ``complete`` is false and the client
+should re-read the sessions it follows.
+
+Each socket's frames wait in the hub's bounded queue; a client that falls that far
+behind, or takes longer than ``SEND_TIMEOUT`` to take one frame, is dropped, and the
+socket closes with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from ...contract import SubscribeCommand, UnsubscribeCommand, parse_stream_command
+from ..runtime import Runtime as Engine
+from ..runtime import Subscription
+
+router = APIRouter(tags=["stream"])
+
+_log = logging.getLogger("codexkit.server")
+Json = dict[str, Any]
+
+#: Seconds one frame may take to leave before the client counts as too slow.
+SEND_TIMEOUT = 30.0
+#: Close codes: 1008 a request the server refuses, 1013 "try again later" (too slow).
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+MAX_REASON = 120  # a close reason is at most 123 bytes
+
+
+class _Socket:
+    """One client: a sender that drains the current subscription, and the commands."""
+
+    def __init__(self, socket: WebSocket, engine: Engine) -> None:
+        self.socket = socket
+        self.engine = engine
+        self.subscription: Subscription | None = None
+        self._lock = asyncio.Lock()  # one sender at a time: frames and answers interleave
+
+    async def send(self, message: Json | str) -> None:
+        async with self._lock:
+            await self._send(message)
+
+    async def _send(self, message: Json | str) -> None:
+        text = message if isinstance(message, str) else json.dumps(message)
+        await asyncio.wait_for(self.socket.send_text(text), SEND_TIMEOUT)
+
+    async def subscribe(self, thread_id: str | None, since: int | None) -> None:
+        """A fresh subscription in place of the current one, its replay announced before
+        any of its frames (a frame the old one had taken is dropped: the replay has it,
+        if the new filter wants it)."""
+        async with self._lock:
+            old = self.subscription
+            self.subscription, replay = self.engine.hub.subscribe(thread_id, since=since)
+            if old is not None:
+                old.close()
+            if replay is not None:
+                payload = {
+                    "since": since,
+                    "complete": replay.complete,
+                    "frames": len(replay.frames),
+                }
+                await self._send({"type": "replay", "threadId": thread_id, "payload": payload})
+
+    async def pump(self) -> str:
+        """Send frames until the socket's subscription ends; why it ended."""
+        while True:
+            current = self.subscription
+            assert current is not None
+            frame = await current.get()
+            if frame is None:
+                if current is not self.subscription:  # replaced by a subscribe with since
+                    continue
+                return current.dropped or "the server stopped"
+            async with self._lock:
+                for each in (frame, *current.ready()):
+                    if current is not self.subscription:
+                        break
+                    await self._send(each.text())
+
+    async def command(self, text: str) -> None:
+        try:
+            command = parse_stream_command(text)
+        except ValidationError as error:
+            problems = error.errors()
+            detail = problems[0].get("msg", "invalid") if problems else "invalid"
+            await self.send({"type": "error", "message": f"unknown or malformed command: {detail}"})
+            return
+        if isinstance(command, SubscribeCommand):
+            since = json.loads(text).get("since")
+            if since is None:
+                assert self.subscription is not None
+                self.subscription.set_filter(command.thread_id)
+            elif _is_seq(since):
+                await self.subscribe(command.thread_id, since)
+            else:
+                await self.send({"type": "error", "message": "since must be an integer >= 0"})
+        elif isinstance(command, UnsubscribeCommand):
+            assert self.subscription is not None
+            self.subscription.set_filter(None)
+        else:
+            await self.send({"type": "pong"})
+
+
+def _is_seq(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _since(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise ValueError("since must be an integer >= 0")
+    return int(raw)
+
+
+@router.websocket("/api/stream")
+async def stream(socket: WebSocket) -> None:
+    thread_id = socket.query_params.get("threadId") or None
+    engine: Engine = socket.app.state.runtime.engine
+    await socket.accept()
+    try:
+        since = _since(socket.query_params.get("since"))
+    except ValueError as error:
+        await socket.send_json({"type": "error", "message": str(error)})
+        await socket.close(POLICY_VIOLATION, str(error))
+        return
+    client = _Socket(socket, engine)
+    await client.send({"type": "ready", "threadId": thread_id, "seq": engine.hub.last_seq})
+    await client.subscribe(thread_id, since)
+    pump = asyncio.create_task(client.pump())
+    reader = asyncio.create_task(_read(socket, client))
+    try:
+        done, _ = await asyncio.wait({pump, reader}, return_when=asyncio.FIRST_COMPLETED)
+        reason = _ended(done)
+        if reason is not None:
+            _log.warning("closing a websocket: %s", reason)
+            with contextlib.suppress(Exception):
+                await socket.close(TRY_AGAIN_LATER, reason[:MAX_REASON])
+    finally:
+        for task in (pump, reader):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if client.subscription is not None:
+            client.subscription.close()
+
+
+def _ended(done: set[asyncio.Task[Any]]) -> str | None:
+    """Why the server closes the socket; None when the client left."""
+    for task in done:
+        error = task.exception()
+        if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+            return f"slow client: a frame waited {SEND_TIMEOUT:.0f} s to be sent"
+        if isinstance(error, WebSocketDisconnect) or error is not None:
+            return None  # the connection is gone: nothing to say, to no one
+        result = task.result()
+        if isinstance(result, str):
+            return result
+    return None
+
+
+async def _read(socket: WebSocket, client: _Socket) -> None:
+    """Handle the client's commands until it goes away."""
+    while True:
+        message = await socket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            raw = message.get("bytes") or b""
+            text = raw.decode("utf-8", "replace")
+        await client.command(text)
