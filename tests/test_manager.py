@@ -5,26 +5,40 @@ providers and a custom request executor."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from support.serve import ServeProcess
 
-from codexkit.contract import GetHealthResponse, WriteConfigValueRequest
+from codexkit.contract import (
+    CreateSessionRequest,
+    CreateSessionResponse,
+    GetHealthResponse,
+    SendSessionMessageRequest,
+    WriteConfigValueRequest,
+)
 from codexkit.manager import (
+    AppServerSignal,
     AsyncCodexManager,
     AuthError,
     CodexManager,
     ConflictError,
+    GoneError,
     ManagerConfig,
     ManagerRequest,
     ManagerResponse,
     NotFoundError,
     RequestContext,
+    StreamContext,
+    StreamEvent,
     ValidationError,
 )
-from codexkit.testing import ScriptedModel
+from codexkit.testing import ScriptedModel, shell, stall, text, tool_call
 
 pytestmark = pytest.mark.real
 
@@ -213,3 +227,242 @@ def test_header_provider_carries_the_token(server: ServeProcess) -> None:
         assert cm.connection_config.bearer_token is None
         assert cm.system.info()["name"] == "codexkit serve"
     assert calls == [1]
+
+
+# -- sessions, waiting and events (the session, request and websocket routes) ---------------
+
+
+def _session(cm: CodexManager, cwd: Path, **options: Any) -> str:
+    session_id: str = cm.sessions.create(cwd=str(cwd), **options)["session"]["sessionId"]
+    return session_id
+
+
+def test_quickstart_session_and_reply_in_two_requests(model: ScriptedModel, tmp_path: Path) -> None:
+    model.add(stall(0.3) + text("Hello from the agent"))
+    with CodexManager.from_profile("local") as cm:
+        session_id = _session(cm, tmp_path)
+        before = cm.requests_sent
+        reply = cm.wait.send_message_and_wait_reply(
+            session_id=session_id, text="hi", timeout_seconds=60
+        )
+        assert (reply.status, reply.assistant_reply) == ("completed", "Hello from the agent")
+        # Driven by the websocket: the send and one read, not a read every interval.
+        assert cm.requests_sent - before == 2
+        assert cm.wait.turn_status(session_id=session_id, turn_id=reply.turn_id) == "completed"
+
+
+async def test_async_quickstart(model: ScriptedModel, tmp_path: Path) -> None:
+    model.add(text("async hello"))
+    async with AsyncCodexManager.from_profile("local") as cm:
+        session = await cm.sessions.create(cwd=str(tmp_path))
+        reply = await cm.wait.send_message_and_wait_reply(
+            session_id=session["session"]["sessionId"],
+            text="List the top 3 architecture components in this repository.",
+            timeout_seconds=90,
+            interval_seconds=1.0,
+        )
+        assert reply.turn_id
+        assert reply.assistant_reply == "async hello"
+
+
+def test_wait_polls_when_no_websocket_can_be_had(model: ScriptedModel, tmp_path: Path) -> None:
+    model.add(text("polled"))
+    # A websocket URL that leads nowhere: the wait falls back to reading the session.
+    nowhere = ManagerConfig.from_profile("local").with_overrides(
+        websocket_url="ws://127.0.0.1:9/api/stream"
+    )
+    with CodexManager(config=nowhere) as cm:
+        session_id = _session(cm, tmp_path)
+        reply = cm.wait.send_message_and_wait_reply(
+            session_id=session_id, text="hi", timeout_seconds=60, interval_seconds=0.2
+        )
+        assert reply.assistant_reply == "polled"
+
+
+def test_session_handle_settings_namespace_and_lifecycle(tmp_path: Path) -> None:
+    with CodexManager() as cm:
+        chat = cm.session(_session(cm, tmp_path))
+        chat.settings.set(settings={"owner": "ops", "supervisor": {"other": 1}})
+        supervisor = chat.settings.namespace("supervisor.fileChange")
+        supervisor.set({"autoApprove": False, "maxFiles": 5})
+        supervisor.merge({"maxFiles": 10})
+        assert supervisor.get() == {"autoApprove": False, "maxFiles": 10}
+        assert chat.settings.get(key="supervisor")["value"] == {
+            "other": 1,  # the sibling of the path is kept
+            "fileChange": {"autoApprove": False, "maxFiles": 10},
+        }
+        chat.settings.unset("owner")
+        assert chat.settings.get(key="owner")["found"] is False
+        assert chat.rename("Ops chat")["session"]["title"] == "Ops chat"
+        chat.archive()
+        archived = cm.sessions.list(archived=True)["data"]
+        assert chat.session_id in [s["sessionId"] for s in archived]
+        chat.unarchive()
+        assert chat.approvals.list()["data"] == []
+        chat.delete()
+        with pytest.raises(GoneError) as gone:
+            chat.get()
+        assert gone.value.body["sessionId"] == chat.session_id
+        with pytest.raises(NotFoundError):
+            cm.sessions.get(session_id="no-such-session")
+
+
+def test_projects(tmp_path: Path) -> None:
+    with CodexManager() as cm:
+        project = cm.projects.create(name="Billing")["project"]
+        project_id = project["projectId"]
+        session_id = _session(cm, tmp_path)
+        cm.sessions.set_project(session_id=session_id, project_id=project_id)
+        assert "Billing" in [p["name"] for p in cm.projects.list()["data"]]
+        cm.projects.rename(project_id=project_id, name="Invoices")
+        assert cm.sessions.get(session_id=session_id)["session"]["projectId"] == project_id
+        cm.projects.delete_all_chats(project_id=project_id)
+        with pytest.raises(GoneError):
+            cm.sessions.get(session_id=session_id)
+        cm.projects.delete(project_id=project_id)
+        assert "Invoices" not in [p["name"] for p in cm.projects.list()["data"]]
+
+
+def test_typed_sessions(model: ScriptedModel, tmp_path: Path) -> None:
+    model.add(text("typed"))
+    with CodexManager() as cm:
+        created = cm.typed.sessions.create(CreateSessionRequest(cwd=str(tmp_path)))
+        assert isinstance(created, CreateSessionResponse)
+        accepted = cm.typed.sessions.send_message(
+            session_id=created.session.session_id,
+            payload=SendSessionMessageRequest(text="Summarize recent API updates."),
+        )
+        assert accepted.turn_id
+
+
+def test_an_approval_seen_through_the_stream_is_decided(
+    model: ScriptedModel, tmp_path: Path
+) -> None:
+    model.extend([shell("touch approved.txt", escalate=True), text("Created it.")])
+    decided: list[dict[str, Any]] = []
+    failures: list[BaseException] = []
+    with CodexManager() as cm:
+        session_id = _session(
+            cm, tmp_path, approval_policy="on-request", filesystem_sandbox="read-only"
+        )
+
+        @cm.stream.on_event("approval")
+        def broken(event: StreamEvent) -> None:
+            raise RuntimeError("a failing handler never stops the others")
+
+        @cm.stream.on_event("approval")
+        def decide(event: StreamEvent) -> None:
+            approval_id = event.payload["approvalId"]
+            decided.append(cm.approvals.decide(approval_id=approval_id, decision="accept"))
+            # Deciding twice (a second worker, say) is not an error.
+            cm.approvals.decide(approval_id=approval_id, decision="accept")
+
+        cm.stream.on_handler_error(lambda event, error: failures.append(error))
+
+        @cm.stream.on_app_server("turn/completed")
+        def finished(signal: AppServerSignal, context: StreamContext) -> None:
+            assert context.thread_id == session_id
+            cm.stream.stop()
+
+        worker = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session_id})
+        worker.start()
+        cm.stream.wait_connected(timeout=30)
+        cm.session(session_id).messages.send("Create approved.txt")
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+    assert decided[0]["status"] == "ok"
+    assert [type(e) for e in failures] == [RuntimeError]
+    assert (tmp_path / "approved.txt").exists()
+
+
+async def test_a_tool_input_request_is_answered(model: ScriptedModel, tmp_path: Path) -> None:
+    questions = [
+        {
+            "id": "color",
+            "header": "Color",
+            "question": "Favourite colour?",
+            "options": [{"label": "red", "description": "warm"}],
+        }
+    ]
+    model.extend([tool_call("request_user_input", {"questions": questions}), text("ok")])
+    async with AsyncCodexManager() as cm:
+        session_id = (await cm.sessions.create(cwd=str(tmp_path)))["session"]["sessionId"]
+
+        @cm.stream.on_event("tool_user_input_requested")
+        async def answer(event: StreamEvent) -> None:
+            [pending] = (await cm.session(session_id).tool_input.list())["data"]
+            assert pending["requestId"] == event.payload["requestId"]
+            await cm.tool_input.decide(
+                request_id=pending["requestId"],
+                decision="accept",
+                answers={"color": {"answers": ["red"]}},
+            )
+
+        resolved: list[StreamEvent] = []
+        cm.stream.on_event("tool_user_input_resolved")(resolved.append)
+        cm.stream.on_app_server("turn/completed")(lambda signal: cm.stream.stop())
+        runner = asyncio.create_task(cm.stream.run_forever(thread_id=session_id))
+        await cm.stream.wait_connected(timeout=30)
+        await cm.session(session_id).messages.send("ask me")
+        await asyncio.wait_for(runner, 60)
+    assert len(resolved) == 1
+    output = model.requests[-1].function_call_outputs()[0]["output"]
+    assert '"color":{"answers":["red"]}' in str(output).replace(" ", "")
+
+
+async def test_a_reconnect_in_the_middle_of_a_turn_loses_no_event(
+    model: ScriptedModel, tmp_path: Path
+) -> None:
+    model.extend([shell("touch gap.txt", escalate=True), text("done")])
+    async with AsyncCodexManager() as cm:
+        created = await cm.sessions.create(
+            cwd=str(tmp_path), approval_policy="on-request", filesystem_sandbox="read-only"
+        )
+        session_id = created["session"]["sessionId"]
+        # An uninterrupted listener on the same thread: what the other must also see.
+        reference = cm.stream.subscribe(session_id)
+        seen_by_reference: list[tuple[str, int | None]] = []
+        reference_done = asyncio.Event()
+
+        async def listen() -> None:
+            async for event in reference.frames():
+                seen_by_reference.append((event.type, event.seq))
+                if event.type == "app_server.turn.completed":
+                    reference_done.set()
+
+        listener = asyncio.create_task(listen())
+        await reference.connected.wait()
+        seen: list[tuple[str, int | None]] = []
+
+        @cm.stream.on_event_prefix("")
+        async def record(event: StreamEvent) -> None:
+            seen.append((event.type, event.seq))
+            if event.type == "approval":
+                # Drop the socket, then let the whole rest of the turn happen before this
+                # handler returns: everything after this point comes by replay.
+                assert cm.stream.connection is not None
+                await cm.stream.connection.drop()
+                await cm.approvals.decide(
+                    approval_id=event.payload["approvalId"], decision="accept"
+                )
+                await asyncio.wait_for(reference_done.wait(), 60)
+            if event.type == "app_server.turn.completed":
+                cm.stream.stop()
+
+        runner = asyncio.create_task(cm.stream.run_forever(thread_id=session_id))
+        await cm.stream.wait_connected(timeout=30)
+        await cm.session(session_id).messages.send("make the file")
+        await asyncio.wait_for(runner, 60)
+        listener.cancel()
+        await reference.aclose()
+        assert cm.stream.connection is not None
+        assert cm.stream.connection.reconnects == 1  # the drop, and only the drop
+        assert cm.stream.connection.incomplete_replays == 0
+    # Up to the turn's end (the listeners stopped at different moments after it).
+    assert _through_turn_end(seen) == _through_turn_end(seen_by_reference)
+    assert "approval_resolved" in [t for t, _ in seen]
+
+
+def _through_turn_end(events: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+    end = [t for t, _ in events].index("app_server.turn.completed")
+    return events[: end + 1]

@@ -10,6 +10,7 @@ that window loses nothing and repeats nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -37,7 +38,7 @@ __all__ = [
 log = logging.getLogger("codexkit.manager")
 
 #: Frames about the socket itself, not events: never handed to handlers.
-CONTROL_FRAMES = frozenset({"ready", "pong", "error"})
+CONTROL_FRAMES = frozenset({"ready", "pong", "error", "replay"})
 MAX_FRAME = 16 * 1024 * 1024
 
 
@@ -147,6 +148,7 @@ class StreamConnection:
         self.max_failures = max_failures  # consecutive failed connects before giving up
         self.connected = connected or asyncio.Event()
         self.reconnects = 0
+        self.incomplete_replays = 0  # reconnects that could not get every missed event
         self._socket: ClientConnection | None = None
         self._early: list[dict[str, Any]] = []  # an event that came before `ready`
 
@@ -174,17 +176,10 @@ class StreamConnection:
             body = decode_json(bytes(refused.response.body or b""))
             raise error_for(status, body, "connectEventStream") from refused
         try:
-            if self.thread_id:
-                await socket.send(json.dumps({"type": "subscribe", "threadId": self.thread_id}))
-            # The server sends `ready` once it has subscribed this socket: from then on no
-            # event can slip past, which is what `connected` promises.
-            first = await asyncio.wait_for(socket.recv(), self._core.config.timeout)
+            await self._handshake(socket)
         except BaseException:
             await socket.close()
             raise
-        frame = json.loads(first)
-        if isinstance(frame, dict) and frame.get("type") != "ready":
-            self._early.append(frame)
         self._socket = socket
         self.connected.set()
         return socket
@@ -205,6 +200,8 @@ class StreamConnection:
             try:
                 async for frame in self._received(socket):
                     event = StreamEvent.from_frame(frame)
+                    if event.type == "replay":
+                        self._check_replay(event)
                     if event.type in CONTROL_FRAMES:
                         continue
                     if event.seq is not None:
@@ -220,6 +217,29 @@ class StreamConnection:
             self.reconnects += 1
             await asyncio.sleep(self.backoff.delay(1))
 
+    async def _handshake(self, socket: ClientConnection) -> None:
+        """Make sure of the subscription before calling the socket connected.
+
+        The server sends ``ready {seq}`` first and subscribes the socket after it. A
+        first connection to a thread therefore subscribes again with ``since`` that
+        ``seq`` (the server replays anything that came in between), then pings: commands
+        are handled in order, so the ``pong`` says the subscription is in place. Frames
+        that arrive meanwhile are kept for ``frames()``.
+        """
+        timeout = self._core.config.timeout
+        ready = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+        seq = ready.get("seq") if isinstance(ready, dict) else None
+        if self.last_seq is None and self.thread_id and isinstance(seq, int):
+            self.last_seq = seq
+            subscribe = {"type": "subscribe", "threadId": self.thread_id, "since": seq}
+            await socket.send(json.dumps(subscribe))
+        await socket.send(json.dumps({"type": "ping"}))
+        while True:
+            frame = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+            if not isinstance(frame, dict) or frame.get("type") == "pong":
+                return
+            self._early.append(frame)
+
     async def _received(self, socket: ClientConnection) -> AsyncGenerator[dict[str, Any], None]:
         while self._early:
             yield self._early.pop(0)
@@ -227,6 +247,14 @@ class StreamConnection:
             frame = json.loads(text)
             if isinstance(frame, dict):
                 yield frame
+
+    def _check_replay(self, event: StreamEvent) -> None:
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        if payload.get("complete") is False:
+            # The server no longer held everything since our last frame: some events are
+            # lost for good. Say so; readers of state should re-read the session.
+            self.incomplete_replays += 1
+            log.warning("stream: the replay since %s was incomplete", payload.get("since"))
 
     async def drop(self) -> None:
         """Close the current socket (the next ``frames()`` step reconnects)."""
@@ -407,7 +435,10 @@ class EventStream:
                 )
                 stopped.cancel()
                 if next_frame not in done:
+                    # Let the generator finish its step before it is closed below.
                     next_frame.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await next_frame
                     break
                 context = StreamContext(thread_id, connection.reconnects)
                 await self.router.dispatch(next_frame.result(), context, self._invoke)
