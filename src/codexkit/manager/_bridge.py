@@ -8,6 +8,7 @@ the two clients mirror each other name for name by construction.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from ._core import AsyncCore
 
-__all__ = ["Bridge", "Runner", "body"]
+__all__ = ["Bridge", "Runner", "body", "local_path"]
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -50,3 +51,9 @@ def body(**fields: Any) -> dict[str, Any]:
     """A request body from snake_case keywords: wire (camelCase) names, ``None`` left out
     (the server fills its defaults; some fields refuse ``null``)."""
     return {to_camel(k): v for k, v in fields.items() if v is not None}
+
+
+def local_path(path: str | None) -> str | None:
+    """A relative path made absolute against this process's directory: the server
+    takes absolute paths only, and ``cwd="."`` means "here" to whoever writes it."""
+    return None if path is None else os.path.abspath(path)

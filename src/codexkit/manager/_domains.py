@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ._bridge import Bridge, body
+from ._bridge import Bridge, body, local_path
 
 __all__ = [
     "AccountApi",
@@ -105,7 +105,8 @@ class AppsApi(_Domain):
 
 class SkillsApi(_Domain):
     def list(self, *, force_reload: bool | None = None, cwd: str | None = None) -> Any:
-        return self._call("listSkills", query={"forceReload": force_reload, "cwd": cwd})
+        query = {"forceReload": force_reload, "cwd": local_path(cwd)}
+        return self._call("listSkills", query=query)
 
     def set_config(self, *, path: str, enabled: bool) -> Any:
         return self._call("writeSkillConfig", body=body(path=path, enabled=enabled))
@@ -179,7 +180,8 @@ class AccountApi(_Domain):
 
 class ConfigApi(_Domain):
     def get(self, *, cwd: str | None = None, include_layers: bool | None = None) -> Any:
-        return self._call("readConfig", query={"cwd": cwd, "includeLayers": include_layers})
+        query = {"cwd": local_path(cwd), "includeLayers": include_layers}
+        return self._call("readConfig", query=query)
 
     def requirements(self) -> Any:
         return self._call("readConfigRequirements")
@@ -218,7 +220,7 @@ class RuntimeApi(_Domain):
         self, *, command: list[str], cwd: str | None = None, timeout_ms: int | None = None
     ) -> Any:
         return self._call(
-            "executeCommand", body=body(command=command, cwd=cwd, timeout_ms=timeout_ms)
+            "executeCommand", body=body(command=command, cwd=local_path(cwd), timeout_ms=timeout_ms)
         )
 
 

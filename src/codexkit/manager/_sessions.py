@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ._bridge import Bridge, body
+from ._bridge import Bridge, body, local_path
 
 __all__ = ["SessionHandle", "SessionsApi", "SettingsNamespace"]
 
@@ -42,7 +42,7 @@ class SessionsApi:
         dynamic_tools: Tools | None = None,
     ) -> Any:
         sent = body(
-            cwd=cwd,
+            cwd=local_path(cwd),
             model=model,
             approval_policy=approval_policy,
             network_access=network_access,
