@@ -1,7 +1,7 @@
 """``python -m bench.manager_wait``: what ``cm.wait.send_message_and_wait_reply`` costs.
 
 One ``codexkit serve`` (real binary, scripted model answering "ok") and the SDK
-(``codexkit.AsyncCodex``) on the same scripted model, turns taken in turn: the median
+(``codexkit.AsyncCodex``) on the same scripted model, one turn each in turn: the median
 latency of a turn sent and waited for through the control plane, against the same turn
 run through the SDK directly, their ratio, and the HTTP requests the client made per
 turn (the seed's client reads the whole session every 0.25 s; the goal is a handful).
@@ -19,13 +19,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+Json = dict[str, Any]
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the real-server fixture of the tests
 
 from support.serve import ServeProcess  # noqa: E402
 
 from codexkit import AsyncCodex  # noqa: E402
-from codexkit.manager import CodexManager, ManagerConfig  # noqa: E402
+from codexkit.manager import AsyncCodexManager, ManagerConfig  # noqa: E402
 from codexkit.testing import ScriptedModel, text  # noqa: E402
 
 
@@ -33,32 +35,36 @@ def _ok(_request: Any) -> Any:
     return text("ok")
 
 
-async def _sdk_turns(codex_home: Path, cwd: Path, turns: int) -> list[float]:
-    samples: list[float] = []
-    async with AsyncCodex(codex_home=codex_home, cwd=cwd) as codex:
-        thread = await codex.start_thread()
-        await thread.run("warm up")
-        for _ in range(turns):
-            started = time.perf_counter()
-            await thread.run("hello")
-            samples.append(time.perf_counter() - started)
-    return samples
-
-
-def _manager_turns(server: ServeProcess, cwd: Path, turns: int) -> tuple[list[float], float]:
-    samples: list[float] = []
+async def _turns(server: ServeProcess, codex_home: Path, cwd: Path, turns: int) -> Json:
+    """Turns taken in turn: one through the control plane, one through the SDK, ..."""
+    manager: list[float] = []
+    sdk: list[float] = []
     config = ManagerConfig(base_url=server.url, bearer_token=server.token)
-    with CodexManager(config=config) as cm:
-        session_id = cm.sessions.create(cwd=str(cwd))["session"]["sessionId"]
-        cm.wait.send_message_and_wait_reply(session_id=session_id, text="warm up")
+    async with (
+        AsyncCodexManager(config=config) as cm,
+        AsyncCodex(codex_home=codex_home, cwd=cwd) as codex,
+    ):
+        session_id = (await cm.sessions.create(cwd=str(cwd)))["session"]["sessionId"]
+        thread = await codex.start_thread()
+        await cm.wait.send_message_and_wait_reply(session_id=session_id, text="warm up")
+        await thread.run("warm up")
         before = cm.requests_sent
         for _ in range(turns):
             started = time.perf_counter()
-            reply = cm.wait.send_message_and_wait_reply(session_id=session_id, text="hello")
-            samples.append(time.perf_counter() - started)
+            reply = await cm.wait.send_message_and_wait_reply(session_id=session_id, text="hi")
+            manager.append(time.perf_counter() - started)
             assert reply.assistant_reply == "ok", reply
+            started = time.perf_counter()
+            await thread.run("hi")
+            sdk.append(time.perf_counter() - started)
         per_turn = (cm.requests_sent - before) / turns
-    return samples, per_turn
+    return {
+        "turns": turns,
+        "manager_median_s": statistics.median(manager),
+        "sdk_median_s": statistics.median(sdk),
+        "ratio": statistics.median(manager) / statistics.median(sdk),
+        "http_requests_per_turn": per_turn,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,17 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=root / "data", codex_home=home, config_home=root / "config"
         ).start()
         try:
-            manager, per_turn = _manager_turns(server, root, args.turns)
+            result = asyncio.run(_turns(server, home, root, args.turns))
         finally:
             server.stop()
-        sdk = asyncio.run(_sdk_turns(home, root, args.turns))
-    result = {
-        "turns": args.turns,
-        "manager_median_s": statistics.median(manager),
-        "sdk_median_s": statistics.median(sdk),
-        "ratio": statistics.median(manager) / statistics.median(sdk),
-        "http_requests_per_turn": per_turn,
-    }
     print(json.dumps(result, indent=2))
     return 0
 

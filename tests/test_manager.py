@@ -237,8 +237,8 @@ def _session(cm: CodexManager, cwd: Path, **options: Any) -> str:
     return session_id
 
 
-def test_quickstart_session_and_reply_in_two_requests(model: ScriptedModel, tmp_path: Path) -> None:
-    model.add(stall(0.3) + text("Hello from the agent"))
+def test_quickstart_session_and_reply_in_one_request(model: ScriptedModel, tmp_path: Path) -> None:
+    model.add(stall(0.3) + text("Hello from the agent", chunks=3))
     with CodexManager.from_profile("local") as cm:
         session_id = _session(cm, tmp_path)
         before = cm.requests_sent
@@ -246,9 +246,11 @@ def test_quickstart_session_and_reply_in_two_requests(model: ScriptedModel, tmp_
             session_id=session_id, text="hi", timeout_seconds=60
         )
         assert (reply.status, reply.assistant_reply) == ("completed", "Hello from the agent")
-        # Driven by the websocket: the send and one read, not a read every interval.
-        assert cm.requests_sent - before == 2
+        # Driven by the websocket: the send only, not a read every interval.
+        assert cm.requests_sent - before == 1
         assert cm.wait.turn_status(session_id=session_id, turn_id=reply.turn_id) == "completed"
+        transcript = cm.sessions.get(session_id=session_id)["transcript"]
+        assert transcript[-1]["content"] == reply.assistant_reply  # what the REST read says
 
 
 async def test_async_quickstart(model: ScriptedModel, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """``cm.wait``: send a message and wait for the reply, driven by websocket events.
 
 The wait subscribes to the session's thread before it sends, so the turn's end cannot
-slip past; on ``app_server.turn.completed`` for its turn it reads the session once for
-the reply. Per turn that is two HTTP requests (send, read) and one websocket. Where no
+slip past. The reply comes from the ``transcript_updated`` frames and the status from
+``app_server.turn.completed``: per turn one HTTP request (the send) and one websocket;
+it reads the session only when the socket did not tell both. Where no
 socket can be had it polls the session every ``interval_seconds`` instead; while the
 socket is quiet it also reads the session once per ``heartbeat_seconds``, so an event the
 server could not replay never leaves it waiting to the timeout.
@@ -30,13 +31,15 @@ HEARTBEAT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class WaitReply:
-    """The end of a turn: its status and the assistant's last complete reply in it."""
+    """The end of a turn: its status and the assistant's last complete reply in it.
+    ``session`` is the session as read at the end, ``None`` when the websocket carried
+    the whole end and no read was needed."""
 
     session_id: str
     turn_id: str
     status: str
     assistant_reply: str | None
-    session: dict[str, Any]
+    session: dict[str, Any] | None
 
 
 def turn_status_in(session: Any, turn_id: str) -> str | None:
@@ -122,8 +125,8 @@ class WaitApi:
         interval: float,
         watch: StreamConnection | None,
     ) -> WaitReply:
-        ended = asyncio.Event()
-        pump = asyncio.ensure_future(_watch_for_end(watch, turn_id, ended)) if watch else None
+        seen = _TurnEvents(turn_id)
+        pump = asyncio.ensure_future(seen.follow(watch)) if watch else None
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -135,8 +138,11 @@ class WaitApi:
                     await asyncio.sleep(min(interval, remaining))
                 else:
                     with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(ended.wait(), min(HEARTBEAT_SECONDS, remaining))
-                    ended.clear()
+                        await asyncio.wait_for(seen.ended.wait(), min(HEARTBEAT_SECONDS, remaining))
+                    seen.ended.clear()
+                    if seen.status in TERMINAL_TURN_STATUSES and seen.reply is not None:
+                        # The socket told the whole end: no read needed.
+                        return WaitReply(session_id, turn_id, seen.status, seen.reply, None)
                 session = await self._read(session_id)
                 status = turn_status_in(session, turn_id)
                 if status in TERMINAL_TURN_STATUSES:
@@ -176,8 +182,39 @@ class WaitApi:
         return self._bridge.run(read())
 
 
-async def _watch_for_end(watch: StreamConnection, turn_id: str, ended: asyncio.Event) -> None:
-    """Set ``ended`` each time the socket says the turn ended (reconnecting as needed)."""
-    async for event in watch.frames():
-        if _ends_turn(event, turn_id):
-            ended.set()
+class _TurnEvents:
+    """What the socket says about one turn: its reply (from ``transcript_updated``, the
+    entries the server writes, which come before the turn's end) and its end."""
+
+    def __init__(self, turn_id: str) -> None:
+        self.turn_id = turn_id
+        self.reply: str | None = None
+        self.status: str | None = None
+        self.ended = asyncio.Event()
+
+    async def follow(self, watch: StreamConnection) -> None:
+        async for event in watch.frames():
+            if event.type == "transcript_updated":
+                self._entry(event.payload)
+            elif _ends_turn(event, self.turn_id):
+                self.status = _status_of(event)
+                self.ended.set()
+
+    def _entry(self, payload: Any) -> None:
+        entry = payload.get("entry") if isinstance(payload, dict) else None
+        if (
+            isinstance(entry, dict)
+            and entry.get("turnId") == self.turn_id
+            and entry.get("role") == "assistant"
+            and entry.get("status") == "complete"
+            and isinstance(entry.get("content"), str)
+        ):
+            self.reply = entry["content"]
+
+
+def _status_of(event: StreamEvent) -> str | None:
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    params = payload.get("params")
+    turn = params.get("turn") if isinstance(params, dict) else None
+    status = turn.get("status") if isinstance(turn, dict) else None
+    return status if isinstance(status, str) else None
