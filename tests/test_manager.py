@@ -468,3 +468,26 @@ async def test_a_reconnect_in_the_middle_of_a_turn_loses_no_event(
 def _through_turn_end(events: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
     end = [t for t, _ in events].index("app_server.turn.completed")
     return events[: end + 1]
+
+
+def test_the_header_providers_token_reaches_the_websocket(
+    server: ServeProcess, model: ScriptedModel, tmp_path: Path
+) -> None:
+    model.add(text("over the socket"))
+
+    def provide() -> dict[str, str]:
+        return {"Authorization": f"Bearer {server.token}"}
+
+    with CodexManager(config=ManagerConfig(base_url=server.url), header_provider=provide) as cm:
+        session_id = _session(cm, tmp_path)
+        before = cm.requests_sent
+        reply = cm.wait.send_message_and_wait_reply(session_id=session_id, text="hi")
+        assert reply.assistant_reply == "over the socket"
+        assert cm.requests_sent - before == 1  # no polling: the socket was let in
+
+
+async def test_a_stream_with_a_wrong_token_fails_at_once(server: ServeProcess) -> None:
+    async with AsyncCodexManager(server.url, bearer_token="wrong") as cm:
+        with pytest.raises(AuthError) as refused:
+            await asyncio.wait_for(cm.stream.run_forever(), 30)
+        assert refused.value.status == 401
