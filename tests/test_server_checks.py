@@ -44,6 +44,8 @@ def test_dynamic_tools_are_checked_and_given_the_wire_shape() -> None:
     assert bad.value.body()["issues"] == [{"path": ["dynamicTools", 1]}]
     with pytest.raises(Invalid):
         tool_specs([tool] * 129)
+    with pytest.raises(Invalid):  # the model's API takes no other function names
+        tool_specs([{**tool, "name": "look up!"}])
 
 
 def test_controls_are_checked_field_by_field() -> None:
@@ -135,3 +137,14 @@ def test_each_request_kind_is_answered_in_the_shape_its_method_expects() -> None
         wire_answer(question, {"decision": "accept", "answers": {"q": {"answers": 3}}})
     with pytest.raises(Invalid):
         wire_answer(command, {"decision": "accept", "scope": "forever"})
+
+
+def test_on_failure_reaches_codex_as_its_nearest_policy() -> None:
+    # codex 0.163 refuses a thread with `on-failure`; the contract still offers it.
+    controls = {
+        "model": None,
+        "approvalPolicy": "on-failure",
+        "networkAccess": "restricted",
+        "filesystemSandbox": "read-only",
+    }
+    assert thread_params(controls)["approvalPolicy"] == "on-request"

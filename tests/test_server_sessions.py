@@ -420,3 +420,13 @@ def test_parallel_sessions_each_get_their_own_reply(
         state = ok(client.get(f"/api/sessions/{sid}"))
         assert replies(state) == [f"reply to {sid}"]
         assert state["transcript"][0]["content"] == f"hello {sid}"
+
+
+def test_every_approval_policy_of_the_contract_starts_a_session(
+    server: ServeProcess, client: httpx.Client
+) -> None:
+    # codex 0.163 no longer knows `on-failure`; the server gives it the nearest policy.
+    for policy in ("untrusted", "on-failure", "on-request", "never"):
+        sid = create(client, server, approvalPolicy=policy)
+        summary = ok(client.get(f"/api/sessions/{sid}"))["session"]
+        assert summary["sessionControls"]["approvalPolicy"] == policy

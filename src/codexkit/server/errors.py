@@ -16,17 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import (
-    CodexError,
-    CodexTimeoutError,
-    InvalidParamsError,
-    InvalidRequestError,
-    MethodNotFoundError,
-    RpcError,
-    ServerOverloadedError,
-    TransportClosedError,
-)
-from .runtime.errors import ServeError
+from ..errors import CodexError, RpcError
+from .runtime.errors import ServeError, classify
 
 __all__ = ["ApiError", "error_body", "install_error_handlers", "not_ready", "runtime_error"]
 
@@ -63,49 +54,13 @@ def not_ready(feature: str) -> ApiError:
     return ApiError(503, error_body("not_ready", f"{feature} is not available on this server yet"))
 
 
-# Substrings of app-server error messages, as 0.163 words them: it answers -32600 for a
-# method it does not know ("unknown variant") and for params it cannot read.
-_UNSUPPORTED = ("unknown variant", "method not found", "requires experimentalapi")
-_BAD_PARAMS = (
-    "invalid type",
-    "missing field",
-    "unknown field",
-    "invalid value",
-    "invalid id token",
-)
-_NEEDS_LOGIN = ("authentication required", "unauthorized", "missing bearer")
-_MISSING = ("not found", "invalid login id", "no mcp server named")
-
-
 def runtime_error(error: CodexError, method: str) -> ApiError:
-    """The contract's answer to an app-server error: its message, and a status saying
-    what kind of failure it was (501 unsupported, 400 bad params, 401 no codex account,
-    404 no such thing (login, MCP server, thread), 409 refused in this state, 503
-    runtime gone or busy, 504 no answer in time)."""
-    message = error.message if isinstance(error, RpcError) else str(error)
-    lower = message.lower()
+    """The contract's answer to an app-server error: its message, and the status
+    ``runtime.errors.classify`` gives its kind of failure."""
+    status, code, message = classify(error)
     details: dict[str, Any] = {"method": method}
     if isinstance(error, RpcError):
         details["rpcCode"] = error.code
-    if isinstance(error, MethodNotFoundError) or any(s in lower for s in _UNSUPPORTED):
-        status, code = 501, "method_not_supported"
-    elif isinstance(error, InvalidParamsError) or any(s in lower for s in _BAD_PARAMS):
-        status, code = 400, "invalid_params"
-    elif any(s in lower for s in _NEEDS_LOGIN):
-        status, code = 401, "auth_required"
-    elif any(s in lower for s in _MISSING):
-        status, code = 404, "not_found"
-    elif isinstance(error, InvalidRequestError):
-        status, code = 409, "invalid_state"
-    elif isinstance(error, ServerOverloadedError):
-        status, code = 503, "runtime_busy"
-    elif isinstance(error, TransportClosedError):
-        status, code = 503, "runtime_unavailable"
-        message = "the codex app-server is not running"  # its stderr stays in the log
-    elif isinstance(error, CodexTimeoutError):
-        status, code = 504, "codex_timeout"
-    else:
-        status, code = 500, "codex_error"
     return ApiError(status, error_body(code, message, details=details))
 
 

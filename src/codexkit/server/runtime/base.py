@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._client.client import AsyncCodex
-from ...errors import CodexError, RpcError
+from ...errors import CodexError
 from ..store import Store
 from ..store.models import SessionRow
 from .controls import Controls
@@ -80,10 +80,8 @@ class Parts:
 
 async def rpc(client: AsyncCodex, method: str, params: Json) -> Any:
     """One app-server request; its refusal passes through as ``RuntimeFailure`` with the
-    app-server's own message and code."""
+    app-server's own message and code, and the status of its kind of failure."""
     try:
         return await client.request(method, params)
-    except RpcError as exc:
-        raise RuntimeFailure(exc.message, rpcCode=exc.code, method=method) from None
     except CodexError as exc:
-        raise RuntimeFailure(str(exc), method=method) from None
+        raise RuntimeFailure.of(exc, method) from None

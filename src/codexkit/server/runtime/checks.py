@@ -4,6 +4,7 @@ parameters, transcript entries, session directories."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,9 +12,11 @@ from ...errors import InvalidArgumentError
 from ...options import check_directory
 from .errors import Invalid
 
-__all__ = ["entry_fields", "session_directory", "thread_params", "tool_specs"]
+__all__ = ["entry_fields", "session_directory", "thread_params", "tool_specs", "wire_policy"]
 
 Json = dict[str, Any]
+#: What the model's API takes as a function name (codex refuses others at thread start).
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 def tool_specs(tools: Any) -> list[Json] | None:
@@ -29,11 +32,12 @@ def tool_specs(tools: Any) -> list[Json] | None:
         if not (
             isinstance(tool, dict)
             and isinstance(tool.get("name"), str)
-            and tool["name"]
+            and _TOOL_NAME.fullmatch(tool["name"])
             and isinstance(tool.get("inputSchema"), dict)
         ):
             raise Invalid(
-                "each dynamic tool needs a name, a description and an inputSchema object",
+                "each dynamic tool needs a name (letters, digits, _ and -), a description "
+                "and an inputSchema object",
                 issues=[{"path": ["dynamicTools", index]}],
             )
         specs.append(
@@ -47,10 +51,17 @@ def tool_specs(tools: Any) -> list[Json] | None:
     return specs
 
 
+def wire_policy(policy: str) -> str:
+    """The approval policy as codex takes it. The contract still offers ``on-failure``,
+    which codex 0.163 no longer knows (it refuses the thread); its nearest policy is
+    ``on-request`` (commands run in the sandbox; the agent asks to go past it)."""
+    return "on-request" if policy == "on-failure" else policy
+
+
 def thread_params(controls: Json) -> Json:
     """The ``thread/start``/``thread/fork`` fields of an effective controls tuple."""
     wire: Json = {
-        "approvalPolicy": controls["approvalPolicy"],
+        "approvalPolicy": wire_policy(controls["approvalPolicy"]),
         "sandbox": controls["filesystemSandbox"],
     }
     if controls.get("model"):

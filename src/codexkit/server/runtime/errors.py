@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...errors import (
+    CodexError,
+    CodexTimeoutError,
+    InvalidParamsError,
+    InvalidRequestError,
+    MethodNotFoundError,
+    RpcError,
+    ServerOverloadedError,
+    TransportClosedError,
+)
+
 __all__ = [
     "Conflict",
     "Invalid",
@@ -17,6 +28,7 @@ __all__ = [
     "ServeError",
     "SessionDeleted",
     "SystemSession",
+    "classify",
 ]
 
 Json = dict[str, Any]
@@ -81,6 +93,58 @@ class Locked(ServeError):
 
 
 class RuntimeFailure(ServeError):
-    """The app-server refused or failed: its own error passed through."""
+    """The app-server refused or failed: its own error passed through, with the status
+    of its kind of failure (``classify``) when it has a known one, else 502."""
 
     http_status, status, code = 502, "error", "app_server_error"
+
+    @classmethod
+    def of(cls, error: CodexError, method: str) -> RuntimeFailure:
+        http_status, code, message = classify(error)
+        extra: Json = {"method": method}
+        if isinstance(error, RpcError):
+            extra["rpcCode"] = error.code
+        failure = cls(message, **extra)
+        if http_status != 500:  # an unknown failure stays 502: the app-server's, not ours
+            failure.http_status, failure.code = http_status, code
+        return failure
+
+
+# Substrings of app-server error messages, as 0.163 words them: it answers -32600 for a
+# method it does not know ("unknown variant") and for params it cannot read.
+_UNSUPPORTED = ("unknown variant", "method not found", "requires experimentalapi")
+_BAD_PARAMS = (
+    "invalid type",
+    "missing field",
+    "unknown field",
+    "invalid value",
+    "invalid id token",
+)
+_NEEDS_LOGIN = ("authentication required", "unauthorized", "missing bearer")
+_MISSING = ("not found", "invalid login id", "no mcp server named")
+
+
+def classify(error: CodexError) -> tuple[int, str, str]:
+    """``(HTTP status, code, message)`` of an app-server error: 501 unsupported, 400 bad
+    params, 401 no codex account, 404 no such thing (login, MCP server, thread), 409
+    refused in this state, 503 runtime gone or busy, 504 no answer in time, else 500."""
+    message = error.message if isinstance(error, RpcError) else str(error)
+    lower = message.lower()
+    if isinstance(error, MethodNotFoundError) or any(s in lower for s in _UNSUPPORTED):
+        return 501, "method_not_supported", message
+    if isinstance(error, InvalidParamsError) or any(s in lower for s in _BAD_PARAMS):
+        return 400, "invalid_params", message
+    if any(s in lower for s in _NEEDS_LOGIN):
+        return 401, "auth_required", message
+    if any(s in lower for s in _MISSING):
+        return 404, "not_found", message
+    if isinstance(error, InvalidRequestError):
+        return 409, "invalid_state", message
+    if isinstance(error, ServerOverloadedError):
+        return 503, "runtime_busy", message
+    if isinstance(error, TransportClosedError):
+        # Its stderr stays in the log: a client learns nothing of the server's insides.
+        return 503, "runtime_unavailable", "the codex app-server is not running"
+    if isinstance(error, CodexTimeoutError):
+        return 504, "codex_timeout", message
+    return 500, "codex_error", message

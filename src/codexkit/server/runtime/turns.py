@@ -13,7 +13,7 @@ from typing import Any
 from ...types import normalize_input
 from ..store.models import SessionRow
 from .base import Parts, rpc
-from .checks import thread_params
+from .checks import thread_params, wire_policy
 from .controls import check_controls
 from .errors import Conflict, Invalid, RuntimeFailure
 from .sessions import Sessions
@@ -85,7 +85,7 @@ class Turns:
         wire: Json = {
             "threadId": row.id,
             "input": normalize_input(body),
-            "approvalPolicy": controls["approvalPolicy"],
+            "approvalPolicy": wire_policy(controls["approvalPolicy"]),
             "sandboxPolicy": _sandbox_policy(controls),
         }
         if controls.get("model"):

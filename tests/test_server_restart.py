@@ -1,0 +1,93 @@
+"""Crashes under a real ``codexkit serve``: the server killed with a pending approval and
+started again on the same data dir; an app-server killed mid-turn."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from support.serve_rest import create, ok, refused, replies, send, start_server, turn, workspace
+from support.stream import Stream
+
+from codexkit.testing import ScriptedModel, shell, text
+
+pytestmark = [pytest.mark.real, pytest.mark.slow]
+
+
+def test_a_pending_approval_survives_a_sigkill_of_the_server_as_expired(
+    tmp_path: Path, scripted_model: ScriptedModel
+) -> None:
+    scripted_model.add(shell("touch never.txt", escalate=True))
+    server = start_server(tmp_path, scripted_model)
+    try:
+        with server.client() as client:
+            sid = create(client, server, approvalPolicy="on-request", filesystemSandbox="read-only")
+            with Stream(server, f"?threadId={sid}") as stream:
+                stream.next("ready")
+                turn_id = send(client, sid, "make the file")
+                approval_id = stream.next("approval")["payload"]["approvalId"]
+        server.kill()
+    finally:
+        server.stop()
+
+    again = start_server(tmp_path, scripted_model)  # the same data dir and database
+    try:
+        with again.client() as client:
+            assert ok(client.get(f"/api/sessions/{sid}/approvals"))["data"] == []
+            late = client.post(
+                f"/api/approvals/{approval_id}/decision", json={"decision": "accept"}
+            )
+            assert refused(late, 409)["status"] == "reconciled"  # done, and said so
+            state = ok(client.get(f"/api/sessions/{sid}"))
+            [failed] = state["thread"]["turns"]
+            assert (failed["id"], failed["status"]) == (turn_id, "failed")
+            assert "the server restarted" in failed["error"]["message"]
+            assert any("the server restarted" in e["content"] for e in state["transcript"])
+            assert not (workspace(again) / "never.txt").exists()
+            # The session goes on in the new server.
+            scripted_model.add(text("back again"))
+            turn(client, again, sid, "still there?")
+            assert replies(ok(client.get(f"/api/sessions/{sid}")))[-1] == "back again"
+    finally:
+        again.stop()
+
+
+def test_an_app_server_killed_mid_turn_the_session_recovers_and_clients_see_why(
+    tmp_path: Path, scripted_model: ScriptedModel
+) -> None:
+    scripted_model.add(shell("touch never.txt", escalate=True))
+    server = start_server(tmp_path, scripted_model)
+    try:
+        with server.client() as client:
+            sid = create(client, server, approvalPolicy="on-request", filesystemSandbox="read-only")
+            with Stream(server, f"?threadId={sid}") as stream:
+                stream.next("ready")
+                turn_id = send(client, sid, "go")
+                approval_id = stream.next("approval")["payload"]["approvalId"]
+                pid = ok(client.get("/api/health"))["codex"]["pid"]
+                os.killpg(pid, signal.SIGKILL)  # the app-server and what it started
+
+                exited = stream.next("app_server_exited")
+                assert "app-server 0 exited" in exited["payload"]["reason"]
+                assert exited["payload"]["failedTurnIds"] == [turn_id]
+                assert exited["payload"]["expiredRequestIds"] == [approval_id]
+                [expired] = [f for f in stream.seen if f["type"] == "approval_resolved"]
+                assert expired["payload"]["status"] == "expired"
+                stream.next("session_resumed")
+
+            late = client.post(
+                f"/api/approvals/{approval_id}/decision", json={"decision": "accept"}
+            )
+            assert refused(late, 409)["status"] == "reconciled"
+            [failed] = ok(client.get(f"/api/sessions/{sid}"))["thread"]["turns"]
+            assert failed["status"] == "failed"
+            assert "app-server 0 exited" in failed["error"]["message"]
+            scripted_model.add(text("recovered"))
+            turn(client, server, sid, "again")
+            assert replies(ok(client.get(f"/api/sessions/{sid}")))[-1] == "recovered"
+            assert ok(client.get("/api/health"))["codex"]["pid"] not in (None, pid)
+        assert not (workspace(server) / "never.txt").exists()
+    finally:
+        server.stop()
