@@ -216,3 +216,24 @@ async def test_async_executor_and_query_booleans_on_the_wire() -> None:
     assert sent[0].query == {"archived": "false", "limit": "5"}
     assert sent[1].url == "http://h/api/sessions/a%2Fb/settings/k"
     assert sent[1].query == {"scope": "session"}
+
+
+def test_plugins_set_up_the_client_and_remote_skills_keeps_its_place() -> None:
+    class Tracing:
+        def setup(self, client: Any) -> None:
+            client.use_middleware(self)
+            self.seen: list[str] = []
+
+        def before(self, context: Any) -> None:
+            self.seen.append(context.request.operation)
+
+    plugin = Tracing()
+    labelled: list[Any] = []
+    with CodexManager(
+        "http://h", request_executor=Recorder(), plugins=[plugin, labelled.append]
+    ) as cm:
+        cm.models.list()
+        assert plugin.seen == ["listModels"]
+        assert labelled == [cm]
+        with pytest.raises(NotImplementedError):
+            cm.remote_skills.lifecycle
