@@ -236,4 +236,4 @@ def test_plugins_set_up_the_client_and_remote_skills_keeps_its_place() -> None:
         assert plugin.seen == ["listModels"]
         assert labelled == [cm]
         with pytest.raises(NotImplementedError):
-            cm.remote_skills.lifecycle
+            cm.remote_skills.lifecycle()
