@@ -491,3 +491,33 @@ async def test_a_stream_with_a_wrong_token_fails_at_once(server: ServeProcess) -
         with pytest.raises(AuthError) as refused:
             await asyncio.wait_for(cm.stream.run_forever(), 30)
         assert refused.value.status == 401
+
+
+async def test_an_app_server_request_is_answered_by_its_request_id(
+    model: ScriptedModel, tmp_path: Path
+) -> None:
+    model.extend([shell("touch signalled.txt", escalate=True), text("done")])
+    started: list[str] = []
+    async with AsyncCodexManager() as cm:
+        created = await cm.sessions.create(
+            cwd=str(tmp_path), approval_policy="on-request", filesystem_sandbox="read-only"
+        )
+        session_id = created["session"]["sessionId"]
+
+        @cm.stream.on_turn_started()  # codex-manager's spelling, with ()
+        def turn_started(event: StreamEvent) -> None:
+            started.append(event.type)
+
+        @cm.stream.on_app_server_request("item/commandExecution/requestApproval")
+        async def approve(signal: AppServerSignal) -> None:
+            assert signal.request_id is not None
+            assert signal.context["threadId"] == session_id
+            await cm.approvals.decide(approval_id=signal.request_id, decision="accept")
+
+        cm.stream.on_app_server("turn/completed")(lambda signal: cm.stream.stop())
+        runner = asyncio.create_task(cm.stream.run_forever(thread_id=session_id))
+        await cm.stream.wait_connected()
+        await cm.session(session_id).messages.send("make the file")
+        await asyncio.wait_for(runner, 60)
+    assert started == ["app_server.turn.started"]
+    assert (tmp_path / "signalled.txt").exists()

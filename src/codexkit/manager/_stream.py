@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -402,6 +402,12 @@ class EventStream:
             return await invoke(handler, AppServerSignal.from_event(event), context)
 
         return as_signal
+
+    @overload
+    def on_turn_started(self, handler: None = None) -> Callable[[Handler], Handler]: ...
+
+    @overload
+    def on_turn_started(self, handler: Handler) -> Handler: ...
 
     def on_turn_started(self, handler: Handler | None = None) -> Any:
         """A turn started (``app_server.turn.started``). Use as ``@on_turn_started`` or,
