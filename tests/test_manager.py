@@ -38,7 +38,7 @@ from codexkit.manager import (
     StreamEvent,
     ValidationError,
 )
-from codexkit.testing import ScriptedModel, shell, stall, text, tool_call
+from codexkit.testing import ScriptedModel, failure, shell, stall, text, tool_call
 
 pytestmark = pytest.mark.real
 
@@ -521,3 +521,18 @@ async def test_an_app_server_request_is_answered_by_its_request_id(
         await asyncio.wait_for(runner, 60)
     assert started == ["app_server.turn.started"]
     assert (tmp_path / "signalled.txt").exists()
+
+
+def test_a_failed_turn_and_a_wait_that_times_out(model: ScriptedModel, tmp_path: Path) -> None:
+    model.extend([failure("the model broke"), stall(30)])
+    with CodexManager() as cm:
+        chat = cm.session(_session(cm, tmp_path))
+        failed = cm.wait.send_message_and_wait_reply(session_id=chat.session_id, text="hi")
+        assert (failed.status, failed.assistant_reply) == ("failed", None)
+        with pytest.raises(TimeoutError):
+            cm.wait.send_message_and_wait_reply(
+                session_id=chat.session_id, text="again", timeout_seconds=1
+            )
+        assert chat.interrupt()["status"] == "ok"
+        turns = chat.get()["thread"]["turns"]
+        assert [t["status"] for t in turns] == ["failed", "interrupted"]
