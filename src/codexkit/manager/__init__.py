@@ -26,15 +26,9 @@ from ._extend import (
     RequestExecutor,
     RetryPolicy,
 )
-from ._sessions import SessionHandle, SettingsNamespace
-from ._stream import (
-    AppServerSignal,
-    Backoff,
-    StreamConnection,
-    StreamContext,
-    StreamEvent,
-    StreamRouter,
-)
+from ._session_handle import SessionHandle, SettingsNamespace
+from ._socket import AppServerSignal, Backoff, StreamConnection, StreamContext, StreamEvent
+from ._stream import EventStream, StreamRouter
 from ._typed import TYPED_OPERATIONS
 from ._wait import WaitReply
 from .errors import (
@@ -57,6 +51,7 @@ __all__ = [
     "Backoff",
     "CodexManager",
     "ConflictError",
+    "EventStream",
     "GoneError",
     "HookRegistry",
     "LockedError",

@@ -41,7 +41,8 @@ from ._extend import (
     RequestExecutor,
     RetryPolicy,
 )
-from ._sessions import SessionHandle, SessionsApi
+from ._session_handle import SessionHandle
+from ._sessions import SessionsApi
 from ._stream import EventStream, StreamRouter
 from ._typed import TypedApi
 from ._wait import WaitApi

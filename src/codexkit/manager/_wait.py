@@ -20,7 +20,7 @@ from typing import Any
 from websockets.exceptions import WebSocketException
 
 from ._bridge import Bridge
-from ._stream import StreamConnection, StreamEvent
+from ._socket import StreamConnection, StreamEvent
 from .errors import ManagerError
 
 __all__ = ["TERMINAL_TURN_STATUSES", "WaitApi", "WaitReply"]
