@@ -255,16 +255,23 @@ def test_quickstart_session_and_reply_in_one_request(model: ScriptedModel, tmp_p
 
 async def test_async_quickstart(model: ScriptedModel, tmp_path: Path) -> None:
     model.add(text("async hello"))
+    sent: list[Any] = []
     async with AsyncCodexManager.from_profile("local") as cm:
+        cm.before(lambda context: sent.append((context.request.operation, context.request.json)))
         session = await cm.sessions.create(cwd=str(tmp_path))
         reply = await cm.wait.send_message_and_wait_reply(
             session_id=session["session"]["sessionId"],
             text="List the top 3 architecture components in this repository.",
             timeout_seconds=90,
             interval_seconds=1.0,
+            effort="low",  # message options, as sessions.send_message spells them
+            approval_policy="never",
         )
         assert reply.turn_id
         assert reply.assistant_reply == "async hello"
+    [message] = [body for operation, body in sent if operation == "sendSessionMessage"]
+    assert (message["approvalPolicy"], message["effort"]) == ("never", "low")  # wire names
+    assert model.requests[-1].body["reasoning"]["effort"] == "low"
 
 
 def test_wait_polls_when_no_websocket_can_be_had(model: ScriptedModel, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from websockets.exceptions import WebSocketException
 
-from ._bridge import Bridge
+from ._bridge import Bridge, body
 from ._socket import StreamConnection, StreamEvent
 from .errors import ManagerError
 
@@ -109,7 +109,7 @@ class WaitApi:
             accepted = await self._bridge.core.call(
                 "sendSessionMessage",
                 params={"sessionId": session_id},
-                body={"text": text, **send_options},
+                body=body(text=text, **send_options),
             )
             turn_id = str(accepted["turnId"])
             return await self._until_done(session_id, turn_id, deadline, interval, watch)
@@ -167,7 +167,8 @@ class WaitApi:
         """Send ``text`` and wait for the turn to end: a :class:`WaitReply` (``turn_id``,
         ``status``, ``assistant_reply``). ``interval_seconds`` paces the polling used only
         when no websocket can be opened. ``TimeoutError`` past ``timeout_seconds``.
-        ``send_options``: the wire fields of the message (``model``, ``approvalPolicy``...).
+        ``send_options``: as ``sessions.send_message`` takes them (``model``, ``effort``,
+        ``approval_policy``, ``dynamic_tools``, ...).
         """
         return self._bridge.run(
             self._wait(session_id, text, timeout_seconds, interval_seconds, send_options)
