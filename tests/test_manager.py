@@ -543,3 +543,21 @@ def test_a_failed_turn_and_a_wait_that_times_out(model: ScriptedModel, tmp_path:
         assert chat.interrupt()["status"] == "ok"
         turns = chat.get()["thread"]["turns"]
         assert [t["status"] for t in turns] == ["failed", "interrupted"]
+
+
+async def test_waits_on_several_sessions_at_once(model: ScriptedModel, tmp_path: Path) -> None:
+    for n in range(3):
+        model.add(text(f"answer {n}"), match=f"question {n}?")
+    async with AsyncCodexManager() as cm:
+        sessions = [await cm.sessions.create(cwd=str(tmp_path)) for _ in range(3)]
+        before = cm.requests_sent
+        replies = await asyncio.gather(
+            *(
+                cm.wait.send_message_and_wait_reply(
+                    session_id=s["session"]["sessionId"], text=f"question {n}?"
+                )
+                for n, s in enumerate(sessions)
+            )
+        )
+        assert [r.assistant_reply for r in replies] == ["answer 0", "answer 1", "answer 2"]
+        assert cm.requests_sent - before == 3
