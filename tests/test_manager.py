@@ -300,6 +300,11 @@ def test_session_handle_settings_namespace_and_lifecycle(tmp_path: Path) -> None
             "other": 1,  # the sibling of the path is kept
             "fileChange": {"autoApprove": False, "maxFiles": 10},
         }
+        controls = chat.controls.get()["controls"]
+        applied = chat.controls.apply(controls={**controls, "approvalPolicy": "never"})
+        assert applied["controls"]["approvalPolicy"] == "never"
+        again = chat.controls.apply(controls={**controls, "approvalPolicy": "never"})
+        assert again["status"] == "unchanged"
         chat.settings.unset("owner")
         assert chat.settings.get(key="owner")["found"] is False
         assert chat.rename("Ops chat")["session"]["title"] == "Ops chat"
