@@ -566,3 +566,24 @@ async def test_waits_on_several_sessions_at_once(model: ScriptedModel, tmp_path:
         )
         assert [r.assistant_reply for r in replies] == ["answer 0", "answer 1", "answer 2"]
         assert cm.requests_sent - before == 3
+
+
+async def test_a_reconnect_past_the_servers_log_says_events_were_lost(
+    model: ScriptedModel, tmp_path: Path
+) -> None:
+    # 2 500 deltas: more frames than the server keeps per thread (2 000).
+    model.add(text("word " * 600, chunks=2500))
+    async with AsyncCodexManager() as cm:
+        session_id = (await cm.sessions.create(cwd=str(tmp_path)))["session"]["sessionId"]
+        connection = cm.stream.subscribe(session_id)
+        await connection.open()
+        await connection.aclose()  # away while the whole turn happens
+        reply = await cm.wait.send_message_and_wait_reply(session_id=session_id, text="long")
+        assert reply.status == "completed"
+        frames = connection.frames()
+        first = await asyncio.wait_for(anext(frames), 30)  # reconnects with ?since=
+        await frames.aclose()
+        await connection.aclose()
+    assert first.type == "replay"
+    assert first.payload["complete"] is False
+    assert connection.incomplete_replays == 1

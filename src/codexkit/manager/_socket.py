@@ -195,8 +195,8 @@ class StreamConnection:
             try:
                 async for frame in self._received(socket):
                     event = StreamEvent.from_frame(frame)
-                    if event.type == "replay":
-                        self._check_replay(event)
+                    if event.type == "replay" and self._incomplete(event):
+                        yield event  # the one control frame its readers must hear about
                     if event.type in CONTROL_FRAMES:
                         continue
                     if event.seq is not None:
@@ -243,13 +243,16 @@ class StreamConnection:
             if isinstance(frame, dict):
                 yield frame
 
-    def _check_replay(self, event: StreamEvent) -> None:
+    def _incomplete(self, event: StreamEvent) -> bool:
+        """Whether a ``replay`` frame says the server no longer held everything since our
+        last frame: some events are lost for good, and readers of state should re-read
+        the session. Such a frame is passed on as an event of type ``replay``."""
         payload = event.payload if isinstance(event.payload, dict) else {}
-        if payload.get("complete") is False:
-            # The server no longer held everything since our last frame: some events are
-            # lost for good. Say so; readers of state should re-read the session.
-            self.incomplete_replays += 1
-            log.warning("stream: the replay since %s was incomplete", payload.get("since"))
+        if payload.get("complete") is not False:
+            return False
+        self.incomplete_replays += 1
+        log.warning("stream: the replay since %s was incomplete", payload.get("since"))
+        return True
 
     async def drop(self) -> None:
         """Close the current socket (the next ``frames()`` step reconnects)."""

@@ -197,6 +197,8 @@ class _TurnEvents:
         async for event in watch.frames():
             if event.type == "transcript_updated":
                 self._entry(event.payload)
+            elif event.type == "replay":  # events were lost: read the session now
+                self.ended.set()
             elif _ends_turn(event, self.turn_id):
                 self.status = _status_of(event)
                 self.ended.set()
