@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic.alias_generators import to_snake
 
 from codexkit.contract import OPERATIONS
 from codexkit.manager import (
@@ -237,3 +239,18 @@ def test_plugins_set_up_the_client_and_remote_skills_keeps_its_place() -> None:
         assert labelled == [cm]
         with pytest.raises(NotImplementedError):
             cm.remote_skills.lifecycle()
+
+
+def test_every_typed_operation_reaches_its_path() -> None:
+    recorder = Recorder()
+    with CodexManager("http://h", request_executor=recorder, validation_mode="off") as cm:
+        for domain, methods in TYPED_OPERATIONS.items():
+            for name, operation_id in methods.items():
+                names = re.findall(r"\{(\w+)\}", OPERATIONS[operation_id].path)
+                params = {to_snake(n): f"{n}-1" for n in names}
+                getattr(getattr(cm.typed, domain), name)(**params)
+    for request in recorder.sent:
+        expected = re.sub(r"\{(\w+)\}", r"\1-1", OPERATIONS[request.operation].path)
+        assert request.url == "http://h" + expected
+        assert request.method == OPERATIONS[request.operation].method
+    assert {r.operation for r in recorder.sent} == set(OPERATIONS) - {"connectEventStream"}
