@@ -6,6 +6,8 @@ providers and a custom request executor."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +31,7 @@ from codexkit.manager import (
     CodexManager,
     ConflictError,
     GoneError,
+    LockedError,
     ManagerConfig,
     ManagerRequest,
     ManagerResponse,
@@ -587,3 +590,29 @@ async def test_a_reconnect_past_the_servers_log_says_events_were_lost(
     assert first.type == "replay"
     assert first.payload["complete"] is False
     assert connection.incomplete_replays == 1
+
+
+@pytest.mark.slow  # two more server starts
+def test_default_scope_writes_while_the_defaults_are_locked_are_locked_errors(
+    model: ScriptedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir, config_home = tmp_path / "data", tmp_path / "config"
+    codex_home = model.codex_home(tmp_path / "codex-home")
+
+    def serve() -> ServeProcess:
+        return ServeProcess(data_dir=data_dir, codex_home=codex_home, config_home=config_home)
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    with serve(), CodexManager() as cm:
+        chat = cm.session(_session(cm, tmp_path))
+        chat.settings.set(key="team", value="a", scope="default")
+    # An operator locks the defaults in the database (no route does), then restarts.
+    with contextlib.closing(sqlite3.connect(data_dir / "codexkit.db")) as db, db:
+        db.execute("UPDATE defaults SET locked = 1 WHERE id = 1")
+    with serve(), CodexManager() as cm:  # the profile has the new port
+        chat = cm.session(chat.session_id)
+        with pytest.raises(LockedError) as locked:
+            chat.settings.set(key="team", value="b", scope="default")
+        assert (locked.value.status, locked.value.code) == (423, "defaults_locked")
+        assert chat.settings.get(key="team", scope="default")["value"] == "a"
+        chat.settings.set(key="team", value="b")  # the session's own scope stays open
