@@ -35,7 +35,11 @@ def test_a_pending_approval_survives_a_sigkill_of_the_server_as_expired(
     again = start_server(tmp_path, scripted_model)  # the same data dir and database
     try:
         with again.client() as client:
-            assert ok(client.get(f"/api/sessions/{sid}/approvals"))["data"] == []
+            approvals = f"/api/sessions/{sid}/approvals"
+            assert ok(client.get(approvals))["data"] == []  # nothing left to answer
+            [expired] = ok(client.get(approvals, params={"history": "true"}))["data"]
+            assert (expired["approvalId"], expired["status"]) == (approval_id, "expired")
+            assert "the server restarted" in expired["expiryReason"]
             late = client.post(
                 f"/api/approvals/{approval_id}/decision", json={"decision": "accept"}
             )
@@ -89,5 +93,25 @@ def test_an_app_server_killed_mid_turn_the_session_recovers_and_clients_see_why(
             assert replies(ok(client.get(f"/api/sessions/{sid}")))[-1] == "recovered"
             assert ok(client.get("/api/health"))["codex"]["pid"] not in (None, pid)
         assert not (workspace(server) / "never.txt").exists()
+    finally:
+        server.stop()
+
+
+def test_with_two_app_servers_each_session_gets_its_reply(
+    tmp_path: Path, scripted_model: ScriptedModel
+) -> None:
+    server = start_server(tmp_path, scripted_model, more=["--app-servers", "2"])
+    try:
+        with server.client() as client:
+            sids = [create(client, server) for _ in range(2)]
+            for sid in sids:
+                scripted_model.add(text(f"reply to {sid}"), match=f"hello {sid}")
+                turn(client, server, sid, f"hello {sid}")
+            for sid in sids:
+                assert replies(ok(client.get(f"/api/sessions/{sid}"))) == [f"reply to {sid}"]
+            # Passthrough routes share the pool: no third app-server runs for them.
+            assert ok(client.get("/api/models"))["data"]
+        assert "app-server 1:1 started" in server.text()
+        assert "app-server 2:1" not in server.text()
     finally:
         server.stop()

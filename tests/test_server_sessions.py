@@ -149,9 +149,8 @@ def test_a_command_approval_is_seen_on_the_websocket_decided_over_rest_and_runs(
             assert listed["status"] == "pending"
             assert listed["turnId"] == turn_id
 
-            decided = ok(
-                client.post(f"/api/approvals/{approval_id}/decision", json={"decision": "accept"})
-            )
+            body = {"decision": "accept", "actor": "alice", "source": "pytest"}
+            decided = ok(client.post(f"/api/approvals/{approval_id}/decision", json=body))
             assert decided["status"] == "ok"
             resolved = stream.next("approval_resolved")
             assert resolved["payload"]["approvalId"] == approval_id
@@ -159,6 +158,9 @@ def test_a_command_approval_is_seen_on_the_websocket_decided_over_rest_and_runs(
             stream.next("app_server.turn.completed", completed(turn_id))
         assert (workspace(any_server) / "approved.txt").exists()
         assert ok(client.get(f"/api/sessions/{sid}/approvals"))["data"] == []
+        history = client.get(f"/api/sessions/{sid}/approvals", params={"history": "true"})
+        [done] = ok(history)["data"]
+        assert (done["status"], done["actor"], done["source"]) == ("resolved", "alice", "pytest")
         again = client.post(f"/api/approvals/{approval_id}/decision", json={"decision": "decline"})
         assert refused(again, 409)["status"] == "reconciled"  # clients count it as done
         refused(client.post("/api/approvals/no-such-id/decision", json={"decision": "accept"}), 404)
@@ -285,6 +287,14 @@ def test_controls_and_settings_with_a_namespaced_key(
     removed = ok(client.delete(f"{base}/settings/{key}", params=query))
     assert (removed["removed"], removed["settings"]) == (True, {})
     assert ok(client.delete(f"{base}/settings/{key}", params=query))["status"] == "unchanged"
+
+    # A key may also be the dotted name itself: one flat key, read and deleted as such.
+    dotted = "supervisor.fileChange"
+    body = {"scope": "session", "key": dotted, "value": {"mode": "ask"}}
+    assert ok(client.post(f"{base}/settings", json=body))["settings"] == {dotted: {"mode": "ask"}}
+    read = ok(client.get(f"{base}/settings", params={"key": dotted}))
+    assert (read["found"], read["value"]) == (True, {"mode": "ask"})
+    assert ok(client.delete(f"{base}/settings/{dotted}"))["removed"] is True
 
     # Default scope: every session without its own value follows it.
     other = create(client, server)

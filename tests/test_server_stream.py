@@ -3,16 +3,27 @@ filters, frames in order, replay since a sequence number."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+import websockets
 from support.serve import ServeProcess
 from support.serve_rest import create, ok, start_server
 from support.stream import Stream
 from websockets.exceptions import ConnectionClosed
 
+from codexkit.server.app import create_app
+from codexkit.server.host import RuntimeHost
+from codexkit.server.run import bind, runtime_settings
+from codexkit.server.runtime import EventHub
+from codexkit.server.settings import ServeSettings
 from codexkit.testing import ScriptedModel
 
 pytestmark = pytest.mark.real
@@ -134,3 +145,80 @@ def test_a_bad_since_is_refused_with_a_reason(server: ServeProcess) -> None:
             stream.socket.recv(timeout=10)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1008
+
+
+@asynccontextmanager
+async def _in_process(tmp_path: Path, model: ScriptedModel) -> AsyncIterator[tuple[str, EventHub]]:
+    """``codexkit serve``'s app and runtime on a port of this process (the real binary
+    on ``model``, no token): its websocket URL and the runtime's event hub. For what the
+    app-server cannot be made to show on demand: many big frames, a small replay log."""
+    settings = ServeSettings(
+        port=0,
+        data_dir=tmp_path / "data",
+        codex_home=model.codex_home(tmp_path / "home"),
+        token="",
+        no_profile=True,
+    )
+    settings.data_dir.mkdir(parents=True)
+    host = RuntimeHost(runtime_settings(settings))
+    started = asyncio.Event()
+    app = create_app(settings, host, on_ready=started.set)
+    sock = bind(settings)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await asyncio.wait_for(started.wait(), 60)
+        yield f"ws://127.0.0.1:{port}/api/stream", host.engine.hub
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 60)
+        sock.close()
+
+
+async def test_a_slow_client_is_dropped_with_the_reason(
+    tmp_path: Path, scripted_model: ScriptedModel
+) -> None:
+    """A socket whose client stops reading is closed (1013, with the reason) once its
+    bounded queue is full; the server and the other sockets go on."""
+    async with _in_process(tmp_path, scripted_model) as (stream, hub):
+        hub.queue_size = 8
+        url = stream + "?threadId=bulk"
+        async with websockets.connect(url, max_size=None) as slow:
+            assert json.loads(await slow.recv())["type"] == "ready"
+            block = "x" * 200_000
+            for index in range(5_000):  # the client reads nothing meanwhile
+                hub.publish("bulk", "bulk", {"index": index, "block": block})
+                await asyncio.sleep(0)  # the server's sender runs between frames
+                if hub.subscribers == 0:
+                    break
+            assert hub.subscribers == 0, "the slow socket was never dropped"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await _read_to_the_end(slow)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013
+        assert "slow subscriber" in closed.value.rcvd.reason
+        async with websockets.connect(url) as fresh:  # the server goes on
+            assert json.loads(await fresh.recv())["type"] == "ready"
+
+
+async def test_a_replay_from_past_the_log_says_it_is_incomplete(
+    tmp_path: Path, scripted_model: ScriptedModel
+) -> None:
+    async with _in_process(tmp_path, scripted_model) as (stream, hub):
+        hub.replay_per_thread = 5
+        first = hub.publish("note", "t", {"index": 0}).seq
+        for index in range(1, 10):
+            hub.publish("note", "t", {"index": index})
+        async with websockets.connect(f"{stream}?threadId=t&since={first}") as late:
+            assert json.loads(await late.recv())["type"] == "ready"
+            replay = json.loads(await late.recv())
+            assert replay["payload"] == {"since": first, "complete": False, "frames": 5}
+            kept = [json.loads(await late.recv())["payload"]["index"] for _ in range(5)]
+            assert kept == [5, 6, 7, 8, 9]  # what the hub still held, in order
+
+
+async def _read_to_the_end(socket: websockets.ClientConnection) -> None:
+    """Read what was already on its way until the server closes the socket."""
+    while True:
+        await asyncio.wait_for(socket.recv(), 30)

@@ -4,6 +4,7 @@ a scripted model, on SQLite or PostgreSQL, whose sessions work under ``workspace
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,18 @@ def workspace(server: ServeProcess) -> Path:
 
 
 def start_server(
-    root: Path, model: ScriptedModel, cluster: Cluster | None = None, *, data: str = "data"
+    root: Path,
+    model: ScriptedModel,
+    cluster: Cluster | None = None,
+    *,
+    data: str = "data",
+    more: Sequence[str] = (),
 ) -> ServeProcess:
     """``codexkit serve`` on ``model``, with SQLite in its data dir, or a fresh database
-    of ``cluster``. A second call with the same ``root`` and ``data`` reuses both."""
+    of ``cluster``; ``more`` are further options. A second call with the same ``root``
+    and ``data`` reuses both."""
     (root / "work").mkdir(parents=True, exist_ok=True)
-    args = ["--no-profile", "--allowed-root", str(root / "work")]
+    args = ["--no-profile", "--allowed-root", str(root / "work"), *more]
     if cluster is not None:
         name = f"serve_{next(_databases)}"
         cluster.psql(f"CREATE DATABASE {name}")

@@ -1,7 +1,7 @@
 """The websocket ``/api/stream``: the runtime's event frames, in order.
 
-The socket first gets ``{"type": "ready", "threadId", "seq"}`` (``seq``: the last frame
-published so far), then every frame its filter lets through (``?threadId=`` filters from
+The socket first gets ``{"type": "ready", "threadId", "seq"}`` (every frame after ``seq``
+reaches the socket), then every frame its filter lets through (``?threadId=`` filters from
 the start). Commands: ``subscribe {threadId, since?}``, ``unsubscribe``, ``ping``
 (answered by ``pong``); anything else gets ``{"type": "error", "message"}`` and the
 socket stays open. Commands are handled in the order they arrive, so a ``pong`` tells
@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from ...contract import SubscribeCommand, UnsubscribeCommand, parse_stream_command
 from ..runtime import Runtime as Engine
 from ..runtime import Subscription
+from ..runtime.hub import Replay
 
 router = APIRouter(tags=["stream"])
 
@@ -63,22 +64,21 @@ class _Socket:
         text = message if isinstance(message, str) else json.dumps(message)
         await asyncio.wait_for(self.socket.send_text(text), SEND_TIMEOUT)
 
-    async def subscribe(self, thread_id: str | None, since: int | None) -> None:
-        """A fresh subscription in place of the current one, its replay announced before
-        any of its frames (a frame the old one had taken is dropped: the replay has it,
-        if the new filter wants it)."""
+    def swap(self, thread_id: str | None, since: int | None) -> Replay | None:
+        """A fresh subscription in place of the current one (with its replay queued)."""
+        old = self.subscription
+        self.subscription, replay = self.engine.hub.subscribe(thread_id, since=since)
+        if old is not None:
+            old.close()
+        return replay
+
+    async def subscribe(self, thread_id: str | None, since: int) -> None:
+        """``subscribe`` with ``since``: the replay is announced before any of its frames
+        (a frame the old subscription had taken is dropped: the replay has it, if the
+        new filter wants it)."""
         async with self._lock:
-            old = self.subscription
-            self.subscription, replay = self.engine.hub.subscribe(thread_id, since=since)
-            if old is not None:
-                old.close()
-            if replay is not None:
-                payload = {
-                    "since": since,
-                    "complete": replay.complete,
-                    "frames": len(replay.frames),
-                }
-                await self._send({"type": "replay", "threadId": thread_id, "payload": payload})
+            replay = self.swap(thread_id, since)
+            await self._send(_replay_frame(replay, thread_id, since))
 
     async def pump(self) -> str:
         """Send frames until the socket's subscription ends; why it ended."""
@@ -120,6 +120,12 @@ class _Socket:
             await self.send({"type": "pong"})
 
 
+def _replay_frame(replay: Replay | None, thread_id: str | None, since: int) -> Json:
+    complete, frames = (replay.complete, len(replay.frames)) if replay else (True, 0)
+    payload = {"since": since, "complete": complete, "frames": frames}
+    return {"type": "replay", "threadId": thread_id, "payload": payload}
+
+
 def _is_seq(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -144,8 +150,11 @@ async def stream(socket: WebSocket) -> None:
         await socket.close(POLICY_VIOLATION, str(error))
         return
     client = _Socket(socket, engine)
+    # Subscribed first: every frame after the `seq` that `ready` names reaches the socket.
+    replay = client.swap(thread_id, since)
     await client.send({"type": "ready", "threadId": thread_id, "seq": engine.hub.last_seq})
-    await client.subscribe(thread_id, since)
+    if since is not None:
+        await client.send(_replay_frame(replay, thread_id, since))
     pump = asyncio.create_task(client.pump())
     reader = asyncio.create_task(_read(socket, client))
     try:
