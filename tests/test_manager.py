@@ -387,6 +387,10 @@ def test_an_approval_seen_through_the_stream_is_decided(
         cm.session(session_id).messages.send("Create approved.txt")
         worker.join(timeout=60)
         assert not worker.is_alive()
+        approvals = cm.session(session_id).approvals
+        assert approvals.list()["data"] == []
+        [resolved] = approvals.list(history=True)["data"]
+        assert resolved["approvalId"] == decided[0]["approvalId"]
     assert decided[0]["status"] == "ok"
     assert [type(e) for e in failures] == [RuntimeError]
     assert (tmp_path / "approved.txt").exists()

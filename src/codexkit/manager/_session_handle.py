@@ -165,8 +165,10 @@ class SessionSettings(_Scoped):
 class _PendingList(_Scoped):
     _operation = ""
 
-    def list(self) -> Any:
-        return self._bridge.call(self._operation, params={"sessionId": self.session_id})
+    def list(self, *, history: bool | None = None) -> Any:
+        return self._bridge.call(
+            self._operation, params={"sessionId": self.session_id}, query={"history": history}
+        )
 
 
 class SessionApprovals(_PendingList):

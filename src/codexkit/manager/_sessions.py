@@ -109,14 +109,20 @@ class SessionsApi:
     def set_project(self, *, session_id: str, project_id: str | None) -> Any:
         return self._on("setSessionProject", session_id, body={"projectId": project_id})
 
-    def approvals(self, *, session_id: str) -> Any:
-        return self._on("listSessionApprovals", session_id)
+    def approvals(self, *, session_id: str, history: bool | None = None) -> Any:
+        """Pending requests; ``history=True`` (codexkit serve) also the resolved and
+        expired ones, with their reason."""
+        return self._on("listSessionApprovals", session_id, query={"history": history})
 
-    def tool_input(self, *, session_id: str) -> Any:
-        return self._on("listSessionToolInput", session_id)
+    def tool_input(self, *, session_id: str, history: bool | None = None) -> Any:
+        """Pending requests; ``history=True`` (codexkit serve) also the resolved and
+        expired ones, with their reason."""
+        return self._on("listSessionToolInput", session_id, query={"history": history})
 
-    def tool_calls(self, *, session_id: str) -> Any:
-        return self._on("listSessionToolCalls", session_id)
+    def tool_calls(self, *, session_id: str, history: bool | None = None) -> Any:
+        """Pending requests; ``history=True`` (codexkit serve) also the resolved and
+        expired ones, with their reason."""
+        return self._on("listSessionToolCalls", session_id, query={"history": history})
 
     def controls_get(self, *, session_id: str) -> Any:
         return self._on("getSessionControls", session_id)
