@@ -29,6 +29,7 @@ EXCLUDED = {
     "benchmarks.md": 1,  # pip install, minutes of benchmarks
     "threads-and-account.md": 2,  # ChatGPT sign-in
     "serve.md": 1,  # pip install
+    "manager.md": 1,  # pip install
 }
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]

@@ -51,6 +51,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("client", ("codexkit._client",)),
     ("sync twin", ("codexkit._sync",)),
+    # The control plane's client: the contract's models over HTTP, the sync twin's portal.
+    ("manager", ("codexkit.manager",)),
     # `codexkit serve`: built on the client and the contract; the CLI starts it.
     ("server", ("codexkit.server",)),
     ("apps", ("codexkit.exec", "codexkit.testing", "codexkit.cli", "codexkit.demo")),

@@ -29,6 +29,9 @@ How the blocks run:
   real image.
 - Bash blocks run with ``bash -e -o pipefail``, with this Python's ``bin`` directory
   first on ``PATH`` (where pip puts ``codexkit``).
+- For ``manager.md`` a ``codexkit serve`` runs on a free port for the whole file, its
+  codex-manager profile in the scratch directory's ``.config`` (``XDG_CONFIG_HOME``), so
+  ``CodexManager()`` reaches it with its token as a user's would.
 - ``CODEX_HOME`` points every codex at the scripted model, which answers "echo: " and
   the prompt, or, when the turn asks for structured output, a minimal JSON value of the
   requested schema.
@@ -208,9 +211,20 @@ class Runner:
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
             "COLUMNS": "120",
         }
+        self.serve = self._control_plane(codex_home) if doc.name == "manager.md" else None
         self.loop = asyncio.new_event_loop()
         self.names: dict[str, Any] = {"__name__": "__docs__"}
         self.codex: Any = None
+
+    def _control_plane(self, codex_home: Path) -> Any:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for `support`
+        from support.serve import ServeProcess
+
+        config_home = self.workdir / ".config"
+        os.environ["XDG_CONFIG_HOME"] = self.env["XDG_CONFIG_HOME"] = str(config_home)
+        return ServeProcess(
+            data_dir=self.workdir / ".serve-data", codex_home=codex_home, config_home=config_home
+        ).start()
 
     def run(self, block: Block) -> str | None:
         """Run one block; the failure's description, or None."""
@@ -295,6 +309,8 @@ class Runner:
         if self.codex is not None and hasattr(self.codex, "close"):
             self.loop.run_until_complete(self.codex.close())
         self.loop.close()
+        if self.serve is not None:
+            self.serve.stop()
 
 
 def _tail(failure: str, lines: int = 40) -> str:
