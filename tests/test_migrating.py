@@ -299,22 +299,34 @@ def _exec_fixtures() -> dict[str, Fixture]:
     return {"thread": thread, "thread_id": _once(thread_id), "result": _once(result)}
 
 
+#: Rows that sign the shared app-server in or out. codex fails the turns running at that
+#: moment ("application network permission was revoked"), so they run alone, after the rest.
+_ALONE = ("account.login", "account.logout")
+
+
+def _alone(row: Row) -> bool:
+    return any(word in span for span in row.spans for word in _ALONE)
+
+
 async def _run_doc(model: ScriptedModel, base: Namespace, rows: list[Row]) -> Outcome:
     """Run the tables side by side (rows of one table in order): the openai-codex and
-    codex-client tables on one started AsyncCodex, the exec wrapper's on an ExecCodex."""
+    codex-client tables on one started AsyncCodex, the exec wrapper's on an ExecCodex;
+    then the rows that change the sign-in, one at a time."""
     tables = sorted({row.table for row in rows})
     async with AsyncCodex(cwd=base["repo"]) as codex:
         app = {**base, "codex": codex}
         exec_ = {**base, "codex": codexkit.exec.ExecCodex()}
         runs = [
             run_rows(
-                [row for row in rows if row.table == table],
+                [row for row in rows if row.table == table and not _alone(row)],
                 exec_ if table == EXEC_TABLE else app,
                 _exec_fixtures() if table == EXEC_TABLE else _app_fixtures(model),
             )
             for table in tables
         ]
         outcomes = await asyncio.gather(*runs)
+        alone = [row for row in rows if _alone(row)]
+        outcomes.append(await run_rows(alone, app, _app_fixtures(model)))
     return Outcome(
         ran=sum(outcome.ran for outcome in outcomes),
         failed=tuple(message for outcome in outcomes for message in outcome.failed),
