@@ -166,6 +166,58 @@ def test_a_command_approval_is_seen_on_the_websocket_decided_over_rest_and_runs(
         refused(client.post("/api/approvals/no-such-id/decision", json={"decision": "accept"}), 404)
 
 
+def test_an_approval_timeout_set_over_rest_decides_and_records_why(
+    server: ServeProcess, model: ScriptedModel, client: httpx.Client
+) -> None:
+    model.extend([shell("touch late.txt", escalate=True), text("nobody answered")])
+    sid = create(client, server, approvalPolicy="on-request", filesystemSandbox="read-only")
+    path = f"/api/sessions/{sid}/approval-timeout"
+    assert refused(client.post(path, json={"seconds": -1}), 400)["issues"]
+    assert refused(client.post(path, json={"seconds": 1, "decision": "maybe"}), 400)["issues"]
+    refused(client.post("/api/sessions/no-such-session/approval-timeout", json={}), 404)
+    set_ = ok(client.post(path, json={"seconds": 1, "decision": "decline"}))
+    assert (set_["seconds"], set_["decision"]) == (1, "decline")
+    with Stream(server, f"?threadId={sid}") as stream:
+        stream.next("ready")
+        turn_id = send(client, sid, "make the file")
+        asked = stream.next("approval")["payload"]
+        resolved = stream.next("approval_resolved")["payload"]  # nobody decides it
+        assert resolved["approvalId"] == asked["approvalId"]
+        stream.next("app_server.turn.completed", completed(turn_id))
+    assert not (workspace(server) / "late.txt").exists()
+    history = client.get(f"/api/sessions/{sid}/approvals", params={"history": "true"})
+    [expired] = ok(history)["data"]
+    assert expired["status"] == "expired"
+    assert "approval timeout of 1 s" in expired["expiryReason"]
+    late = client.post(
+        f"/api/approvals/{asked['approvalId']}/decision", json={"decision": "accept"}
+    )
+    assert refused(late, 409)["status"] == "reconciled"
+
+
+def test_locked_defaults_refuse_default_scope_writes(model: ScriptedModel, tmp_path: Path) -> None:
+    locked = start_server(tmp_path, model, more=["--lock-defaults"])
+    try:
+        with locked.client() as client:
+            sid = create(client, locked)
+            base = f"/api/sessions/{sid}"
+            assert ok(client.get(f"{base}/session-controls"))["defaultsLocked"] is True
+            body = {"scope": "default", "key": "team", "value": "blue"}
+            assert refused(client.post(f"{base}/settings", json=body), 423)["scope"] == "default"
+            session = {"scope": "session", "key": "team", "value": "blue"}
+            assert ok(client.post(f"{base}/settings", json=session))["status"] == "ok"
+    finally:
+        locked.stop()
+    unlocked = start_server(tmp_path, model, more=["--unlock-defaults"])  # same data dir
+    try:
+        with unlocked.client() as client:
+            sid = create(client, unlocked)
+            body = {"scope": "default", "key": "team", "value": "blue"}
+            assert ok(client.post(f"/api/sessions/{sid}/settings", json=body))["status"] == "ok"
+    finally:
+        unlocked.stop()
+
+
 def test_a_tool_input_request_is_answered(
     server: ServeProcess, model: ScriptedModel, client: httpx.Client
 ) -> None:

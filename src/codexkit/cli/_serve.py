@@ -50,6 +50,14 @@ def serve(
             "--no-profile", help="Leave the codex-manager CLI profile (config.json) alone."
         ),
     ] = False,
+    lock_defaults: Annotated[
+        bool | None,
+        typer.Option(
+            "--lock-defaults/--unlock-defaults",
+            help="Lock the default controls and settings (writes at scope default answer "
+            "423), or unlock them; kept in the database (default: as stored).",
+        ),
+    ] = None,
     no_auth: Annotated[
         bool,
         typer.Option("--no-auth", help="No bearer token (refused unless the host is loopback)."),
@@ -76,6 +84,7 @@ def serve(
                 app_servers=app_servers,
                 allowed_roots=list(allowed_root or []),
                 no_profile=no_profile,
+                lock_defaults=lock_defaults,
                 token="" if no_auth else None,
                 data_dir=data_dir or default_data_dir(),
             )

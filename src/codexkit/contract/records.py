@@ -19,6 +19,7 @@ __all__ = [
     "PendingApproval",
     "PendingToolInput",
     "SessionList",
+    "SetApprovalTimeoutRequest",
     "ToolInputList",
     "ToolInputOption",
     "ToolInputQuestion",
@@ -96,3 +97,15 @@ class SessionList(ContractModel):
     data: list[SessionSummary]
     next_cursor: str | None
     archived: bool
+
+
+class SetApprovalTimeoutRequest(ContractModel):
+    """codexkit's own addition: how long a session's approvals, tool-input requests and
+    tool calls may wait (``POST /api/sessions/{sessionId}/approval-timeout``). Past
+    ``seconds`` a request is decided the ``decision`` way and the reason recorded;
+    ``seconds`` null waits as long as it takes (the default)."""
+
+    seconds: float | None = None
+    decision: Literal["accept", "decline", "cancel"] = "decline"
+    actor: str | None = None
+    source: str | None = None

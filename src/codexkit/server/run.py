@@ -49,6 +49,7 @@ def runtime_settings(settings: ServeSettings) -> RuntimeSettings:
         codex_home=None if settings.codex_home is None else str(settings.codex_home),
         app_servers=settings.app_servers,
         allowed_roots=[str(root) for root in settings.allowed_roots],
+        lock_defaults=settings.lock_defaults,
     )
 
 

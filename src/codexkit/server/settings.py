@@ -41,7 +41,9 @@ class ServeSettings:
     own). ``allowed_roots``, when given, bound the working directories of sessions.
     ``token`` is the bearer token: ``None`` reads the one in ``data_dir`` (made on first
     start); ``""`` turns authentication off, which only a loopback host may do.
-    ``no_profile`` leaves the codex-manager CLI profile alone.
+    ``no_profile`` leaves the codex-manager CLI profile alone. ``lock_defaults``
+    locks (``True``) or unlocks (``False``) the default controls and settings at start:
+    while locked, writes at scope ``default`` answer 423; ``None`` keeps what is stored.
     """
 
     host: str = "127.0.0.1"
@@ -52,6 +54,7 @@ class ServeSettings:
     app_servers: int = 1
     allowed_roots: list[Path] = field(default_factory=list)
     no_profile: bool = False
+    lock_defaults: bool | None = None
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 

@@ -14,6 +14,7 @@ from ...contract import (
     ListSessionsQuery,
     RenameSessionRequest,
     ResumeSessionRequest,
+    SetApprovalTimeoutRequest,
     SetSessionApprovalPolicyRequest,
     SetSessionProjectRequest,
     UpsertSessionTranscriptEntryRequest,
@@ -95,6 +96,17 @@ async def set_session_approval_policy(
     body: Annotated[SetSessionApprovalPolicyRequest, Body()],
 ) -> Json:
     return await engine.sessions.set_approval_policy(session_id, body.approval_policy)
+
+
+@router.post(
+    "/api/sessions/{sessionId}/approval-timeout",
+    operation_id="setSessionApprovalTimeout",
+    summary="How long the session's requests wait for a decision (codexkit's own)",
+)
+async def set_session_approval_timeout(
+    engine: EngineDep, session_id: SessionId, body: Annotated[SetApprovalTimeoutRequest, Body()]
+) -> Json:
+    return await engine.sessions.set_approval_timeout(session_id, body.seconds, body.decision)
 
 
 @contract_route(router, "setSessionProject")

@@ -51,6 +51,9 @@ class RuntimeSettings:
     request_timeout: float = 120.0
     #: Session directories must lie under one of these (``--allowed-root``); empty: any.
     allowed_roots: list[str] = field(default_factory=list)
+    #: Lock (True) or unlock (False) the default controls and settings at start; None
+    #: leaves them as the database has them.
+    lock_defaults: bool | None = None
 
 
 class Runtime:
@@ -99,6 +102,8 @@ class Runtime:
         runtime = cls(settings, store)
         try:
             await runtime._recover_from_last_run()
+            if settings.lock_defaults is not None:
+                await store.defaults.update(locked=settings.lock_defaults)
             await runtime.pool.start()
         except BaseException:
             await runtime.close()
