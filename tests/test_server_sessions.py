@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,25 +29,16 @@ def model() -> Iterator[ScriptedModel]:
         yield scripted
 
 
-@pytest.fixture(scope="module")
-def server(
-    model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServeProcess]:
-    running = start_server(tmp_path_factory.mktemp("serve-sqlite"), model)
-    yield running
-    running.stop()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def any_server(
+def server(
     request: pytest.FixtureRequest, model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:
-    """The SQLite server, or one on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("server")
-        return
-    cluster: Cluster = request.getfixturevalue("postgres_cluster")
-    running = start_server(tmp_path_factory.mktemp("serve-postgres"), model, cluster)
+    """A real server on SQLite in its data dir, or on a fresh PostgreSQL database: every
+    test of this file runs on both stores."""
+    cluster: Cluster | None = None
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("postgres_cluster")
+    running = start_server(tmp_path_factory.mktemp(f"serve-{request.param}"), model, cluster)
     yield running
     running.stop()
 
@@ -60,12 +52,12 @@ def client(server: ServeProcess) -> Iterator[httpx.Client]:
 # -- lifecycle -------------------------------------------------------------------------------
 
 
-def test_session_lifecycle(any_server: ServeProcess, tmp_path: Path) -> None:
-    with any_server.client() as client:
-        sid = create(client, any_server, approvalPolicy="never")
+def test_session_lifecycle(server: ServeProcess, tmp_path: Path) -> None:
+    with server.client() as client:
+        sid = create(client, server, approvalPolicy="never")
         state = ok(client.get(f"/api/sessions/{sid}"))
         assert state["session"]["sessionId"] == sid
-        assert state["session"]["cwd"] == str(workspace(any_server))
+        assert state["session"]["cwd"] == str(workspace(server))
         assert state["session"]["projectId"] is None
         assert state["session"]["sessionControls"]["approvalPolicy"] == "never"
         assert state["thread"]["id"] == sid
@@ -99,12 +91,12 @@ def test_session_lifecycle(any_server: ServeProcess, tmp_path: Path) -> None:
 
 
 def test_a_message_and_its_reply_are_in_the_transcript_when_the_turn_reads_completed(
-    any_server: ServeProcess, model: ScriptedModel
+    server: ServeProcess, model: ScriptedModel
 ) -> None:
     model.add(stall(0.3) + text("Hello from the agent"))
-    with any_server.client() as client, Stream(any_server) as stream:
+    with server.client() as client, Stream(server) as stream:
         stream.next("ready")
-        sid = create(client, any_server)
+        sid = create(client, server)
         turn_id = send(client, sid, "hi")
         # Read the session as a waiting client does: whenever its turn reads finished,
         # the reply is there.
@@ -131,12 +123,12 @@ def test_a_message_and_its_reply_are_in_the_transcript_when_the_turn_reads_compl
 
 
 def test_a_command_approval_is_seen_on_the_websocket_decided_over_rest_and_runs(
-    any_server: ServeProcess, model: ScriptedModel
+    server: ServeProcess, model: ScriptedModel
 ) -> None:
     model.extend([shell("touch approved.txt", escalate=True), text("done")])
-    with any_server.client() as client:
-        sid = create(client, any_server, approvalPolicy="on-request", filesystemSandbox="read-only")
-        with Stream(any_server, f"?threadId={sid}") as stream:
+    with server.client() as client:
+        sid = create(client, server, approvalPolicy="on-request", filesystemSandbox="read-only")
+        with Stream(server, f"?threadId={sid}") as stream:
             stream.next("ready")
             turn_id = send(client, sid, "make the file")
             asked = stream.next("approval")
@@ -156,7 +148,7 @@ def test_a_command_approval_is_seen_on_the_websocket_decided_over_rest_and_runs(
             assert resolved["payload"]["approvalId"] == approval_id
             assert resolved["payload"]["decision"] == "accept"
             stream.next("app_server.turn.completed", completed(turn_id))
-        assert (workspace(any_server) / "approved.txt").exists()
+        assert (workspace(server) / "approved.txt").exists()
         assert ok(client.get(f"/api/sessions/{sid}/approvals"))["data"] == []
         history = client.get(f"/api/sessions/{sid}/approvals", params={"history": "true"})
         [done] = ok(history)["data"]
@@ -433,10 +425,19 @@ def test_fork_compact_rollback_and_review(
     assert "check the greeting" in str(model.requests[-1].input)
 
 
+def _wait_for_prompt(model: ScriptedModel, prompt: str, timeout: float = 30.0) -> None:
+    """Block until the model was asked ``prompt`` (other sessions may call it meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not any(request.last_user_text == prompt for request in model.requests):
+        model.wait_for_requests(len(model.requests) + 1, timeout=deadline - time.monotonic())
+
+
 def test_steer_then_interrupt_a_running_turn(
     server: ServeProcess, model: ScriptedModel, client: httpx.Client
 ) -> None:
-    model.add(stall())  # the model never answers: the turn runs until stopped
+    # The model never answers this turn: it runs until stopped. Tied to its prompt, so a
+    # late request of an earlier test's session cannot take the stall and end it early.
+    model.add(stall(), match="think hard")
     sid = create(client, server)
     base = f"/api/sessions/{sid}"
     refused(client.post(f"{base}/interrupt"), 409)  # nothing runs yet
@@ -444,6 +445,8 @@ def test_steer_then_interrupt_a_running_turn(
         stream.next("ready")
         turn_id = send(client, sid, "think hard")
         stream.next("app_server.turn.started")
+        # A steer sent before the turn's model call would become that call's prompt.
+        _wait_for_prompt(model, "think hard")
         refused(client.post(f"{base}/messages", json={"text": "another"}), 409)
         refused(client.post(f"{base}/turns/not-the-turn/steer", json={"input": "more"}), 409)
         steered = ok(client.post(f"{base}/turns/{turn_id}/steer", json={"input": "consider this"}))
