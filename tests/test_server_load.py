@@ -114,7 +114,11 @@ async def _check_against_replay(client: ServeClient, streams: dict[str, list[Str
 
 def test_50_sessions_4_messages_each_100_subscribers_nothing_lost(server: ServeProcess) -> None:
     started = time.monotonic()
-    turns, streams = asyncio.run(asyncio.wait_for(_load(server), WHOLE_RUN_LIMIT))
+    try:
+        turns, streams = asyncio.run(asyncio.wait_for(_load(server), WHOLE_RUN_LIMIT))
+    except Exception as error:  # say what the server logged: a 500 alone says nothing
+        log = server.text()[-6000:]
+        raise AssertionError(f"{error!r}; the server's log ends:\n{log}") from error
     elapsed = time.monotonic() - started
     assert len(turns) == SESSIONS
     assert sum(len(t) for t in turns.values()) == SESSIONS * MESSAGES
