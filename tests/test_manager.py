@@ -57,11 +57,7 @@ def server(
     model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:
     root = tmp_path_factory.mktemp("serve-manager")
-    with ServeProcess(
-        data_dir=root / "data",
-        codex_home=model.codex_home(root / "codex-home"),
-        config_home=root / "config",
-    ) as running:
+    with ServeProcess.scripted(model, root) as running:
         yield running
 
 

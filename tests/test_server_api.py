@@ -22,8 +22,6 @@ from codexkit.testing import ScriptedModel
 
 pytestmark = pytest.mark.real
 
-#: The contract's operations served by the runtime's route modules (not wired in yet).
-
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[ScriptedModel]:
@@ -36,11 +34,7 @@ def server(
     model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:
     root = tmp_path_factory.mktemp("serve-api")
-    with ServeProcess(
-        data_dir=root / "data",
-        codex_home=model.codex_home(root / "codex-home"),
-        config_home=root / "config",
-    ) as running:
+    with ServeProcess.scripted(model, root) as running:
         yield running
 
 
@@ -204,11 +198,7 @@ def test_health_and_api_info(server: ServeProcess, client: httpx.Client) -> None
 def test_a_killed_app_server_is_restarted_and_serves_again(
     tmp_path: Path, model: ScriptedModel
 ) -> None:
-    with ServeProcess(
-        data_dir=tmp_path / "data",
-        codex_home=model.codex_home(tmp_path / "home"),
-        config_home=tmp_path / "config",
-    ) as server:
+    with ServeProcess.scripted(model, tmp_path) as server:
         pid = httpx.get(server.api + "/health").json()["codex"]["pid"]
         os.killpg(pid, signal.SIGKILL)  # the app-server's whole process group
         deadline = time.monotonic() + 60

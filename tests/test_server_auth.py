@@ -39,11 +39,7 @@ def server(
     model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:
     root = tmp_path_factory.mktemp("serve-auth")
-    with ServeProcess(
-        data_dir=root / "data",
-        codex_home=model.codex_home(root / "codex-home"),
-        config_home=root / "config",
-    ) as running:
+    with ServeProcess.scripted(model, root) as running:
         yield running
 
 
@@ -105,11 +101,7 @@ def test_the_websocket_refuses_a_missing_or_wrong_token(server: ServeProcess) ->
 def test_login_link_works_once_and_its_cookie_opens_rest_and_websocket(
     tmp_path: Path, model: ScriptedModel
 ) -> None:
-    with ServeProcess(
-        data_dir=tmp_path / "data",
-        codex_home=model.codex_home(tmp_path / "home"),
-        config_home=tmp_path / "config",
-    ) as server:
+    with ServeProcess.scripted(model, tmp_path) as server:
         with httpx.Client(timeout=30.0) as browser:
             signed_in = browser.get(server.login_link)
             assert signed_in.status_code == 200
@@ -184,12 +176,7 @@ def test_token_file_is_private_and_reused_and_the_profile_keeps_other_keys(
 
 
 def test_no_profile_leaves_the_profile_alone(tmp_path: Path, model: ScriptedModel) -> None:
-    with ServeProcess(
-        data_dir=tmp_path / "data",
-        codex_home=model.codex_home(tmp_path / "home"),
-        config_home=tmp_path / "config",
-        args=["--no-profile"],
-    ):
+    with ServeProcess.scripted(model, tmp_path, args=["--no-profile"]):
         pass
     assert not (tmp_path / "config" / "codex-manager").exists()
 
@@ -205,11 +192,7 @@ def test_a_non_loopback_host_without_a_token_is_refused(tmp_path: Path) -> None:
 
 
 def test_no_secret_reaches_the_logs(tmp_path: Path, model: ScriptedModel) -> None:
-    with ServeProcess(
-        data_dir=tmp_path / "data",
-        codex_home=model.codex_home(tmp_path / "home"),
-        config_home=tmp_path / "config",
-    ) as server:
+    with ServeProcess.scripted(model, tmp_path) as server:
         secret = server.login_link.rsplit("=", 1)[1]
         assert httpx.get(server.login_link).status_code == 200
         with server.client() as client:

@@ -34,11 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     root = tmp_path_factory.mktemp("serve-load")
     with (
         ScriptedModel(default=_reply) as model,
-        ServeProcess(
-            data_dir=root / "data",
-            codex_home=model.codex_home(root / "codex-home"),
-            config_home=root / "config",
-        ) as running,
+        ServeProcess.scripted(model, root) as running,
     ):
         yield running
 

@@ -17,8 +17,12 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from codexkit.testing import ScriptedModel
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -45,6 +49,19 @@ class ServeProcess:
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str] = queue.Queue()
         self._reader: threading.Thread | None = None
+
+    @classmethod
+    def scripted(
+        cls, model: ScriptedModel, root: Path, *, args: Sequence[str] = (), data: str = "data"
+    ) -> ServeProcess:
+        """A server (not started) on ``model``, everything under ``root``: the data dir
+        ``root/data``, the app-servers' ``CODEX_HOME`` and the profile's config home."""
+        return cls(
+            data_dir=root / data,
+            codex_home=model.codex_home(root / "codex-home"),
+            config_home=root / "config",
+            args=args,
+        )
 
     @property
     def api(self) -> str:

@@ -42,12 +42,7 @@ def start_server(
         name = f"serve_{next(_databases)}"
         cluster.psql(f"CREATE DATABASE {name}")
         args += ["--database-url", cluster.url(name)]
-    return ServeProcess(
-        data_dir=root / data,
-        codex_home=model.codex_home(root / "codex-home"),
-        config_home=root / "config",
-        args=args,
-    ).start()
+    return ServeProcess.scripted(model, root, args=args, data=data).start()
 
 
 def ok(answer: httpx.Response, status: int = 200) -> Json:

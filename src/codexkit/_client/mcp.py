@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..mcp import McpResourceContent, McpServerStatus, McpToolResult
-from .resources import put
+from .resources import every_page, put
 
 if TYPE_CHECKING:
     from .router import Router
@@ -51,14 +51,8 @@ class AsyncMcp:
             serverName=server,
             detail=None if tools else "toolsAndAuthOnly",
         )
-        servers: list[McpServerStatus] = []
-        while True:
-            page = await self._router.request("mcpServerStatus/list", wire)
-            servers += [McpServerStatus.from_wire(entry) for entry in page.get("data") or []]
-            cursor = page.get("nextCursor")
-            if not cursor:
-                return servers
-            wire = {**wire, "cursor": cursor}
+        entries = await every_page(self._router, "mcpServerStatus/list", wire)
+        return [McpServerStatus.from_wire(entry) for entry in entries]
 
     async def reload(self) -> None:
         """Read the MCP server settings again from the configuration files; threads

@@ -16,6 +16,7 @@ from ..errors import InvalidRequestError, RpcError
 
 if TYPE_CHECKING:
     from ..events import Event
+    from ..protocol import ClientMethod
     from .router import Router
 
 __all__ = [
@@ -260,20 +261,25 @@ async def _read_by_resuming(router: Router, thread_id: str, params: Json, refuse
             await router.request("thread/unsubscribe", {"threadId": thread_id})
 
 
-async def fetch_models(router: Router, include_hidden: bool) -> list[ModelInfo]:
-    """Every page of ``model/list``."""
-    models: list[ModelInfo] = []
+async def every_page(router: Router, method: ClientMethod, params: Json) -> list[Json]:
+    """The ``data`` of every page of a listing ``method``, following ``nextCursor`` (a
+    cursor that does not move ends it: a server that repeats one never loops us)."""
+    entries: list[Json] = []
     cursor: str | None = None
     while True:
-        params: Json = {"includeHidden": include_hidden}
-        if cursor is not None:
-            params["cursor"] = cursor
-        result = await router.request("model/list", params)
-        models.extend(ModelInfo.from_wire(raw) for raw in result.get("data") or [])
+        page = params if cursor is None else {**params, "cursor": cursor}
+        result = await router.request(method, page)
+        entries.extend(result.get("data") or [])
         next_cursor = result.get("nextCursor")
         if not next_cursor or next_cursor == cursor:
-            return models
+            return entries
         cursor = next_cursor
+
+
+async def fetch_models(router: Router, include_hidden: bool) -> list[ModelInfo]:
+    """Every page of ``model/list``."""
+    entries = await every_page(router, "model/list", {"includeHidden": include_hidden})
+    return [ModelInfo.from_wire(raw) for raw in entries]
 
 
 async def run_command(

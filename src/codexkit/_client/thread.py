@@ -160,11 +160,7 @@ class ThreadOpener:
             network_access=network_access,
             web_search=web_search,
         )
-        if mcp_servers:
-            settings["mcp_servers"] = mcp_servers_config(mcp_servers)
-            if self.mcp_in_threads:  # a server of someone else's: see _client_params
-                waits = {**DEFAULT_CODEX_SETTINGS, **(config or {})}
-                settings["mcp_optional_startup_grace_ms"] = waits["mcp_optional_startup_grace_ms"]
+        settings.update(self._servers(mcp_servers, config or {}))
         wire: Json = {}
         put(
             wire,
@@ -180,6 +176,17 @@ class ThreadOpener:
         wire.update(params or {})
         return wire
 
+    def _servers(self, servers: Mapping[str, McpServer] | None, config: Mapping[str, Any]) -> Json:
+        """The settings that give a thread ``servers``. An app-server someone else
+        started has their settings, so its threads also bring the wait for their servers
+        (see DEFAULT_CODEX_SETTINGS), unless ``config`` sets its own."""
+        if not servers:
+            return {}
+        settings: Json = {"mcp_servers": mcp_servers_config(servers)}
+        if self.mcp_in_threads:
+            settings.update({k: v for k, v in DEFAULT_CODEX_SETTINGS.items() if k not in config})
+        return settings
+
     def _client_params(self) -> Json:
         """The wire fields every thread the client opens gets, unless its own say else."""
         defaults = self.defaults
@@ -191,11 +198,8 @@ class ThreadOpener:
         )
         if defaults.base_url is not None:
             settings["openai_base_url"] = defaults.base_url
-        if self.mcp_in_threads and defaults.mcp_servers:
-            # A server someone else started has their settings: these threads bring
-            # their own servers, and the wait for them (see DEFAULT_CODEX_SETTINGS).
-            settings["mcp_servers"] = mcp_servers_config(defaults.mcp_servers)
-            settings.update(DEFAULT_CODEX_SETTINGS)
+        if self.mcp_in_threads:  # a server this client started has them already
+            settings.update(self._servers(defaults.mcp_servers, {}))
         wire: Json = {}
         put(
             wire,

@@ -57,14 +57,9 @@ class ExecCodex:
         key = resolve_api_key(api_key, self.env, codex_home)
         if key is not None:
             self.env["CODEX_API_KEY"] = key  # the variable `codex exec` reads
-        self.config = {**DEFAULT_CODEX_SETTINGS, **(config or {})}
+        self.config = _with_servers({**DEFAULT_CODEX_SETTINGS, **(config or {})}, mcp_servers)
         if base_url is not None:
             self.config["openai_base_url"] = base_url
-        if mcp_servers:
-            self.config["mcp_servers"] = {
-                **self.config.get("mcp_servers", {}),
-                **mcp_servers_config(mcp_servers),
-            }
         self.model = model
         self.base_url = base_url
         self.turn_idle_timeout = turn_idle_timeout
@@ -95,12 +90,6 @@ class ExecCodex:
         ``mcp_servers`` are this thread's, besides the client's.
         """
         check_directory(cwd)
-        config = dict(config or {})
-        if mcp_servers:
-            config["mcp_servers"] = {
-                **config.get("mcp_servers", {}),
-                **mcp_servers_config(mcp_servers),
-            }
         options = ExecThreadSettings(
             cwd=os.fspath(cwd) if cwd is not None else None,
             model=model,
@@ -112,7 +101,7 @@ class ExecCodex:
             approval_policy=approval_policy,
             skip_git_repo_check=skip_git_repo_check,
             ephemeral=ephemeral,
-            config=config,
+            config=_with_servers(dict(config or {}), mcp_servers),
         )
         return ExecThread(self, options)
 
@@ -131,6 +120,13 @@ class ExecCodex:
 
     def __repr__(self) -> str:
         return f"ExecCodex(codex_bin={self.binary.path!r}, codex_home={self.codex_home!r})"
+
+
+def _with_servers(config: Json, servers: Mapping[str, McpServer] | None) -> Json:
+    """``config`` with ``servers`` added to its ``mcp_servers`` table (the rest kept)."""
+    if servers:
+        config["mcp_servers"] = {**config.get("mcp_servers", {}), **mcp_servers_config(servers)}
+    return config
 
 
 class ExecThread:
