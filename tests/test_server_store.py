@@ -147,6 +147,12 @@ async def test_a_request_is_resolved_exactly_once_under_a_race(store: Store) -> 
     assert not await store.requests.expire("r1", "too late")
 
 
+async def test_the_first_reads_of_the_defaults_race_without_failing(store: Store) -> None:
+    """A fresh database: many requests at once each find no defaults row and make it."""
+    rows = await asyncio.gather(*(store.defaults.get() for _ in range(20)))
+    assert {(row.id, row.locked) for row in rows} == {(1, False)}
+
+
 async def test_expiring_pending_requests_records_the_reason(store: Store) -> None:
     for request_id in ("r1", "r2", "r3"):
         await store.requests.add(_request(request_id))

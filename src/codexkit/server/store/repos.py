@@ -94,11 +94,18 @@ class DefaultsRepo(_Repo):
     async def get(self) -> Defaults:
         if self._row is not None:
             return self._row
-        async with self._maker.begin() as db:
-            row = await db.get(Defaults, 1)
-            if row is None:
-                row = Defaults(id=1, controls=None, settings={}, locked=False)
-                db.add(row)
+        try:
+            async with self._maker.begin() as db:
+                row = await db.get(Defaults, 1)
+                if row is None:
+                    row = Defaults(id=1, controls=None, settings={}, locked=False)
+                    db.add(row)
+        except IntegrityError:
+            # The first requests of a fresh database race to make the one row (50 session
+            # creates at once did): the loser reads the winner's.
+            async with self._maker() as db:
+                row = await db.get(Defaults, 1)
+            assert row is not None  # the row that made the insert fail
         self._row = row
         return row
 
