@@ -19,6 +19,8 @@ __all__ = ["bind", "runtime_settings", "serve"]
 log = logging.getLogger("codexkit.server")
 
 _LOGGERS = ("codexkit", "codexkit.server", "uvicorn", "uvicorn.error", "uvicorn.access")
+#: Seconds an idle keep-alive connection is kept open (see serve()).
+KEEP_ALIVE = 75
 
 
 def bind(settings: ServeSettings) -> socket.socket:
@@ -98,7 +100,11 @@ async def serve(
         login_links=links,
         on_ready=announce,
     )
-    config = uvicorn.Config(app, log_level="info", access_log=True, lifespan="on")
+    # Idle keep-alive connections stay open longer than clients keep them (httpx: 5 s):
+    # at uvicorn's own 5 s, a client reusing one as the server closes it gets a reset.
+    config = uvicorn.Config(
+        app, log_level="info", access_log=True, lifespan="on", timeout_keep_alive=KEEP_ALIVE
+    )
     server = uvicorn.Server(config)
     # uvicorn sets up its loggers when the server is made; filter them from then on.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
