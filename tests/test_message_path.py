@@ -31,9 +31,10 @@ from codexkit import (
     MessageTooLargeError,
     MethodNotFoundError,
     ProtocolError,
+    TransportClosedError,
 )
 from codexkit._connection.rpc import Connection
-from codexkit.transport import MessageSink, Transport
+from codexkit.transport import MessageSink, StdioTransport, Transport
 from codexkit.transport._stdio import _LineReader
 
 MiB = 1024 * 1024
@@ -362,3 +363,26 @@ async def _websocket_server(path: str, reply: bytes) -> AsyncIterator[None]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+# -- a child that is gone before its exit is noticed -----------------------------------
+
+
+async def test_a_request_to_an_app_server_on_its_way_out_reports_its_exit(
+    tmp_path: Path,
+) -> None:
+    # It stops reading (its stdin pipe breaks) a moment before it exits, as when its
+    # supervisor outlives it by a few milliseconds: a request sent in between fails with
+    # the exit and its code, not with the broken pipe.
+    script = "exec 0<&-; echo 'no config here' >&2; sleep 0.3; exit 3"
+    connection = Connection(StdioTransport(["sh", "-c", script]))
+    await connection.start()
+    try:
+        await asyncio.sleep(0.1)  # the pipe is seen broken at once; the exit comes later
+        with pytest.raises(TransportClosedError) as caught:
+            await asyncio.wait_for(connection.request("initialize", {}), 10)
+        assert str(caught.value).startswith("the app-server exited")
+        assert caught.value.exit_code == 3
+        assert "no config here" in caught.value.stderr_tail
+    finally:
+        await connection.close()

@@ -32,6 +32,9 @@ __all__ = [
 
 _log = logging.getLogger("codexkit")
 
+#: How long a request whose send found the pipe broken waits for the closing report.
+_CLOSE_REPORT_WAIT = 2.0
+
 Direction = Literal["incoming", "outgoing"]
 #: Sees every message (a parsed dict) before it is handled or sent; may mutate it.
 Middleware = Callable[[Direction, dict[str, Any]], None]
@@ -187,7 +190,17 @@ class Connection:
         if limit is not None:
             timer = loop.call_later(limit, self._expire, request_id, limit)
         try:
-            self._send(message)
+            try:
+                self._send(message)
+            except TransportClosedError as broken:
+                if self._closed_error is not None:
+                    raise
+                # The pipe broke before the exit was seen. The transport's own report
+                # (exit code, stderr) follows within moments and says more: wait for it.
+                try:
+                    return await asyncio.wait_for(asyncio.shield(future), _CLOSE_REPORT_WAIT)
+                except asyncio.TimeoutError:
+                    raise broken from None
             return await future
         finally:
             self._pending.pop(request_id, None)
