@@ -184,7 +184,8 @@ async def test_a_slow_client_is_dropped_with_the_reason(
     async with _in_process(tmp_path, scripted_model) as (stream, hub):
         hub.queue_size = 8
         url = stream + "?threadId=bulk"
-        async with websockets.connect(url, max_size=None) as slow:
+        # Uncompressed, so that the unread frames fill the socket's buffers at once.
+        async with websockets.connect(url, max_size=None, compression=None) as slow:
             assert json.loads(await slow.recv())["type"] == "ready"
             block = "x" * 200_000
             for index in range(5_000):  # the client reads nothing meanwhile

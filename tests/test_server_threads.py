@@ -3,6 +3,7 @@ rollback, review, steer, interrupt, background terminals."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -127,13 +128,18 @@ async def test_review_starts_a_review_turn(runtime: Runtime, scripted_model: Scr
 async def test_steer_then_interrupt_a_running_turn(
     runtime: Runtime, scripted_model: ScriptedModel
 ) -> None:
-    scripted_model.add(stall())  # the model never answers: the turn runs until stopped
+    # The model never answers: the turn runs until stopped. Twice: codex may take the
+    # steered input to the model in a second call of the same turn.
+    scripted_model.extend([stall(), stall()])
     sid = (await runtime.sessions.create())["session"]["sessionId"]
     subscription, _ = runtime.hub.subscribe(sid)
     with pytest.raises(Conflict):
         await runtime.turns.interrupt(sid)  # nothing runs yet
     turn_id = (await runtime.turns.send(sid, "think hard"))["turnId"]
     await frame(subscription, "app_server.turn.started")
+    # Steered only once the model has the turn's call: a steer that came earlier would
+    # become that call's input, and the stall would not be where the turn is.
+    await asyncio.to_thread(scripted_model.wait_for_requests, 1, timeout=30)
     with pytest.raises(Conflict):
         await runtime.turns.send(sid, "another")  # one turn at a time
     with pytest.raises(Conflict):

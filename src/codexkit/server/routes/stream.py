@@ -14,8 +14,8 @@ hub no longer holds everything after ``SEQ``, ``complete`` is false and the clie
 should re-read the sessions it follows.
 
 Each socket's frames wait in the hub's bounded queue; a client that falls that far
-behind, or takes longer than ``SEND_TIMEOUT`` to take one frame, is dropped, and the
-socket closes with the reason.
+behind, or takes longer than ``SEND_TIMEOUT`` to take the frames waiting for it, is
+dropped, and the socket closes with the reason.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ router = APIRouter(tags=["stream"])
 _log = logging.getLogger("codexkit.server")
 Json = dict[str, Any]
 
-#: Seconds one frame may take to leave before the client counts as too slow.
+#: Seconds the frames waiting for a socket may take to leave before the client counts as
+#: too slow.
 SEND_TIMEOUT = 30.0
 #: Close codes: 1008 a request the server refuses, 1013 "try again later" (too slow).
 POLICY_VIOLATION = 1008
@@ -91,10 +92,16 @@ class _Socket:
                     continue
                 return current.dropped or "the server stopped"
             async with self._lock:
-                for each in (frame, *current.ready()):
-                    if current is not self.subscription:
-                        break
-                    await self._send(each.text())
+                # One deadline for all that is waiting, not one per frame: a fan-out
+                # burst is many small frames to every socket.
+                texts = [each.text() for each in (frame, *current.ready())]
+                await asyncio.wait_for(self._send_texts(current, texts), SEND_TIMEOUT)
+
+    async def _send_texts(self, current: Subscription, texts: list[str]) -> None:
+        for text in texts:
+            if current is not self.subscription:
+                return  # replaced by a subscribe with since: its replay has these
+            await self.socket.send_text(text)
 
     async def command(self, text: str) -> None:
         try:
@@ -178,7 +185,7 @@ def _ended(done: set[asyncio.Task[Any]]) -> str | None:
     for task in done:
         error = task.exception()
         if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
-            return f"slow client: a frame waited {SEND_TIMEOUT:.0f} s to be sent"
+            return f"slow client: its frames waited {SEND_TIMEOUT:.0f} s to be sent"
         if isinstance(error, WebSocketDisconnect) or error is not None:
             return None  # the connection is gone: nothing to say, to no one
         result = task.result()

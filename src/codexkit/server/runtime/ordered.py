@@ -4,6 +4,10 @@ A session's notifications are recorded (turns, transcript) and published in arri
 order, and the frames of its server requests take their place among them; sessions do
 not wait for each other. A session's backlog is bounded; past it a job is refused with a
 logged error (it means the database has stalled for a long while).
+
+Items given to ``submit_batched`` while the same handler's batch is still the last job
+waiting join that batch: a burst of notifications that piled up behind a slow job is
+handled by one call (one transaction), still in order with every other job.
 """
 
 from __future__ import annotations
@@ -19,8 +23,25 @@ __all__ = ["OrderedJobs"]
 _log = logging.getLogger("codexkit.server")
 T = TypeVar("T")
 Job = Callable[[], Awaitable[Any]]
+BatchHandler = Callable[[str, list[Any]], Awaitable[Any]]
 DEFAULT_BACKLOG = 100_000
 DEFAULT_WAIT = 120.0
+MAX_BATCH = 500  # items per batch: one transaction stays short
+
+
+class _Batch:
+    """A job that hands the items given to it, in order, to ``handler`` at once."""
+
+    def __init__(self, key: str, handler: BatchHandler, item: Any) -> None:
+        self.key = key
+        self.handler = handler
+        self.items = [item]
+
+    def joins(self, handler: BatchHandler) -> bool:
+        return self.handler == handler and len(self.items) < MAX_BATCH
+
+    async def __call__(self) -> None:
+        await self.handler(self.key, self.items)
 
 
 class OrderedJobs:
@@ -39,6 +60,17 @@ class OrderedJobs:
         if key not in self._tasks:
             self._tasks[key] = asyncio.get_running_loop().create_task(self._drain(key))
         return True
+
+    def submit_batched(self, key: str, handler: BatchHandler, item: Any) -> bool:
+        """Have ``handler(key, items)`` get ``item`` after the jobs of ``key`` given
+        before it, together with the items given after it until another job is."""
+        queue = self._queues.get(key)
+        if queue:
+            last = queue[-1]
+            if isinstance(last, _Batch) and last.joins(handler):
+                last.items.append(item)
+                return True
+        return self.submit(key, _Batch(key, handler, item))
 
     async def call(
         self, key: str, job: Callable[[], Awaitable[T]], *, timeout: float = DEFAULT_WAIT

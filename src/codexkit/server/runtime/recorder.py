@@ -1,9 +1,11 @@
 """The app-server's notifications, recorded and published in order per session.
 
-Each notification of a thread becomes a job of that thread (see ``OrderedJobs``): first
-the store learns what it says (a turn started or ended, an item of the transcript), then
-its frames go out. So a client that sees a frame and reads the session finds what the
-frame announced, and a turn's completed status is stored only after its reply.
+Each notification of a thread goes to that thread's ordered jobs (see ``OrderedJobs``):
+first the store learns what it says (a turn started or ended, an item of the
+transcript), then its frames go out. So a client that sees a frame and reads the session
+finds what the frame announced, and a turn's completed status is stored only after its
+reply. Notifications that arrive while the session's previous ones are being written
+are written together, in one transaction, and then published in their order.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from ..store import Store
 from ..store.models import TranscriptEntry
+from ..store.writes import Writes
 from .hub import EventHub
 from .ordered import OrderedJobs
 from .signals import BROADCAST, DERIVED, context_of, envelope
@@ -24,6 +27,7 @@ __all__ = ["Recorder", "SessionDirectory"]
 
 _log = logging.getLogger("codexkit.server")
 Json = dict[str, Any]
+_Item = tuple[str, Json, float]  # a notification: method, params, when it was read
 
 # How a finished turn's unfinished entries end, by the turn's status.
 _ENTRY_END = {"completed": "complete", "interrupted": "canceled", "failed": "error"}
@@ -60,11 +64,11 @@ class SessionDirectory:
         self._cache[session_id] = meta
         return meta
 
-    async def materialized(self, session_id: str) -> None:
+    async def materialized(self, writes: Writes, session_id: str) -> None:
         """Record that the session's thread had a turn (codex has stored it), once."""
         meta = await self.meta(session_id)
         if meta is not None and not meta["materialized"]:
-            await self._store.sessions.update(session_id, materialized=True)
+            await writes.update_session(session_id, materialized=True)
             meta["materialized"] = True
 
     def forget(self, session_id: str) -> None:
@@ -86,22 +90,45 @@ class Recorder:
         # client can tell how long recording and fan-out took.
         received = time.time()
         thread_id, _ = context_of(params)
+        item = (method, params, received)
         if thread_id is None or method in BROADCAST:
-            self._jobs.submit("", lambda: self._publish(method, params, None, (), received))
+            self._jobs.submit_batched("", self._publish_batch, item)
             return
-        self._jobs.submit(thread_id, lambda: self._record(thread_id, method, params, received))
+        self._jobs.submit_batched(thread_id, self._record_batch, item)
 
-    async def _record(self, thread_id: str, method: str, params: Json, received: float) -> None:
-        session = await self.directory.meta(thread_id)
-        entries: list[TranscriptEntry] = []
-        if session is not None:
+    async def _publish_batch(self, key: str, items: list[_Item]) -> None:
+        for method, params, received in items:
+            self._publish(method, params, None, (), received)
+
+    async def _record_batch(self, thread_id: str, items: list[_Item]) -> None:
+        written: list[list[TranscriptEntry]] = [[] for _ in items]
+        if await self.directory.meta(thread_id) is not None:
+            written = await self._store_batch(thread_id, items)
+        session = await self.directory.meta(thread_id)  # as stored (a new title, ...)
+        for (method, params, received), entries in zip(items, written, strict=True):
+            self._publish(method, params, session, entries, received)
+
+    async def _store_batch(self, thread_id: str, items: list[_Item]) -> list[list[TranscriptEntry]]:
+        """What the notifications say, in one transaction. If that fails, one at a time:
+        a notification the store refuses costs only its own record."""
+        try:
+            async with self._store.writes() as writes:
+                return [await self._store_effects(writes, thread_id, m, p) for m, p, _ in items]
+        except Exception:
+            if len(items) == 1:
+                _log.exception("recording %s of session %s failed", items[0][0], thread_id)
+                return [[]]
+        written: list[list[TranscriptEntry]] = []
+        for method, params, _ in items:
             try:
-                entries = await self._store_effects(thread_id, method, params)
+                async with self._store.writes() as writes:
+                    written.append(await self._store_effects(writes, thread_id, method, params))
             except Exception:
                 _log.exception("recording %s of session %s failed", method, thread_id)
-        await self._publish(method, params, session, entries, received)
+                written.append([])
+        return written
 
-    async def _publish(
+    def _publish(
         self,
         method: str,
         params: Json,
@@ -127,13 +154,12 @@ class Recorder:
     # -- what the store learns -----------------------------------------------------------
 
     async def _store_effects(
-        self, thread_id: str, method: str, params: Json
+        self, writes: Writes, thread_id: str, method: str, params: Json
     ) -> list[TranscriptEntry]:
-        store = self._store
         _, turn_id = context_of(params)
         if method == "turn/started" and turn_id:
-            await store.turns.start(thread_id, turn_id)
-            await self.directory.materialized(thread_id)
+            await writes.start_turn(thread_id, turn_id)
+            await self.directory.materialized(writes, thread_id)
             return []
         if method in ("item/started", "item/completed") and turn_id:
             item = params.get("item")
@@ -141,20 +167,21 @@ class Recorder:
             if isinstance(item, dict) and not (
                 method == "item/started" and item.get("type") == "userMessage"
             ):
-                entry = await self._put_item(thread_id, turn_id, item, method == "item/completed")
+                done = method == "item/completed"
+                entry = await self._put_item(writes, thread_id, turn_id, item, done)
                 return [entry] if entry is not None else []
             return []
         if method == "turn/completed" and turn_id:
-            return await self._end_turn(thread_id, turn_id, params)
+            return await self._end_turn(writes, thread_id, turn_id, params)
         if method == "thread/name/updated":
             name = params.get("threadName") or params.get("name")
             if isinstance(name, str):
-                await store.sessions.update(thread_id, title=name)
+                await writes.update_session(thread_id, title=name)
                 self.directory.forget(thread_id)
         return []
 
     async def _put_item(
-        self, thread_id: str, turn_id: str, item: Json, done: bool
+        self, writes: Writes, thread_id: str, turn_id: str, item: Json, done: bool
     ) -> TranscriptEntry | None:
         role, content, details = _entry_of(item)
         if role is None:
@@ -169,33 +196,37 @@ class Recorder:
             "status": "complete" if done or role == "user" else "streaming",
         }
         fields["completed_at" if done else "started_at"] = now
-        return await self._store.transcript.put(thread_id, str(item.get("id")), **fields)
+        return await writes.put_entry(thread_id, str(item.get("id")), **fields)
 
-    async def _end_turn(self, thread_id: str, turn_id: str, params: Json) -> list[TranscriptEntry]:
+    async def _end_turn(
+        self, writes: Writes, thread_id: str, turn_id: str, params: Json
+    ) -> list[TranscriptEntry]:
         """The turn's unfinished entries end, an error is written down, and only then
         the turn's status: a reader never sees the status before the reply."""
         raw_turn = params.get("turn")
         turn: Json = raw_turn if isinstance(raw_turn, dict) else {}
         status = str(turn.get("status") or "completed")
         error = turn.get("error") if isinstance(turn.get("error"), dict) else None
-        store = self._store
         ended = _ENTRY_END.get(status, "error")
-        written = list(await store.transcript.end_streaming(thread_id, turn_id, ended))
+        written = list(await writes.end_streaming(thread_id, turn_id, ended))
         if error is not None:
-            written.append(await self.note(thread_id, turn_id, str(error.get("message", ""))))
+            message = str(error.get("message", ""))
+            written.append(await self.note(writes, thread_id, turn_id, message))
         now = time.time()
-        this = await store.turns.put(thread_id, turn_id, status, completed_at=now, error=error)
+        this = await writes.put_turn(thread_id, turn_id, status, completed_at=now, error=error)
         # A turn that started inside this one (an inline review's own turn) is never
         # reported finished: it ends with its outer turn. Earlier turns are left alone.
-        for other in await store.turns.unfinished(thread_id):
+        for other in await writes.unfinished_turns(thread_id):
             if other.started_at > this.started_at:
-                await store.turns.put(thread_id, other.id, status, completed_at=now)
+                await writes.put_turn(thread_id, other.id, status, completed_at=now)
         return written
 
-    async def note(self, thread_id: str, turn_id: str, message: str) -> TranscriptEntry:
+    async def note(
+        self, writes: Writes, thread_id: str, turn_id: str, message: str
+    ) -> TranscriptEntry:
         """A system entry in the transcript (why a turn failed, what the server did)."""
         now = time.time()
-        return await self._store.transcript.put(
+        return await writes.put_entry(
             thread_id,
             f"error:{turn_id}:{int(now * 1000)}",
             turn_id=turn_id,

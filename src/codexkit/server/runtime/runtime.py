@@ -158,10 +158,11 @@ class Runtime:
             await self._fail_turn(turn.session_id, turn.id, turn_reason)
 
     async def _fail_turn(self, session_id: str, turn_id: str, reason: str) -> list[Json]:
-        entry = await self.recorder.note(session_id, turn_id, reason)
-        await self.store.turns.put(
-            session_id, turn_id, "failed", completed_at=time.time(), error={"message": reason}
-        )
+        async with self.store.writes() as writes:
+            entry = await self.recorder.note(writes, session_id, turn_id, reason)
+            await writes.put_turn(
+                session_id, turn_id, "failed", completed_at=time.time(), error={"message": reason}
+            )
         return [transcript_view(entry)]
 
     async def _app_server_exited(

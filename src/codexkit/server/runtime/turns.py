@@ -103,10 +103,14 @@ class Turns:
         store = self._parts.store
 
         async def record() -> None:
-            await store.turns.start(row.id, turn_id)
-            await self._parts.recorder.directory.materialized(row.id)
+            async with store.writes() as writes:
+                await writes.start_turn(row.id, turn_id)
+                await self._parts.recorder.directory.materialized(writes, row.id)
 
-        await self._parts.jobs.call(row.id, record)
+        # In the session's order, not awaited: every read of the session and every
+        # check for a running turn waits for the session's jobs first, so nothing can
+        # see the session without this turn; the answer need not wait for the write.
+        self._parts.jobs.submit(row.id, record)
         answer: Json = {"status": "accepted", "sessionId": row.id, "turnId": turn_id}
         if isinstance(result, dict) and result.get("reviewThreadId"):
             answer["reviewThreadId"] = result["reviewThreadId"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .engine import make_engine, migrate
 from .models import Defaults, Project, ServerRequestRow, SessionRow, TranscriptEntry, TurnRow
+from .writes import Writes, writes
 
 __all__ = [
     "DefaultsRepo",
@@ -35,8 +37,12 @@ Maker = async_sessionmaker[AsyncSession]
 
 
 class _Repo:
-    def __init__(self, maker: Maker) -> None:
+    def __init__(self, maker: Maker, engine: AsyncEngine) -> None:
         self._maker = maker
+        self._engine = engine
+
+    def _writes(self) -> AbstractAsyncContextManager[Writes]:
+        return writes(self._engine)
 
 
 class SessionRepo(_Repo):
@@ -87,8 +93,8 @@ class DefaultsRepo(_Repo):
     message and written only through this repository, so it is kept in memory (one
     server per database)."""
 
-    def __init__(self, maker: Maker) -> None:
-        super().__init__(maker)
+    def __init__(self, maker: Maker, engine: AsyncEngine) -> None:
+        super().__init__(maker, engine)
         self._row: Defaults | None = None
 
     async def get(self) -> Defaults:
@@ -173,29 +179,15 @@ class TurnRepo(_Repo):
         error: Json | None = None,
     ) -> TurnRow:
         """Record a turn's status (the first sighting sets ``started_at``)."""
-        async with self._maker.begin() as db:
-            row = await db.get(TurnRow, (session_id, turn_id), with_for_update=True)
-            if row is None:
-                row = TurnRow(session_id=session_id, id=turn_id, started_at=time.time())
-                db.add(row)
-            row.status = status
-            if completed_at is not None:
-                row.completed_at = completed_at
-            if error is not None:
-                row.error = error
-        return row
+        async with self._writes() as writes:
+            return await writes.put_turn(
+                session_id, turn_id, status, completed_at=completed_at, error=error
+            )
 
-    async def start(self, session_id: str, turn_id: str) -> TurnRow:
-        """Record a turn as running unless it is known already (its end may have been
-        recorded first: a finished turn never reads as running again)."""
-        async with self._maker.begin() as db:
-            row = await db.get(TurnRow, (session_id, turn_id))
-            if row is None:
-                row = TurnRow(
-                    session_id=session_id, id=turn_id, status="inProgress", started_at=time.time()
-                )
-                db.add(row)
-        return row
+    async def start(self, session_id: str, turn_id: str) -> None:
+        """Record a turn as running unless it is known already."""
+        async with self._writes() as writes:
+            await writes.start_turn(session_id, turn_id)
 
     async def get(self, session_id: str, turn_id: str) -> TurnRow | None:
         async with self._maker() as db:
@@ -221,29 +213,16 @@ class TurnRepo(_Repo):
     async def unfinished(self, session_id: str | None = None) -> Sequence[TurnRow]:
         """Turns recorded as running (of one session, or what a crash or a restart left
         behind in all of them), oldest first."""
-        query = select(TurnRow).where(TurnRow.status == "inProgress")
-        if session_id is not None:
-            query = query.where(TurnRow.session_id == session_id)
-        async with self._maker() as db:
-            return (await db.scalars(query.order_by(TurnRow.started_at))).all()
+        async with self._writes() as writes:
+            return await writes.unfinished_turns(session_id)
 
 
 class TranscriptRepo(_Repo):
     async def put(self, session_id: str, message_id: str, **fields: Any) -> TranscriptEntry:
         """Insert the entry or update the one with the same ``message_id`` in place
         (it keeps its position)."""
-        async with self._maker.begin() as db:
-            query = select(TranscriptEntry).where(
-                TranscriptEntry.session_id == session_id,
-                TranscriptEntry.message_id == message_id,
-            )
-            row = (await db.scalars(query.with_for_update())).first()
-            if row is None:
-                row = TranscriptEntry(session_id=session_id, message_id=message_id)
-                db.add(row)
-            for name, value in fields.items():
-                setattr(row, name, value)
-        return row
+        async with self._writes() as writes:
+            return await writes.put_entry(session_id, message_id, **fields)
 
     async def list(self, session_id: str) -> Sequence[TranscriptEntry]:
         query = (
@@ -253,21 +232,6 @@ class TranscriptRepo(_Repo):
         )
         async with self._maker() as db:
             return (await db.scalars(query)).all()
-
-    async def end_streaming(
-        self, session_id: str, turn_id: str, status: str
-    ) -> Sequence[TranscriptEntry]:
-        """Give the turn's entries still streaming their final ``status``; those entries."""
-        async with self._maker.begin() as db:
-            query = select(TranscriptEntry).where(
-                TranscriptEntry.session_id == session_id,
-                TranscriptEntry.turn_id == turn_id,
-                TranscriptEntry.status == "streaming",
-            )
-            rows = (await db.scalars(query)).all()
-            for row in rows:
-                row.status = status
-        return rows
 
     async def drop_turns(self, session_id: str, turn_ids: Sequence[str]) -> None:
         """Forget the entries of turns rolled back."""
@@ -367,12 +331,17 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         maker = async_sessionmaker(engine, expire_on_commit=False)
-        self.sessions = SessionRepo(maker)
-        self.defaults = DefaultsRepo(maker)
-        self.projects = ProjectRepo(maker)
-        self.turns = TurnRepo(maker)
-        self.transcript = TranscriptRepo(maker)
-        self.requests = RequestRepo(maker)
+        self.sessions = SessionRepo(maker, engine)
+        self.defaults = DefaultsRepo(maker, engine)
+        self.projects = ProjectRepo(maker, engine)
+        self.turns = TurnRepo(maker, engine)
+        self.transcript = TranscriptRepo(maker, engine)
+        self.requests = RequestRepo(maker, engine)
+
+    def writes(self) -> AbstractAsyncContextManager[Writes]:
+        """Turn, transcript and session writes in one transaction (committed on a
+        clean exit, rolled back on an error)."""
+        return writes(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
