@@ -1,13 +1,17 @@
-"""The event hub: filters, bounded subscribers, and replay after a reconnect."""
+"""The event hub: filters, bounded subscribers, and replay after a reconnect; a
+session's ordered jobs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import pytest
 
 from codexkit.server.runtime import EventHub, Frame, Subscription
 from codexkit.server.runtime.naming import notification_type, request_type
+from codexkit.server.runtime.ordered import MAX_BATCH, OrderedJobs
 
 
 def test_method_names_become_the_contracts_event_types() -> None:
@@ -122,3 +126,55 @@ def test_a_frame_over_a_mebibyte_goes_out_without_its_params() -> None:
     assert sent["seq"] == big.seq
     small = hub.publish("x", "t1", {"params": {"a": 1}})
     assert json.loads(small.text())["payload"] == {"params": {"a": 1}}
+
+
+# -- a session's jobs -------------------------------------------------------------------
+
+
+async def test_notifications_that_pile_up_are_handled_in_batches_in_order() -> None:
+    """Items given while the session's previous job runs are handed over together, and a
+    job given between them splits the batch: everything stays in arrival order."""
+    jobs = OrderedJobs()
+    release = asyncio.Event()
+    seen: list[Any] = []
+
+    async def slow() -> None:
+        await release.wait()
+        seen.append("slow")
+
+    async def handle(key: str, items: list[Any]) -> None:
+        seen.append((key, list(items)))
+
+    async def other() -> None:
+        seen.append("other")
+
+    jobs.submit("s", slow)
+    for item in (1, 2, 3):
+        jobs.submit_batched("s", handle, item)
+    jobs.submit("s", other)
+    jobs.submit_batched("s", handle, 4)
+    jobs.submit_batched("t", handle, 9)  # another session does not wait for this one
+    await asyncio.wait_for(jobs.settled("t"), 5)
+    assert seen == [("t", [9])]
+    release.set()
+    await asyncio.wait_for(jobs.settled("s"), 5)
+    assert seen == [("t", [9]), "slow", ("s", [1, 2, 3]), "other", ("s", [4])]
+
+
+async def test_a_batch_is_bounded() -> None:
+    jobs = OrderedJobs()
+    release = asyncio.Event()
+    sizes: list[int] = []
+
+    async def hold() -> None:
+        await release.wait()
+
+    async def handle(key: str, items: list[Any]) -> None:
+        sizes.append(len(items))
+
+    jobs.submit("s", hold)
+    for item in range(MAX_BATCH + 1):
+        jobs.submit_batched("s", handle, item)
+    release.set()
+    await asyncio.wait_for(jobs.settled("s"), 5)
+    assert sizes == [MAX_BATCH, 1]
