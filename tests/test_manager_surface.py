@@ -222,7 +222,7 @@ async def test_async_executor_and_query_booleans_on_the_wire() -> None:
     assert sent[1].query == {"scope": "session"}
 
 
-def test_plugins_set_up_the_client_and_remote_skills_keeps_its_place() -> None:
+def test_plugins_set_up_the_client() -> None:
     class Tracing:
         def setup(self, client: Any) -> None:
             client.use_middleware(self)
@@ -239,8 +239,6 @@ def test_plugins_set_up_the_client_and_remote_skills_keeps_its_place() -> None:
         cm.models.list()
         assert plugin.seen == ["listModels"]
         assert labelled == [cm]
-        with pytest.raises(NotImplementedError):
-            cm.remote_skills.lifecycle()
 
 
 def test_every_typed_operation_reaches_its_path() -> None:
