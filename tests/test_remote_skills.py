@@ -31,6 +31,7 @@ from codexkit.testing import RecordedRequest, ScriptedModel, text, tool_call
 pytestmark = pytest.mark.real
 
 WORKER = Path(__file__).parent / "support" / "skill_worker.py"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -252,6 +253,53 @@ async def test_async_handlers_explicit_fields_and_two_sessions_at_once(
         offered(r, "forecast") for r in model.requests if r.last_user_text == "WEATHER in Oslo?"
     )
     assert forecast["description"] == "The forecast of a city."
+
+
+def test_the_team_of_agents_example_hands_work_through_one_board(
+    model: ScriptedModel, server: ServeProcess, tmp_path: Path
+) -> None:
+    def turn(role: str, *steps: Any) -> None:
+        for step in steps:
+            model.add(step, match=role)
+
+    turn(
+        "PLANNER:",
+        tool_call("add_task", {"title": "parse the arguments"}),
+        tool_call("add_task", {"title": "store the todos"}),
+        text("filed two tasks"),
+    )
+    for number, work in ((1, "def parse(argv): ..."), (2, "def store(todo): ...")):
+        turn(
+            "CODER:",
+            tool_call("next_task", {}),
+            tool_call("submit", {"task_id": number, "work": work}),
+            text(f"handed in task {number}"),
+        )
+        turn(
+            "REVIEWER:",
+            tool_call("pending_review", {}),
+            tool_call("review", {"task_id": number, "approved": True, "notes": "fine"}),
+            text(f"approved task {number}"),
+        )
+    first = len(model.requests)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "team_of_agents.py"), "a todo app"],
+        cwd=tmp_path,
+        env=server.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "2 tasks, 2 done",
+        "- [done] 1. parse the arguments: fine",
+        "- [done] 2. store the todos: fine",
+    ]
+    assert model.pending == []
+    # The reviewer read the coder's work from the board through its skill.
+    reviews = [r for r in model.requests[first:] if (r.last_user_text or "").startswith("REV")]
+    assert any("def store(todo)" in out for r in reviews for out in outputs(r).values())
 
 
 def _worker(session_id: str, name: str, server: ServeProcess) -> subprocess.Popen[str]:
