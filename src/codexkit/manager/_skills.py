@@ -29,10 +29,18 @@ from typing import Any, TypeVar, overload
 
 from websockets.exceptions import WebSocketException
 
-from ..tools import ArgumentsError, Tool, ToolResult
+from ..tools import Tool, ToolResult
 from ._bridge import Bridge
 from ._domains import ToolCallsApi
 from ._sessions import SessionsApi
+from ._skill_calls import (
+    DEFAULT_HANDLER_TIMEOUT,
+    RemoteSkillError,
+    Skill,
+    SkillDispatch,
+    SkillRunResult,
+    check_timeout,
+)
 from ._socket import StreamConnection, StreamEvent
 from ._wait import TERMINAL_TURN_STATUSES, TurnEvents, reply_in, turn_status_in
 from .errors import ManagerError
@@ -50,7 +58,6 @@ __all__ = [
 log = logging.getLogger("codexkit.manager")
 
 TOOL_CALL_FRAME = "app_server.request.item.tool.call"
-DEFAULT_HANDLER_TIMEOUT = 60.0
 POLL_SECONDS = 5.0  # how often a quiet socket is backed up by the REST list
 MAX_REMEMBERED = 10_000  # request ids a process remembers having taken (duplicates)
 MAX_DISPATCHES = 1_000  # dispatches kept on ``SessionSkills.dispatches``
@@ -58,63 +65,6 @@ MAX_IN_FLIGHT = 32  # handlers running at once for one session's skills
 
 Register = Callable[["SessionSkills"], Any]
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class RemoteSkillError(Exception):
-    """A remote-skill run ended without what it required (an assistant reply)."""
-
-
-@dataclass(frozen=True)
-class SkillDispatch:
-    """One tool call and how it was answered.
-
-    ``result`` is what the handler returned (``None`` when it failed); ``error`` the
-    text the model saw when it failed (it raised, ran past its timeout, got arguments
-    its signature refused, or named no registered skill); ``duration`` the handler's
-    seconds. ``answered`` is false when the server had the call answered already (by
-    another worker, or expired): this answer did not reach the agent."""
-
-    request_id: str
-    tool: str
-    arguments: Any
-    result: Any
-    error: str | None
-    duration: float
-    answered: bool
-    turn_id: str | None
-    call_id: str | None
-    output: ToolResult
-
-    @property
-    def success(self) -> bool:
-        return self.error is None
-
-
-@dataclass(frozen=True)
-class SkillRunResult:
-    """What ``send_and_handle`` saw: the turn's end, its reply and the calls served."""
-
-    session_id: str
-    turn_id: str
-    status: str
-    assistant_reply: str | None
-    dispatches: list[SkillDispatch]
-
-
-@dataclass
-class _Skill:
-    tool: Tool[..., Any]
-    input_schema: dict[str, Any] | None
-    timeout: float | None
-
-    def spec(self) -> dict[str, Any]:
-        """The contract's ``dynamicTools`` entry (its description may not be empty)."""
-        schema = self.tool.input_schema if self.input_schema is None else self.input_schema
-        return {
-            "name": self.tool.name,
-            "description": self.tool.description or f"The {self.tool.name} skill.",
-            "inputSchema": dict(schema),
-        }
 
 
 def _passthrough(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -135,13 +85,13 @@ class SessionSkills:
         *,
         handler_timeout_seconds: float | None = DEFAULT_HANDLER_TIMEOUT,
     ) -> None:
-        _check_timeout(handler_timeout_seconds)
+        check_timeout(handler_timeout_seconds)
         self._bridge = bridge
         self._async = _async_domains(bridge)
         self.session_id = session_id
         self.handler_timeout_seconds = handler_timeout_seconds
         self.dispatches: deque[SkillDispatch] = deque(maxlen=MAX_DISPATCHES)
-        self._skills: dict[str, _Skill] = {}
+        self._skills: dict[str, Skill] = {}
         self._taken: OrderedDict[str, None] = OrderedDict()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._stop: asyncio.Event | None = None
@@ -204,11 +154,11 @@ class SessionSkills:
         """Register ``handler`` (sync or async, or a ``Tool``); ``ValueError`` if its
         name is taken or invalid. Registered after the session started, a skill reaches
         the agent only if codex takes tools then (see docs/remote-skills.md)."""
-        _check_timeout(timeout_seconds)
+        check_timeout(timeout_seconds)
         tool = Tool(handler, name=name, description=description)
         if tool.name in self._skills:
             raise ValueError(f"a skill named {tool.name!r} is already registered")
-        self._skills[tool.name] = _Skill(tool, input_schema, timeout_seconds)
+        self._skills[tool.name] = Skill(tool, input_schema, timeout_seconds)
         return tool
 
     def unregister(self, name: str) -> None:
@@ -496,28 +446,11 @@ class SessionSkills:
         return dispatch
 
     async def _run(self, name: str, arguments: Any) -> tuple[Any, ToolResult]:
-        """The handler's value and what the model is sent; never raises but for
-        cancellation."""
         skill = self._skills.get(name)
         if skill is None:
             available = ", ".join(self._skills) or "none"
             return None, ToolResult.error(f"Unknown skill {name!r}. Available: {available}.")
-        timeout = skill.timeout if skill.timeout is not None else self.handler_timeout_seconds
-        task = asyncio.ensure_future(skill.tool.run(arguments))
-        finished, _ = await asyncio.wait({task}, timeout=timeout)
-        if not finished:
-            # A sync handler's thread cannot be stopped: it finishes unheard.
-            task.cancel()
-            log.warning("remote skill %s ran past its timeout of %s s", name, timeout)
-            return None, ToolResult.error(f"skill {name!r} did not finish within {timeout:g} s")
-        try:
-            value = task.result()
-            return value, ToolResult.from_value(value)
-        except ArgumentsError as exc:
-            return None, ToolResult.error(str(exc))
-        except Exception as exc:
-            log.warning("remote skill %s failed", name, exc_info=exc)
-            return None, ToolResult.from_exception(exc)
+        return await skill.call(arguments, self.handler_timeout_seconds)
 
     async def _answer(self, request_id: str, output: ToolResult) -> bool:
         """Post the answer; whether it was this one that reached the agent (404 and
@@ -708,11 +641,6 @@ def _event_or_none(step: asyncio.Future[StreamEvent]) -> StreamEvent | None:
     except ManagerError as error:
         log.warning("remote skills: the websocket was refused (%s); polling the list", error)
     return None
-
-
-def _check_timeout(seconds: float | None) -> None:
-    if seconds is not None and (isinstance(seconds, bool) or not seconds > 0):
-        raise ValueError(f"a handler timeout must be a positive number of seconds, not {seconds!r}")
 
 
 def _text(value: Any) -> str | None:
