@@ -530,9 +530,7 @@ class RemoteSkillsApi:
     def _need(self, *, sync: bool) -> None:
         if self._bridge.sync != sync:
             raise TypeError(
-                "use `with` on the sync client and `async with` on the async one"
-                if sync
-                else "use `async with` on the async client and `with` on the sync one"
+                "lifecycle(): `with` goes with CodexManager, `async with` with AsyncCodexManager"
             )
 
     def session(
