@@ -43,7 +43,7 @@ from ._skill_calls import (
 )
 from ._socket import StreamConnection, StreamEvent
 from ._wait import TERMINAL_TURN_STATUSES, TurnEvents, reply_in, turn_status_in
-from .errors import ManagerError
+from .errors import ManagerError, ServerError, TransportError
 
 __all__ = [
     "RemoteSkillError",
@@ -237,7 +237,11 @@ class SessionSkills:
                     turn.ended.clear()
                     await check()
 
-            await self._serve(connection, finished, on_event, check, deadline, served.append)
+            def record(dispatch: SkillDispatch) -> None:
+                served.append(dispatch)
+                self.dispatches.append(dispatch)
+
+            await self._serve(connection, finished, on_event, check, deadline, record)
         finally:
             if connection is not None:
                 await connection.aclose()
@@ -346,10 +350,10 @@ class SessionSkills:
                     if event.type == TOOL_CALL_FRAME:
                         self._signalled(event, start)
                     elif event.type == "replay":  # events were lost: ask the list
-                        await self._drain(start)
+                        await self._drain(start, quietly=True)
                     await on_event(event)
                 elif not finished:
-                    await self._drain(start)
+                    await self._drain(start, quietly=True)
                     await on_quiet()
         finally:
             ended.cancel()
@@ -372,8 +376,19 @@ class SessionSkills:
             return
         start(request_id, params)
 
-    async def _drain(self, start: Callable[[str, dict[str, Any]], None]) -> None:
-        listed = await self._async.sessions.tool_calls(session_id=self._session())
+    async def _drain(
+        self, start: Callable[[str, dict[str, Any]], None], *, quietly: bool = False
+    ) -> None:
+        """Start the calls the REST list shows pending. ``quietly``: a list that cannot
+        be read now (the server restarting, say) is logged, not raised: the socket or
+        the next poll will bring the calls. A deleted session (``GoneError``) raises."""
+        try:
+            listed = await self._async.sessions.tool_calls(session_id=self._session())
+        except (TransportError, ServerError) as error:
+            if not quietly:
+                raise
+            log.warning("remote skills: the tool-call list could not be read (%s)", error)
+            return
         for record in listed.get("data") or [] if isinstance(listed, dict) else []:
             if isinstance(record, dict) and isinstance(record.get("requestId"), str):
                 start(record["requestId"], record)
