@@ -211,6 +211,31 @@ async def test_a_duplicate_delivery_is_answered_once_and_a_late_answer_is_idempo
         await cm.sessions.delete(session_id=session_id)
 
 
+def test_a_call_made_while_nobody_served_is_taken_from_the_list_by_a_sync_worker(
+    model: ScriptedModel, tmp_path: Path
+) -> None:
+    model.extend([tool_call("stamp", {"text": "queued"}, call_id="c-q"), text("stamped late")])
+    with (
+        CodexManager() as cm,
+        cm.remote_skills.lifecycle(register=_stamp_skill, cwd=str(tmp_path)) as run,
+    ):
+        turn_id = run.skills.send("nobody serves yet")["turnId"]
+        _wait_pending(cm, run.session_id)
+        worker = threading.Thread(target=run.skills.serve_forever, daemon=True)
+        worker.start()
+        run.skills.wait_serving()
+        deadline = time.monotonic() + 30
+        while cm.wait.turn_status(session_id=run.session_id, turn_id=turn_id) != "completed":
+            assert time.monotonic() < deadline, "the queued call was never served"
+            time.sleep(0.05)
+        run.skills.stop()
+        worker.join(30)
+        assert not worker.is_alive()
+        [dispatch] = run.skills.dispatches
+    assert (dispatch.result, dispatch.answered) == ("queued", True)
+    assert outputs(model.requests[-1]) == {"c-q": "queued"}
+
+
 async def test_async_handlers_explicit_fields_and_two_sessions_at_once(
     model: ScriptedModel, tmp_path: Path
 ) -> None:

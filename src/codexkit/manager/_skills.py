@@ -267,6 +267,10 @@ class SessionSkills:
         if self._stop_requested:
             stop.set()
         connection = StreamConnection(self._bridge.core, self._session(), connected=self._serving)
+        # Subscribed before the first read of the list, so no call falls in between; a
+        # refused connect is tried again by the frames' loop.
+        with contextlib.suppress(OSError, WebSocketException, asyncio.TimeoutError, ServerError):
+            await connection.open()
         try:
 
             async def nothing(_: StreamEvent | None = None) -> None:
