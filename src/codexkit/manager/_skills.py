@@ -152,8 +152,9 @@ class SessionSkills:
         timeout_seconds: float | None = None,
     ) -> Tool[..., Any]:
         """Register ``handler`` (sync or async, or a ``Tool``); ``ValueError`` if its
-        name is taken or invalid. Registered after the session started, a skill reaches
-        the agent only if codex takes tools then (see docs/remote-skills.md)."""
+        name is taken or invalid. Register before the session is created: codex fixes a
+        thread's tools when it starts, so a skill added later is not offered to its
+        agent."""
         check_timeout(timeout_seconds)
         tool = Tool(handler, name=name, description=description)
         if tool.name in self._skills:
