@@ -498,11 +498,18 @@ class SkillLifecycle:
     the skills, deleted on exit unless ``keep_session``."""
 
     def __init__(
-        self, api: RemoteSkillsApi, register: Register | None, keep: bool, options: Any
+        self,
+        api: RemoteSkillsApi,
+        register: Register | None,
+        *,
+        keep: bool,
+        handler_timeout: float | None,
+        options: dict[str, Any],
     ) -> None:
         self._api = api
         self._register = register
         self._keep = keep
+        self._handler_timeout = handler_timeout
         self._options = options
         self._run: SkillSession | None = None
 
@@ -512,10 +519,7 @@ class SkillLifecycle:
         return self._run
 
     def _prepare(self) -> tuple[SessionSkills, Any]:
-        options = dict(self._options)
-        timeout = options.pop("handler_timeout_seconds", DEFAULT_HANDLER_TIMEOUT)
-        self._options = options
-        return self._api._registered(self._register, None, timeout)
+        return self._api._registered(self._register, None, self._handler_timeout)
 
     async def _exit(self) -> None:
         run, self._run = self._run, None
@@ -630,12 +634,20 @@ class RemoteSkillsApi:
         *,
         register: Register | None = None,
         keep_session: bool = False,
+        handler_timeout_seconds: float | None = DEFAULT_HANDLER_TIMEOUT,
         **create: Any,
     ) -> SkillLifecycle:
         """A session with the skills for the length of a ``with`` block (``async with``
         on the async client); deleted on exit unless ``keep_session``. ``create``: as
         :meth:`create_session` takes them."""
-        return SkillLifecycle(self, register, keep_session, create)
+        check_timeout(handler_timeout_seconds)
+        return SkillLifecycle(
+            self,
+            register,
+            keep=keep_session,
+            handler_timeout=handler_timeout_seconds,
+            options=create,
+        )
 
 
 @dataclass(frozen=True)
