@@ -4,6 +4,7 @@ real server cannot exercise on demand (a 503 to retry, a malformed error body)."
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import re
@@ -23,6 +24,7 @@ from codexkit.manager import (
     ManagerResponse,
     RetryPolicy,
     ServerError,
+    SessionSkills,
 )
 
 DOMAINS = [
@@ -222,7 +224,7 @@ async def test_async_executor_and_query_booleans_on_the_wire() -> None:
     assert sent[1].query == {"scope": "session"}
 
 
-def test_plugins_set_up_the_client_and_remote_skills_keeps_its_place() -> None:
+def test_plugins_set_up_the_client() -> None:
     class Tracing:
         def setup(self, client: Any) -> None:
             client.use_middleware(self)
@@ -239,8 +241,6 @@ def test_plugins_set_up_the_client_and_remote_skills_keeps_its_place() -> None:
         cm.models.list()
         assert plugin.seen == ["listModels"]
         assert labelled == [cm]
-        with pytest.raises(NotImplementedError):
-            cm.remote_skills.lifecycle()
 
 
 def test_every_typed_operation_reaches_its_path() -> None:
@@ -256,3 +256,45 @@ def test_every_typed_operation_reaches_its_path() -> None:
         assert request.url == "http://h" + expected
         assert request.method == OPERATIONS[request.operation].method
     assert {r.operation for r in recorder.sent} == set(OPERATIONS) - {"connectEventStream"}
+
+
+def test_remote_skills_send_their_tools_in_the_contracts_shape_and_refuse_bad_input() -> None:
+    created = ManagerResponse(200, {"session": {"sessionId": "s1"}})
+    recorder = Recorder(created, ManagerResponse(202, {"status": "accepted", "turnId": "t1"}))
+
+    def register(skills: SessionSkills) -> None:
+        @skills.skill(timeout_seconds=5)
+        def greet(name: str, polite: bool = True) -> str:
+            return f"hello {name}"
+
+        with pytest.raises(ValueError, match="already registered"):
+            skills.register(greet)
+        with pytest.raises(ValueError, match="positive number"):
+            skills.skill(timeout_seconds=0)(lambda: None)
+
+    with CodexManager("http://h", request_executor=recorder) as cm:
+        _, skills = cm.remote_skills.create_session(register=register, cwd="/w")
+        assert skills.session_id == "s1"
+        skills.send("hi")
+        [tool] = recorder.sent[0].json["dynamicTools"]
+        assert tool == {
+            "name": "greet",
+            "description": "The greet skill.",  # no docstring: the contract wants one
+            "inputSchema": tool["inputSchema"],
+        }
+        assert tool["inputSchema"]["required"] == ["name"]
+        assert recorder.sent[1].json["dynamicTools"] == [tool]  # with every message
+
+        async def late(skills: SessionSkills) -> None:
+            return None
+
+        with pytest.raises(TypeError, match="plain"):
+            cm.remote_skills.create_session(register=late)
+
+        async def enter_async() -> None:
+            async with cm.remote_skills.lifecycle(register=register):
+                pass
+
+        with pytest.raises(TypeError, match="`with` goes with CodexManager"):
+            asyncio.run(enter_async())
+    assert len(recorder.sent) == 2  # nothing sent for the refused ones

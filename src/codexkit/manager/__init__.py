@@ -27,6 +27,15 @@ from ._extend import (
     RetryPolicy,
 )
 from ._session_handle import SessionHandle, SettingsNamespace
+from ._skills import (
+    RemoteSkillError,
+    RemoteSkillsApi,
+    SessionSkills,
+    SkillDispatch,
+    SkillLifecycle,
+    SkillRunResult,
+    SkillSession,
+)
 from ._socket import AppServerSignal, Backoff, StreamConnection, StreamContext, StreamEvent
 from ._stream import EventStream, StreamRouter
 from ._typed import TYPED_OPERATIONS
@@ -60,12 +69,19 @@ __all__ = [
     "ManagerRequest",
     "ManagerResponse",
     "NotFoundError",
+    "RemoteSkillError",
+    "RemoteSkillsApi",
     "RequestContext",
     "RequestExecutor",
     "RetryPolicy",
     "ServerError",
     "SessionHandle",
+    "SessionSkills",
     "SettingsNamespace",
+    "SkillDispatch",
+    "SkillLifecycle",
+    "SkillRunResult",
+    "SkillSession",
     "StreamConnection",
     "StreamContext",
     "StreamEvent",

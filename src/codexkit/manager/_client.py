@@ -43,6 +43,7 @@ from ._extend import (
 )
 from ._session_handle import SessionHandle
 from ._sessions import SessionsApi
+from ._skills import RemoteSkillsApi
 from ._stream import EventStream, StreamRouter
 from ._typed import TypedApi
 from ._wait import WaitApi
@@ -50,16 +51,6 @@ from ._wait import WaitApi
 __all__ = ["AsyncCodexManager", "CodexManager"]
 
 Plugin = Callable[[Any], Any]
-
-
-class _NotYet:
-    """A domain whose place is kept for a later release (``remote_skills``)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attribute: str) -> Any:
-        raise NotImplementedError(f"cm.{self._name} is not in this release of codexkit.manager")
 
 
 class _Manager:
@@ -125,7 +116,7 @@ class _Manager:
         self.wait = WaitApi(bridge)
         self.stream = EventStream(core, run, sync=sync, router=stream_router)
         self.typed = TypedApi(bridge)
-        self.remote_skills: Any = _NotYet("remote_skills")
+        self.remote_skills = RemoteSkillsApi(bridge)
         self._bridge = bridge
         for plugin in plugins:
             # A plugin is an object with `setup(client)` or a plain callable.

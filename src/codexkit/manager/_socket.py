@@ -206,9 +206,13 @@ class StreamConnection:
                     yield event
             except (OSError, WebSocketException) as error:
                 log.info("stream: connection lost (%s); reconnecting", error)
-            finally:
+            except BaseException:
+                # Closed or cancelled by its reader: the socket stays for aclose() to
+                # close (dropped here, it would linger with its keep-alive task).
                 self.connected.clear()
-                self._socket = None
+                raise
+            self.connected.clear()
+            self._socket = None
             self.reconnects += 1
             await asyncio.sleep(self.backoff.delay(1))
 

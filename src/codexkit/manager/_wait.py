@@ -23,7 +23,14 @@ from ._bridge import Bridge, body
 from ._socket import StreamConnection, StreamEvent
 from .errors import ManagerError
 
-__all__ = ["TERMINAL_TURN_STATUSES", "WaitApi", "WaitReply"]
+__all__ = [
+    "TERMINAL_TURN_STATUSES",
+    "TurnEvents",
+    "WaitApi",
+    "WaitReply",
+    "reply_in",
+    "turn_status_in",
+]
 
 TERMINAL_TURN_STATUSES = frozenset({"completed", "failed", "error", "interrupted", "canceled"})
 HEARTBEAT_SECONDS = 10.0
@@ -125,7 +132,7 @@ class WaitApi:
         interval: float,
         watch: StreamConnection | None,
     ) -> WaitReply:
-        seen = _TurnEvents(turn_id)
+        seen = TurnEvents(turn_id)
         pump = asyncio.ensure_future(seen.follow(watch)) if watch else None
         try:
             while True:
@@ -183,7 +190,7 @@ class WaitApi:
         return self._bridge.run(read())
 
 
-class _TurnEvents:
+class TurnEvents:
     """What the socket says about one turn: its reply (from ``transcript_updated``, the
     entries the server writes, which come before the turn's end) and its end."""
 
@@ -195,13 +202,18 @@ class _TurnEvents:
 
     async def follow(self, watch: StreamConnection) -> None:
         async for event in watch.frames():
-            if event.type == "transcript_updated":
-                self._entry(event.payload)
-            elif event.type == "replay":  # events were lost: read the session now
-                self.ended.set()
-            elif _ends_turn(event, self.turn_id):
-                self.status = _status_of(event)
-                self.ended.set()
+            self.see(event)
+
+    def see(self, event: StreamEvent) -> None:
+        """Take in one frame (``ended`` is set by the turn's end, or by a replay that
+        lost events: the session should be read then)."""
+        if event.type == "transcript_updated":
+            self._entry(event.payload)
+        elif event.type == "replay":  # events were lost: read the session now
+            self.ended.set()
+        elif _ends_turn(event, self.turn_id):
+            self.status = _status_of(event)
+            self.ended.set()
 
     def _entry(self, payload: Any) -> None:
         entry = payload.get("entry") if isinstance(payload, dict) else None

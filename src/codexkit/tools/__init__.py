@@ -41,7 +41,16 @@ Sync tools run on the client's callback threads; async tools are awaited on the 
 
 from __future__ import annotations
 
+from ._arguments import ArgumentsError
 from ._results import ImageContent, ToolResult, image_content
 from ._tool import Tool, ToolRegistry, tool
 
-__all__ = ["ImageContent", "Tool", "ToolRegistry", "ToolResult", "image_content", "tool"]
+__all__ = [
+    "ArgumentsError",
+    "ImageContent",
+    "Tool",
+    "ToolRegistry",
+    "ToolResult",
+    "image_content",
+    "tool",
+]

@@ -128,6 +128,14 @@ class ToolResult:
         """A failed result whose one text item tells the model what went wrong."""
         return cls(success=False, content_items=[_text(message)])
 
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ToolResult:
+        """A failed result saying ``"ExceptionType: message"`` (the type alone when the
+        message is empty): how a tool's exception reaches the model."""
+        message = str(exc)
+        name = type(exc).__name__
+        return cls.error(f"{name}: {message}" if message else name)
+
     @property
     def text(self) -> str:
         """The text items, joined by newlines."""

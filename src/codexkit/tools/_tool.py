@@ -120,29 +120,33 @@ class Tool(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
 
+    async def run(self, arguments: Mapping[str, Any] | None = None) -> Any:
+        """Validate ``arguments`` (the model's JSON object) and call the tool: its value
+        as returned. Raises :class:`ArgumentsError` (a ``ValueError``) for arguments the
+        signature refuses, and whatever the function raises. Sync functions run on the
+        callback threads, async ones on the loop. :meth:`invoke` is this plus the
+        conversion of the outcome to what the model sees."""
+        call: Callable[..., Any] = self.fn
+        args, kwargs = self._arguments.bind(arguments)
+        if self.is_async:
+            return await call(*args, **kwargs)
+        value = await run_plain(functools.partial(call, *args, **kwargs))
+        return await value if inspect.isawaitable(value) else value
+
     async def invoke(self, arguments: Mapping[str, Any] | None = None) -> ToolResult:
         """Validate ``arguments`` (the model's JSON object), call the tool, convert the result.
 
         Never raises, except :class:`asyncio.CancelledError`: bad arguments and exceptions
         come back as a failed :class:`ToolResult` telling the model what went wrong.
         """
-        call: Callable[..., Any] = self.fn
         try:
-            args, kwargs = self._arguments.bind(arguments)
-            if self.is_async:
-                value = await call(*args, **kwargs)
-            else:
-                value = await run_plain(functools.partial(call, *args, **kwargs))
-                if inspect.isawaitable(value):
-                    value = await value
-            return ToolResult.from_value(value)
+            return ToolResult.from_value(await self.run(arguments))
         except ArgumentsError as exc:
             _log.info("tool %s: %s", self._name, exc)
             return ToolResult.error(str(exc))
         except Exception as exc:
             _log.warning("tool %s failed", self._name, exc_info=exc)
-            text = str(exc)
-            return ToolResult.error(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+            return ToolResult.from_exception(exc)
 
     def __repr__(self) -> str:
         return f"<Tool {self._name!r} wrapping {self.fn!r}>"
