@@ -629,3 +629,27 @@ def test_default_scope_writes_while_the_defaults_are_locked_are_locked_errors(
         assert (locked.value.status, locked.value.code) == (423, "defaults_locked")
         assert chat.settings.get(key="team", scope="default")["value"] == "a"
         chat.settings.set(key="team", value="b")  # the session's own scope stays open
+
+
+def test_the_approval_timeout_extension_decides_what_nobody_answers(
+    model: ScriptedModel, tmp_path: Path
+) -> None:
+    model.extend([shell("touch late.txt", escalate=True), text("nobody answered")])
+    with CodexManager(validation_mode="strict") as cm:
+        session_id = _session(
+            cm, tmp_path, approval_policy="on-request", filesystem_sandbox="read-only"
+        )
+        session = cm.session(session_id)
+        with pytest.raises(ValidationError) as refused:
+            session.approval_timeout(-1)
+        assert refused.value.status == 400
+        set_ = session.approval_timeout(1, decision="decline")
+        assert (set_["sessionId"], set_["seconds"], set_["decision"]) == (session_id, 1, "decline")
+        reply = cm.wait.send_message_and_wait_reply(
+            session_id=session_id, text="make the file", timeout_seconds=60
+        )
+        assert reply.status == "completed"
+        [expired] = session.approvals.list(history=True)["data"]
+    assert expired["status"] == "expired"
+    assert "approval timeout of 1 s" in expired["expiryReason"]
+    assert not (tmp_path / "late.txt").exists()

@@ -11,15 +11,17 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict
 
-from ._base import ContractModel
+from ._base import ContractModel, Operation
 from ._generated import SessionSummary
 
 __all__ = [
+    "CODEXKIT_OPERATIONS",
     "ApprovalList",
     "PendingApproval",
     "PendingToolInput",
     "SessionList",
     "SetApprovalTimeoutRequest",
+    "SetApprovalTimeoutResponse",
     "ToolInputList",
     "ToolInputOption",
     "ToolInputQuestion",
@@ -109,3 +111,27 @@ class SetApprovalTimeoutRequest(ContractModel):
     decision: Literal["accept", "decline", "cancel"] = "decline"
     actor: str | None = None
     source: str | None = None
+
+
+class SetApprovalTimeoutResponse(ContractModel):
+    status: Literal["ok"]
+    session_id: str
+    seconds: float | None
+    decision: Literal["accept", "decline", "cancel"]
+
+
+#: codexkit's own operations beside the contract's (``codexkit serve`` serves them; the
+#: client calls them by these ids like the contract's).
+CODEXKIT_OPERATIONS: dict[str, Operation] = {
+    "setSessionApprovalTimeout": Operation(
+        "setSessionApprovalTimeout",
+        "POST",
+        "/api/sessions/{sessionId}/approval-timeout",
+        "How long the session's requests wait for a decision (codexkit's own)",
+        body=SetApprovalTimeoutRequest,
+        body_required=True,
+        path_params=("sessionId",),
+        responses={200: SetApprovalTimeoutResponse},
+        statuses=(200, 400, 401, 403, 404, 410),
+    ),
+}

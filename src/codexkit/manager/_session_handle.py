@@ -211,5 +211,12 @@ class SessionHandle(_Scoped):
     def interrupt(self, *, turn_id: str | None = None) -> Any:
         return self._sessions.interrupt(session_id=self.session_id, turn_id=turn_id)
 
+    def approval_timeout(
+        self, seconds: float | None, *, decision: Literal["accept", "decline", "cancel"] = "decline"
+    ) -> Any:
+        return self._sessions.approval_timeout(
+            session_id=self.session_id, seconds=seconds, decision=decision
+        )
+
     def delete(self) -> Any:
         return self._sessions.delete(session_id=self.session_id)

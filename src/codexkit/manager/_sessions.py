@@ -192,6 +192,19 @@ class SessionsApi:
             "setSessionApprovalPolicy", session_id, body={"approvalPolicy": approval_policy}
         )
 
+    def approval_timeout(
+        self,
+        *,
+        session_id: str,
+        seconds: float | None,
+        decision: Literal["accept", "decline", "cancel"] = "decline",
+    ) -> Any:
+        """codexkit's own operation: the session's approvals, tool-input requests and
+        tool calls are decided the ``decision`` way once they waited ``seconds``
+        (``None``: as long as it takes). A codex-manager server answers 404."""
+        sent = {"seconds": seconds, "decision": decision}
+        return self._on("setSessionApprovalTimeout", session_id, body=sent)
+
     def suggest_request(
         self,
         *,

@@ -12,7 +12,14 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from ..._client.resources import put
-from ...contract import OPERATIONS, ApiValidationError, DynamicToolDefinition, OpenBody, to_wire
+from ...contract import (
+    CODEXKIT_OPERATIONS,
+    OPERATIONS,
+    ApiValidationError,
+    DynamicToolDefinition,
+    OpenBody,
+    to_wire,
+)
 from ...errors import CodexError, TransportClosedError
 from ..deps import Runtime
 from ..errors import not_ready, runtime_error
@@ -44,8 +51,9 @@ log = logging.getLogger("codexkit.server")
 def contract_route(router: APIRouter, operation_id: str) -> Callable[[F], F]:
     """Register the decorated function as the contract's operation ``operation_id``: its
     path, method, operation id, summary, success status, and documented error bodies
-    all come from the contract, so the served OpenAPI document matches it."""
-    operation = OPERATIONS[operation_id]
+    all come from the contract, so the served OpenAPI document matches it. codexkit's
+    own operations (``CODEXKIT_OPERATIONS``) are declared the same way."""
+    operation = OPERATIONS.get(operation_id) or CODEXKIT_OPERATIONS[operation_id]
     success = next((s for s in operation.statuses if 200 <= s < 300), 200)
     responses: dict[int | str, dict[str, Any]] = {}
     for status in operation.statuses:

@@ -98,11 +98,7 @@ async def set_session_approval_policy(
     return await engine.sessions.set_approval_policy(session_id, body.approval_policy)
 
 
-@router.post(
-    "/api/sessions/{sessionId}/approval-timeout",
-    operation_id="setSessionApprovalTimeout",
-    summary="How long the session's requests wait for a decision (codexkit's own)",
-)
+@contract_route(router, "setSessionApprovalTimeout")
 async def set_session_approval_timeout(
     engine: EngineDep, session_id: SessionId, body: Annotated[SetApprovalTimeoutRequest, Body()]
 ) -> Json:
