@@ -25,8 +25,9 @@ TURN_GOAL = 1.2
 FANOUT_GOAL = 0.020
 
 
-#: Fan-out runs: name, subscribers (0: the settings' number), permessage-deflate.
-FANOUTS = (("fanout", 0, True), ("fanout_plain", 0, False), ("fanout_one", 1, True))
+#: Fan-out runs: name, subscribers (0: the settings' number). The sockets offer
+#: permessage-deflate, as browsers do; the server declines it.
+FANOUTS = (("fanout", 0), ("fanout_one", 1))
 
 
 class ServeSettings:
@@ -75,21 +76,19 @@ def bench_serve(settings: ServeSettings, env: dict[str, str], work: Path, codex_
             clients=SIDE_BY_SIDE,
         ),
     )
-    # With permessage-deflate, which browsers and most clients offer (the server then
-    # compresses every frame for every socket), with sockets that decline it, and with
-    # one socket (the floor: recording, publishing and one send).
-    for name, subscribers, deflate in FANOUTS:
+    # With the settings' number of sockets, and with one (the floor: recording,
+    # publishing and one send).
+    for name, subscribers in FANOUTS:
         fanout = interleaved(
             "fanout",
             settings.fanout_turns,
             env,
             work,
             codex_bin,
-            {"subscribers": subscribers or settings.subscribers, "deflate": deflate},
+            {"subscribers": subscribers or settings.subscribers, "deflate": True},
             clients=("serve",),
         )["serve"]
         fanout["subscribers"] = subscribers or settings.subscribers
-        fanout["deflate"] = deflate
         fanout["delays"] = [d for s in fanout["samples"] for d in s["delays"]]
         out[name] = loaded(name, fanout)
     sustained = interleaved(
@@ -120,9 +119,8 @@ def _fanout_rows(row: Any, serve: Json, name: str) -> None:
     delays = fan["delays"]
     p99 = percentile(delays, 99.0)
     count = fan.get("subscribers", serve["settings"]["subscribers"])
-    how = "deflate" if fan.get("deflate", name != "fanout_plain") else "no compression"
     row(
-        f"websocket fan-out ({how}), {count} subscriber{'s' if count > 1 else ''} of one "
+        f"websocket fan-out, {count} subscriber{'s' if count > 1 else ''} of one "
         f"session: `receivedAt` to the client's read, over {len(delays):,} frame receipts "
         f"({len(fan['samples'])} turns)",
         "(no server)",
@@ -192,7 +190,7 @@ def report_serve(results: Json) -> str:
         _ms(lat["serve"]["summary"]["p90"]),
         f"{lat['serve']['summary']['p90'] / lat['codexkit']['summary']['p90']:.2f}x",
     )
-    for name, _, _ in FANOUTS:
+    for name, _ in FANOUTS:
         if name in serve:
             _fanout_rows(row, serve, name)
     sus = serve["sustained"]
