@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -34,6 +34,7 @@ __all__ = [
 
 Json = dict[str, Any]
 Maker = async_sessionmaker[AsyncSession]
+_SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
 
 
 class _Repo:
@@ -52,8 +53,12 @@ class SessionRepo(_Repo):
         return row
 
     async def get(self, session_id: str) -> SessionRow | None:
-        async with self._maker() as db:
-            return await db.get(SessionRow, session_id)
+        # Read on every request about a session: one Core select, no ORM session.
+        async with self._engine.connect() as db:
+            found = (
+                await db.execute(select(_SESSIONS).where(_SESSIONS.c.id == session_id))
+            ).first()
+        return None if found is None else SessionRow(**found._mapping)
 
     async def list(
         self,
