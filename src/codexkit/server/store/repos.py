@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Table, delete, select, update
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .engine import make_engine, migrate
 from .models import Defaults, Project, ServerRequestRow, SessionRow, TranscriptEntry, TurnRow
-from .writes import Writes, writes
+from .writes import Gate, Writes, write_gate, writes
 
 __all__ = [
     "DefaultsRepo",
@@ -38,17 +38,24 @@ _SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
 
 
 class _Repo:
-    def __init__(self, maker: Maker, engine: AsyncEngine) -> None:
+    def __init__(self, maker: Maker, engine: AsyncEngine, gate: Gate) -> None:
         self._maker = maker
         self._engine = engine
+        self._gate = gate
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session in a write transaction, through the store's write gate."""
+        async with self._gate, self._maker.begin() as db:
+            yield db
 
     def _writes(self) -> AbstractAsyncContextManager[Writes]:
-        return writes(self._engine)
+        return writes(self._engine, self._gate)
 
 
 class SessionRepo(_Repo):
     async def add(self, row: SessionRow) -> SessionRow:
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             db.add(row)
         return row
 
@@ -81,7 +88,7 @@ class SessionRepo(_Repo):
     async def update(self, session_id: str, **fields: Any) -> SessionRow | None:
         """Set ``fields`` (and ``updated_at``); the row after, or None if unknown."""
         fields.setdefault("updated_at", time.time())
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             row = await db.get(SessionRow, session_id, with_for_update=True)
             if row is None:
                 return None
@@ -98,15 +105,15 @@ class DefaultsRepo(_Repo):
     message and written only through this repository, so it is kept in memory (one
     server per database)."""
 
-    def __init__(self, maker: Maker, engine: AsyncEngine) -> None:
-        super().__init__(maker, engine)
+    def __init__(self, maker: Maker, engine: AsyncEngine, gate: Gate) -> None:
+        super().__init__(maker, engine, gate)
         self._row: Defaults | None = None
 
     async def get(self) -> Defaults:
         if self._row is not None:
             return self._row
         try:
-            async with self._maker.begin() as db:
+            async with self._write() as db:
                 row = await db.get(Defaults, 1)
                 if row is None:
                     row = Defaults(id=1, controls=None, settings={}, locked=False)
@@ -122,7 +129,7 @@ class DefaultsRepo(_Repo):
 
     async def update(self, **fields: Any) -> Defaults:
         await self.get()
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             row = await db.get(Defaults, 1, with_for_update=True)
             assert row is not None  # made just above; the row is never deleted
             for name, value in fields.items():
@@ -137,7 +144,7 @@ class ProjectRepo(_Repo):
         now = time.time()
         row = Project(id=project_id, name=name, created_at=now, updated_at=now)
         try:
-            async with self._maker.begin() as db:
+            async with self._write() as db:
                 db.add(row)
         except IntegrityError:
             return None
@@ -154,7 +161,7 @@ class ProjectRepo(_Repo):
     async def rename(self, project_id: str, name: str) -> Project | None:
         """The renamed project; None when unknown. Raises ``IntegrityError`` when the
         name is taken."""
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             row = await db.get(Project, project_id, with_for_update=True)
             if row is None:
                 return None
@@ -163,7 +170,7 @@ class ProjectRepo(_Repo):
 
     async def remove(self, project_id: str) -> bool:
         """Delete the project; its sessions become unassigned."""
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             await db.execute(
                 update(SessionRow)
                 .where(SessionRow.project_id == project_id)
@@ -199,7 +206,7 @@ class TurnRepo(_Repo):
             return await db.get(TurnRow, (session_id, turn_id))
 
     async def remove(self, session_id: str, turn_ids: Sequence[str]) -> None:
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             await db.execute(
                 delete(TurnRow).where(
                     TurnRow.session_id == session_id, TurnRow.id.in_(list(turn_ids))
@@ -240,7 +247,7 @@ class TranscriptRepo(_Repo):
 
     async def drop_turns(self, session_id: str, turn_ids: Sequence[str]) -> None:
         """Forget the entries of turns rolled back."""
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             await db.execute(
                 delete(TranscriptEntry).where(
                     TranscriptEntry.session_id == session_id,
@@ -251,7 +258,7 @@ class TranscriptRepo(_Repo):
 
 class RequestRepo(_Repo):
     async def add(self, row: ServerRequestRow) -> ServerRequestRow:
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             db.add(row)
         return row
 
@@ -317,11 +324,11 @@ class RequestRepo(_Repo):
             statement = statement.where(ServerRequestRow.id.in_(list(ids)))
         if session_id is not None:
             statement = statement.where(ServerRequestRow.session_id == session_id)
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             return list((await db.scalars(statement)).all())
 
     async def _finish(self, request_id: str, **values: Any) -> bool:
-        async with self._maker.begin() as db:
+        async with self._write() as db:
             done = await db.execute(
                 update(ServerRequestRow)
                 .where(ServerRequestRow.id == request_id, ServerRequestRow.status == "pending")
@@ -336,17 +343,19 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         maker = async_sessionmaker(engine, expire_on_commit=False)
-        self.sessions = SessionRepo(maker, engine)
-        self.defaults = DefaultsRepo(maker, engine)
-        self.projects = ProjectRepo(maker, engine)
-        self.turns = TurnRepo(maker, engine)
-        self.transcript = TranscriptRepo(maker, engine)
-        self.requests = RequestRepo(maker, engine)
+        self._gate = write_gate(engine)
+        parts = (maker, engine, self._gate)
+        self.sessions = SessionRepo(*parts)
+        self.defaults = DefaultsRepo(*parts)
+        self.projects = ProjectRepo(*parts)
+        self.turns = TurnRepo(*parts)
+        self.transcript = TranscriptRepo(*parts)
+        self.requests = RequestRepo(*parts)
 
     def writes(self) -> AbstractAsyncContextManager[Writes]:
         """Turn, transcript and session writes in one transaction (committed on a
         clean exit, rolled back on an error)."""
-        return writes(self.engine)
+        return writes(self.engine, self._gate)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -9,9 +9,11 @@ RETURNING``, on SQLite and PostgreSQL alike, with no ORM unit of work around it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Table, select, update
@@ -20,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .models import SessionRow, TranscriptEntry, TurnRow
 
-__all__ = ["Writes", "writes"]
+__all__ = ["Gate", "Writes", "write_gate", "writes"]
 
 Json = dict[str, Any]
 
@@ -31,11 +33,23 @@ _SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
 _ENTRY_REQUIRED = frozenset({"turn_id", "role", "type", "status"})
 
 
+#: What every write transaction of a store goes through (see :func:`write_gate`).
+Gate = AbstractAsyncContextManager[Any]
+
+
+def write_gate(engine: AsyncEngine) -> Gate:
+    """SQLite lets one connection write at a time, and a writer that finds the database
+    locked sleeps in steps of up to 100 ms before trying again. The server is its only
+    writer, so its write transactions queue on a lock instead, in order and without
+    sleeping. PostgreSQL locks rows: no gate."""
+    return asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+
+
 @asynccontextmanager
-async def writes(engine: AsyncEngine) -> AsyncIterator[Writes]:
-    """:class:`Writes` in one transaction: committed on a clean exit, rolled back on an
-    error."""
-    async with engine.begin() as db:
+async def writes(engine: AsyncEngine, gate: Gate) -> AsyncIterator[Writes]:
+    """:class:`Writes` in one transaction through ``gate``: committed on a clean exit,
+    rolled back on an error."""
+    async with gate, engine.begin() as db:
         yield Writes(db)
 
 
