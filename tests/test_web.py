@@ -318,3 +318,45 @@ def test_a_narrow_window_keeps_the_sidebar_in_a_drawer_and_the_keyboard_works(
         shot(page, tmp_path, "narrow")
     finally:
         page.set_viewport_size({"width": 1280, "height": 820})
+
+
+def test_projects_and_sessions_are_managed_from_the_sidebar(
+    page: Page, server: ServeProcess, tmp_path: Path
+) -> None:
+    page.fill("#new-project-name", "Alpha")
+    page.press("#new-project-name", "Enter")
+    alpha = page.locator("#session-list section[aria-label=Alpha]")
+    expect(alpha).to_contain_text("No sessions")
+    page.select_option("#new-project", label="Alpha")
+    session_id = new_session(page, server)
+    link = f'.session-link[data-id="{session_id}"]'
+    expect(alpha.locator(link)).to_be_visible()
+    shot(page, tmp_path, "projects")
+
+    page.select_option("#move-project", label="No project")
+    expect(alpha.locator(link)).to_have_count(0)
+    expect(page.locator(f"#session-list section[aria-label='No project'] {link}")).to_be_visible()
+
+    page.click("#archive")
+    expect(page.locator(link)).to_have_count(0)  # archived ones are hidden by default
+    expect(page.locator("#session")).to_be_hidden()
+    page.check("#show-archived")
+    expect(page.locator(link + " .tag")).to_have_text("archived")
+    page.click(link)
+    expect(page.locator("#archive")).to_have_text("Unarchive")
+    page.click("#archive")
+    expect(page.locator(link + " .tag")).to_have_count(0)
+    page.uncheck("#show-archived")
+
+    page.click("#delete")
+    expect(page.locator("#delete")).to_have_text("Sure?")  # a second click deletes
+    page.click("#delete")
+    expect(page.locator(link)).to_have_count(0)
+    expect(page.locator("#session")).to_be_hidden()
+    with server.client() as client:
+        assert client.get(f"/api/sessions/{session_id}").status_code == 410
+
+    remove = alpha.get_by_role("button", name="Delete project Alpha")
+    remove.click()
+    remove.click()
+    expect(alpha).to_have_count(0)

@@ -75,6 +75,15 @@ function pendingCount(id) {
   return p ? p.approvals.length + p.toolInput.length + p.toolCalls.length : 0;
 }
 
+// Today's times as hh:mm, older ones as a date: enough to tell sessions apart.
+function when(seconds) {
+  if (!seconds) return "";
+  const at = new Date(seconds * 1000);
+  const today = new Date().toDateString() === at.toDateString();
+  return today ? at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : at.toLocaleDateString([], { month: "short", day: "numeric" });
+}
+
 function fmt(n) {
   if (typeof n !== "number") return "–";
   return n >= 10000 ? `${(n / 1000).toFixed(1)}k` : String(n);
@@ -216,6 +225,7 @@ function sessionItem(s) {
     "aria-current": current ? "page" : null, onclick: () => openSession(s.sessionId),
   },
   h("span", { class: "name", text: titleOf(s) }),
+  h("time", { class: "when", datetime: new Date((s.updatedAt || 0) * 1000).toISOString(), text: when(s.updatedAt) }),
   s.archived ? h("span", { class: "tag", text: "archived" }) : null,
   count ? h("span", { class: "count", title: `${count} waiting for you`, "aria-label": `${count} waiting for you`, text: String(count) }) : null));
 }
@@ -314,7 +324,7 @@ function closeSession() {
   history.replaceState(null, "", "/");
   $("session").hidden = true;
   $("empty").hidden = false;
-  $("title").textContent = "codexkit";
+  $("title").textContent = "";
   document.title = "codexkit";
   $("usage").textContent = "";
   setTurn(null);
@@ -672,7 +682,10 @@ function wire() {
   $("rename-cancel").addEventListener("click", endRename);
   $("rename-form").addEventListener("submit", rename);
   $("archive").addEventListener("click", toggleArchive);
-  $("delete").replaceWith(Object.assign(confirmButton("Delete this session", "Delete", deleteSession), { id: "delete" }));
+  const remove = confirmButton("Delete this session", "Delete", deleteSession);
+  remove.classList.remove("small");
+  remove.id = "delete";
+  $("delete").replaceWith(remove);
   $("move-project").addEventListener("change", moveToProject);
   $("composer").addEventListener("submit", (event) => { event.preventDefault(); sendPrompt(); });
   $("interrupt").addEventListener("click", interrupt);
