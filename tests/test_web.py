@@ -87,13 +87,14 @@ def page(signed_in: tuple[Page, Console], tmp_path: Path) -> Iterator[Page]:
     assert console.errors == [], "the page reported errors"
 
 
-def shot(page: Page, tmp_path: Path, name: str) -> None:
-    """A screenshot of the page as it is, kept with the test (and for the docs)."""
+def shot(page: Page, tmp_path: Path, name: str, *, docs: bool = False) -> None:
+    """A screenshot of the page as it is, kept with the test; the ones docs/web.md shows
+    (``docs``) also go to ``$CODEXKIT_DOCS_SCREENSHOTS`` when it is set."""
     path = tmp_path / f"{name}.png"
     page.screenshot(path=str(path))
-    docs = os.environ.get("CODEXKIT_DOCS_SCREENSHOTS")
-    if docs:
-        shutil.copy(path, Path(docs) / f"web-{name}.png")
+    folder = os.environ.get("CODEXKIT_DOCS_SCREENSHOTS")
+    if docs and folder:
+        shutil.copy(path, Path(folder) / f"web-{name}.png")
 
 
 def new_session(page: Page, server: ServeProcess) -> str:
@@ -188,7 +189,7 @@ def test_a_new_session_streams_the_reply_as_it_is_written(
     expect(page.locator(current_link(page) + " .name")).to_have_text("Fox facts")
     expect(page.locator("#title")).to_have_text("Fox facts")
     assert page.url.endswith(session_id)
-    shot(page, tmp_path, "reply")
+    shot(page, tmp_path, "reply", docs=True)
 
 
 def test_an_approval_accepted_by_a_click_runs_the_command(
@@ -202,7 +203,7 @@ def test_an_approval_accepted_by_a_click_runs_the_command(
     expect(card).to_contain_text("touch accepted.txt")
     expect(page.locator(current_link(page) + " .count")).to_have_text("1")
     assert not (workspace(server) / "accepted.txt").exists()
-    shot(page, tmp_path, "approval")
+    shot(page, tmp_path, "approval", docs=True)
     card.get_by_role("button", name="Accept", exact=True).click()
     command = page.locator(".card.command")
     expect(command).to_contain_text("touch accepted.txt")
@@ -211,7 +212,7 @@ def test_an_approval_accepted_by_a_click_runs_the_command(
     expect(card).to_have_count(0)
     expect(page.locator(current_link(page) + " .count")).to_have_count(0)
     assert (workspace(server) / "accepted.txt").exists()
-    shot(page, tmp_path, "command")
+    shot(page, tmp_path, "command", docs=True)
 
 
 def test_a_declined_command_does_not_run(
@@ -252,7 +253,7 @@ def test_a_tool_input_question_is_answered_in_a_form(
     expect(form).to_contain_text("Which colour should the button be?")
     expect(page.locator(current_link(page) + " .count")).to_have_text("1")
     form.get_by_label("blue").check()
-    shot(page, tmp_path, "question")
+    shot(page, tmp_path, "question", docs=True)
     form.get_by_role("button", name="Answer").click()
     expect(page.locator(".bubble.assistant")).to_have_text("Blue it is.")
     expect(form).to_have_count(0)
@@ -315,7 +316,7 @@ def test_a_narrow_window_keeps_the_sidebar_in_a_drawer_and_the_keyboard_works(
         box = page.locator("#composer").bounding_box()
         assert box is not None
         assert 0 <= box["x"] <= box["x"] + box["width"] <= 390  # nothing off the side
-        shot(page, tmp_path, "narrow")
+        shot(page, tmp_path, "narrow", docs=True)
     finally:
         page.set_viewport_size({"width": 1280, "height": 820})
 
@@ -343,6 +344,7 @@ def test_projects_and_sessions_are_managed_from_the_sidebar(
     page.check("#show-archived")
     expect(page.locator(link + " .tag")).to_have_text("archived")
     page.click(link)
+    expect(page.locator("#session")).not_to_have_attribute("aria-busy", "true")
     expect(page.locator("#archive")).to_have_text("Unarchive")
     page.click("#archive")
     expect(page.locator(link + " .tag")).to_have_count(0)
@@ -358,5 +360,6 @@ def test_projects_and_sessions_are_managed_from_the_sidebar(
 
     remove = alpha.get_by_role("button", name="Delete project Alpha")
     remove.click()
+    expect(remove).to_have_text("Sure?")
     remove.click()
     expect(alpha).to_have_count(0)

@@ -144,8 +144,15 @@ function fromAddress() {
 
 // -- projects and sessions -------------------------------------------------------------------
 
+// Lists are re-read after every change; of reads that overlap, only the last one started
+// counts (an older answer may predate the change).
+const generation = { projects: 0, sessions: 0 };
+
 async function loadProjects() {
-  state.projects = (await get("/projects")).data || [];
+  const mine = ++generation.projects;
+  const projects = (await get("/projects")).data || [];
+  if (mine !== generation.projects) return;
+  state.projects = projects;
   renderProjectChoices();
   renderSidebar();
 }
@@ -164,9 +171,11 @@ async function listSessions(archived) {
 }
 
 async function loadSessions() {
+  const mine = ++generation.sessions;
   const lists = [listSessions(false)];
   if (saved.get("showArchived", false)) lists.push(listSessions(true));
   const all = (await Promise.all(lists)).flat();
+  if (mine !== generation.sessions) return;
   state.sessions = new Map(all.map((s) => [s.sessionId, s]));
   renderSidebar();
 }
@@ -256,20 +265,25 @@ function projectActions(project) {
   return h("span", { class: "group-actions" }, rename, remove);
 }
 
-// A button that asks again before it acts (no dialog: keyboard and tests alike).
+// A button that asks again before it acts (no dialog: keyboard and tests alike). Whether
+// it was asked is kept by its label, so a re-render of the sidebar in between (a frame
+// came) does not forget the first click.
+const armed = new Map(); // label -> timer
 function confirmButton(label, text, act) {
-  const button = h("button", { type: "button", class: "small danger", text, "aria-label": label });
-  let armed = null;
+  const button = h("button", { type: "button", class: "small danger", text: armed.has(label) ? "Sure?" : text, "aria-label": label });
   button.addEventListener("click", () => {
-    if (armed) {
-      clearTimeout(armed);
-      armed = null;
+    if (armed.has(label)) {
+      clearTimeout(armed.get(label));
+      armed.delete(label);
       button.textContent = text;
       act();
       return;
     }
     button.textContent = "Sure?";
-    armed = setTimeout(() => { armed = null; button.textContent = text; }, 4000);
+    armed.set(label, setTimeout(() => {
+      armed.delete(label);
+      document.querySelectorAll(`button[aria-label="${CSS.escape(label)}"]`).forEach((b) => { b.textContent = text; });
+    }, 4000));
   });
   return button;
 }
@@ -283,6 +297,9 @@ async function openSession(id, { focus = true } = {}) {
   history.replaceState(null, "", "#session=" + enc(id));
   $("empty").hidden = true;
   $("session").hidden = false;
+  // Until the session is read, its actions would act on what the list said of it.
+  $("session").setAttribute("aria-busy", "true");
+  document.querySelector(".session-bar").inert = true;
   closeDrawer();
   renderSidebar();
   let data;
@@ -290,6 +307,7 @@ async function openSession(id, { focus = true } = {}) {
     data = await get(sessionPath(id));
   } catch (err) {
     if (state.current !== id) return;
+    loaded();
     state.current = null;
     state.buffered = null;
     history.replaceState(null, "", "/");
@@ -312,11 +330,17 @@ async function openSession(id, { focus = true } = {}) {
   $("prompt").value = saved.get("draft:" + id, "");
   renderSidebar();
   renderProjectChoices();
+  loaded();
   await refreshPending(id);
   const frames = state.buffered || [];
   state.buffered = null;
   frames.forEach(applyFrame);
   if (focus) $("prompt").focus();
+}
+
+function loaded() {
+  $("session").removeAttribute("aria-busy");
+  document.querySelector(".session-bar").inert = false;
 }
 
 function closeSession() {
@@ -592,6 +616,7 @@ async function rename(event) {
     $("title").textContent = titleOf(answer.session);
     endRename();
     renderSidebar();
+    await loadSessions();
   } catch (err) {
     failed(err);
   }
@@ -611,6 +636,7 @@ async function toggleArchive() {
       toast("Archived. Tick \u201cShow archived\u201d to see it again.");
     }
     renderSidebar();
+    await loadSessions();
   } catch (err) {
     failed(err);
   }
@@ -625,6 +651,7 @@ async function deleteSession() {
     saved.set("draft:" + id, null);
     saved.set("usage:" + id, null);
     closeSession();
+    await loadSessions();
   } catch (err) {
     failed(err);
   }
@@ -638,6 +665,7 @@ async function moveToProject() {
     const s = state.sessions.get(id);
     if (s) s.projectId = projectId;
     renderSidebar();
+    await loadSessions();
   } catch (err) {
     failed(err);
   }
