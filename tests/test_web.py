@@ -212,6 +212,7 @@ def test_an_approval_accepted_by_a_click_runs_the_command(
     expect(card).to_have_count(0)
     expect(page.locator(current_link(page) + " .count")).to_have_count(0)
     assert (workspace(server) / "accepted.txt").exists()
+    expect(page.locator("#send")).to_have_text("Send")  # the turn is over
     shot(page, tmp_path, "command", docs=True)
 
 
