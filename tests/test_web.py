@@ -19,7 +19,7 @@ from support.serve import ServeProcess
 from support.serve_rest import start_server, workspace
 
 from codexkit.server.auth import COOKIE_NAME
-from codexkit.testing import ScriptedModel, shell, text, tool_call
+from codexkit.testing import ScriptedModel, shell, stall, text, tool_call
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
@@ -120,6 +120,12 @@ def ask_before_running(page: Page) -> None:
     page.click("#controls-form button[type=submit]")
     expect(page.locator("#controls-note")).to_have_text(re.compile("applied|unchanged"))
     page.click("#controls summary")
+
+
+def model_asked(model: ScriptedModel, prompt: str) -> None:
+    """Waits until the model has received the turn that ``prompt`` started."""
+    while not any(request.last_user_text == prompt for request in model.requests):
+        model.wait_for_requests(len(model.requests) + 1, timeout=WAIT_MS / 1000)
 
 
 def current_link(page: Page) -> str:
@@ -260,6 +266,32 @@ def test_a_tool_input_question_is_answered_in_a_form(
     expect(form).to_have_count(0)
     [output] = model.requests[-1].function_call_outputs()
     assert '"colour":{"answers":["blue"]}' in str(output["output"]).replace(" ", "")
+
+
+def test_the_prompt_steers_a_running_turn_and_interrupts_it(
+    page: Page, server: ServeProcess, model: ScriptedModel, tmp_path: Path
+) -> None:
+    # The model never answers this turn: it runs until interrupted. Tied to its prompt, so
+    # no other session's request takes the stall. codex may ask the model again once the
+    # steer is in (then the steer is the last prompt): that call stalls too.
+    model.add(stall(), match="think hard")
+    model.add(stall(), match="consider this too")
+    new_session(page, server)
+    send(page, "think hard")
+    expect(page.locator("#send")).to_have_text("Steer")
+    expect(page.locator("#interrupt")).to_be_visible()
+    model_asked(model, "think hard")  # a steer before it would become the turn's prompt
+    page.fill("#prompt", "consider this too")
+    page.press("#prompt", "Enter")
+    expect(page.locator("#prompt")).to_have_value("")  # the steer was taken
+    expect(page.locator("#toast")).to_be_hidden()
+    expect(page.locator("#turn-state")).to_have_text("working…")
+    page.click("#interrupt")
+    expect(page.locator("#turn-state")).to_have_text("turn interrupted")
+    expect(page.locator("#send")).to_have_text("Send")
+    expect(page.locator("#interrupt")).to_be_hidden()
+    expect(page.locator(".bubble.user")).to_have_text(["think hard", "consider this too"])
+    shot(page, tmp_path, "interrupted")
 
 
 def test_a_reload_finds_the_same_state(
