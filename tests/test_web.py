@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 from support.serve import ServeProcess
-from support.serve_rest import start_server, workspace
+from support.serve_rest import workspace
 
 from codexkit.server.auth import COOKIE_NAME
-from codexkit.testing import ScriptedModel, shell, stall, text, tool_call
+from codexkit.testing import ScriptedModel, apply_patch, failure, shell, stall, text, tool_call
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
@@ -54,7 +54,15 @@ def model() -> Iterator[ScriptedModel]:
 def server(
     model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:
-    running = start_server(tmp_path_factory.mktemp("serve-web"), model)
+    # A model slug codex knows, so that it offers its file-editing tool (apply_patch).
+    root = tmp_path_factory.mktemp("serve-web")
+    (root / "work").mkdir()
+    running = ServeProcess(
+        data_dir=root / "data",
+        codex_home=model.codex_home(root / "codex-home", extra_config={"model": "gpt-5.5"}),
+        config_home=root / "config",
+        args=["--no-profile", "--allowed-root", str(root / "work")],
+    ).start()
     yield running
     running.stop()
 
@@ -292,6 +300,30 @@ def test_the_prompt_steers_a_running_turn_and_interrupts_it(
     expect(page.locator("#interrupt")).to_be_hidden()
     expect(page.locator(".bubble.user")).to_have_text(["think hard", "consider this too"])
     shot(page, tmp_path, "interrupted")
+
+
+def test_file_changes_show_as_diffs_and_a_failed_turn_says_why(
+    page: Page, server: ServeProcess, model: ScriptedModel, tmp_path: Path
+) -> None:
+    (workspace(server) / "notes.txt").write_text("one\ntwo\n")
+    patch = (
+        "*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+three\n"
+        "*** Add File: hello.txt\n+hello\n*** End Patch\n"
+    )
+    model.extend([apply_patch(patch), text("Edited."), failure("the model is overloaded")])
+    new_session(page, server)
+    send(page, "Edit the notes")
+    expect(page.locator(".bubble.assistant")).to_have_text("Edited.")
+    files = page.locator(".card.files")
+    expect(files.locator(".path")).to_have_text(["add hello.txt", "update notes.txt"])
+    expect(files.locator(".diff .del")).to_contain_text(["two"])
+    expect(files.locator(".diff .add")).to_have_text(["hello\n", "+three\n"])
+    assert (workspace(server) / "notes.txt").read_text() == "one\nthree\n"
+    expect(page.locator("#send")).to_have_text("Send")
+    shot(page, tmp_path, "diff", docs=True)
+    send(page, "Once more")
+    expect(page.locator(".card.error")).to_contain_text("the model is overloaded")
+    expect(page.locator("#turn-state")).to_have_text("turn failed")
 
 
 def test_a_reload_finds_the_same_state(

@@ -321,7 +321,7 @@ async function openSession(id, { focus = true } = {}) {
   state.sessions.set(id, data.session);
   $("title").textContent = titleOf(data.session);
   document.title = `${titleOf(data.session)} · codexkit`;
-  transcript.load(data.transcript || []);
+  transcript.load(data.transcript || [], data.session.cwd || "");
   const turns = (data.thread && data.thread.turns) || [];
   const last = turns[turns.length - 1];
   setTurn(last && last.status === "inProgress" ? last.id : null);
@@ -478,9 +478,6 @@ function applyFrame(frame) {
       break;
     case "thread_token_usage_updated":
       showUsage();
-      break;
-    case "app_server.error":
-      if (params.error && params.error.message && !params.willRetry) toast(params.error.message);
       break;
     case "app_server_exited":
       toast(`The agent's process stopped (${p.reason || "no reason given"}); it is being restarted.`);

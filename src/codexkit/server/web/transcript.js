@@ -45,11 +45,15 @@ export function richText(text) {
   return box;
 }
 
-export function diffView(diff) {
+// A unified diff with its lines coloured; a new or deleted file's diff is its whole text,
+// every line added or removed.
+export function diffView(diff, change = "update") {
   const pre = h("pre", { class: "diff" });
-  for (const line of String(diff || "").split("\n")) {
+  const whole = change === "add" ? "add" : change === "delete" ? "del" : null;
+  for (const line of String(diff || "").replace(/\n$/, "").split("\n")) {
     let kind = "ctx";
-    if (line.startsWith("+++") || line.startsWith("---")) kind = "file";
+    if (whole) kind = whole;
+    else if (line.startsWith("+++") || line.startsWith("---")) kind = "file";
     else if (line.startsWith("+")) kind = "add";
     else if (line.startsWith("-")) kind = "del";
     else if (line.startsWith("@@")) kind = "hunk";
@@ -81,13 +85,22 @@ function commandCard(entry, d, live) {
     output ? h("pre", { class: "output", text: output }) : null);
 }
 
-function fileChangeCard(entry, d) {
+// Paths inside the session's directory are shown relative to it.
+function shortPath(path, cwd) {
+  const p = String(path || "");
+  return cwd && p.startsWith(cwd.replace(/\/$/, "") + "/") ? p.slice(cwd.replace(/\/$/, "").length + 1) : p;
+}
+
+function fileChangeCard(entry, d, cwd) {
   const changes = Array.isArray(d.changes) ? d.changes : [];
   return h("div", { class: "card files" },
     h("div", { class: "card-head" }, h("strong", { text: "File changes" }), statusBadge(d.status || entry.status)),
-    changes.map((c) => h("div", { class: "file" },
-      h("div", { class: "path" }, h("span", { class: "kind", text: (c.kind && c.kind.type) || "update" }), " ", c.path || ""),
-      diffView(c.diff))));
+    changes.map((c) => {
+      const kind = (c.kind && c.kind.type) || "update";
+      return h("div", { class: "file" },
+        h("div", { class: "path", title: c.path || "" }, h("span", { class: "kind", text: kind }), " ", shortPath(c.path, cwd)),
+        diffView(c.diff, kind));
+    }));
 }
 
 function toolCard(entry, d) {
@@ -101,7 +114,7 @@ function toolCard(entry, d) {
     d.error ? h("div", { class: "error-text", text: typeof d.error === "string" ? d.error : JSON.stringify(d.error) }) : null);
 }
 
-function entryView(entry, live) {
+function entryView(entry, live, cwd) {
   const d = parse(entry.details);
   if (entry.role === "user") {
     return h("div", { class: "bubble user" }, richText(entry.content));
@@ -114,7 +127,7 @@ function entryView(entry, live) {
     return h("div", { class: "card error" }, h("strong", { text: "Error" }), h("div", { class: "error-text", text: entry.content }));
   }
   if (entry.type === "commandExecution") return commandCard(entry, d, live);
-  if (entry.type === "fileChange") return fileChangeCard(entry, d);
+  if (entry.type === "fileChange") return fileChangeCard(entry, d, cwd);
   if (entry.type === "mcpToolCall" || entry.type === "dynamicToolCall" || entry.type === "collabAgentToolCall") {
     return toolCard(entry, d);
   }
@@ -138,6 +151,7 @@ export class Transcript {
   constructor(root) {
     this.root = root;
     this.items = new Map(); // key -> {entry, live, el}
+    this.cwd = "";
     this.order = []; // keys in the order they came
     this.shownFrom = 0; // index in order of the first rendered item
     this.more = h("button", { type: "button", class: "more", text: "Show earlier entries", onclick: () => this.showEarlier() });
@@ -146,7 +160,8 @@ export class Transcript {
     }, { root: this.root });
   }
 
-  load(entries) {
+  load(entries, cwd = "") {
+    this.cwd = cwd; // the session's directory: paths under it are shown relative to it
     this.root.replaceChildren();
     this.items.clear();
     this.order = [];
@@ -185,7 +200,7 @@ export class Transcript {
     const item = this.items.get(key);
     const el = item.entry.kind === "plan" ? planView(item.entry.plan)
       : item.entry.kind === "reasoning" ? h("div", { class: "card reasoning" }, h("strong", { text: "Reasoning" }), richText(item.live.text || ""))
-      : entryView(item.entry, item.live);
+      : entryView(item.entry, item.live, this.cwd);
     el.classList.add("entry");
     el.dataset.key = key;
     if (item.entry.turnId) el.dataset.turn = item.entry.turnId;
