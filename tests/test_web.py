@@ -359,6 +359,35 @@ def test_a_reload_finds_the_same_state(
     expect(page.locator("#send")).to_have_text("Send")
 
 
+def test_older_history_loads_as_you_scroll_up(
+    page: Page, server: ServeProcess, tmp_path: Path
+) -> None:
+    # A long transcript, written through the contract's upsert route (no turns needed).
+    with server.client() as client:
+        created = client.post("/api/sessions", json={"cwd": str(workspace(server))})
+        session_id = created.json()["session"]["sessionId"]
+        for n in range(200):
+            entry = {
+                "messageId": f"note-{n}",
+                "turnId": "history",
+                "role": "assistant" if n % 2 else "user",
+                "type": "agentMessage" if n % 2 else "userMessage",
+                "content": f"message {n}",
+                "status": "complete",
+            }
+            upsert = client.post(f"/api/sessions/{session_id}/transcript/upsert", json=entry)
+            assert upsert.status_code == 200, upsert.text
+    page.goto(f"{server.url}/#session={session_id}")
+    entries = page.locator("#transcript .entry")
+    expect(entries).to_have_count(150)  # the newest ones
+    expect(entries.last).to_have_text("message 199")
+    page.locator("#transcript").evaluate("t => { t.scrollTop = 0; }")
+    expect(entries).to_have_count(200)
+    expect(entries.first).to_have_text("message 0")
+    expect(page.locator("#transcript .more")).to_have_count(0)
+    shot(page, tmp_path, "history")
+
+
 def test_a_narrow_window_keeps_the_sidebar_in_a_drawer_and_the_keyboard_works(
     page: Page, server: ServeProcess, model: ScriptedModel, tmp_path: Path
 ) -> None:

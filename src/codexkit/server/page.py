@@ -17,7 +17,7 @@ from starlette.types import Scope
 
 from .auth import PAGE_PATH, PAGE_PREFIX
 
-__all__ = ["WEB_DIR", "mount_page"]
+__all__ = ["PAGE_HEADERS", "WEB_DIR", "mount_page", "wants_page"]
 
 WEB_DIR = Path(__file__).parent / "web"
 
