@@ -2,31 +2,12 @@
 // waits for, a prompt box and the session's controls. State lives on the server; the
 // page keeps only the open session (in the address), drafts and token usage (locally).
 
-import { ApiError, del, enc, get, post } from "./api.js";
+import { del, enc, get, post } from "./api.js";
 import { approvalCard, toolCallCard, toolInputCard } from "./requests.js";
+import { renderProjectChoices as renderChoices, renderSidebar as renderList, titleOf } from "./sidebar.js";
 import { Stream } from "./stream.js";
 import { Transcript, h } from "./transcript.js";
-
-const $ = (id) => document.getElementById(id);
-
-const saved = {
-  get(key, fallback) {
-    try {
-      const raw = localStorage.getItem("codexkit:" + key);
-      return raw === null ? fallback : JSON.parse(raw);
-    } catch {
-      return fallback;
-    }
-  },
-  set(key, value) {
-    try {
-      if (value === undefined || value === null || value === "") localStorage.removeItem("codexkit:" + key);
-      else localStorage.setItem("codexkit:" + key, JSON.stringify(value));
-    } catch {
-      /* private mode or full: the page works without it */
-    }
-  },
-};
+import { $, confirmButton, debounce, failed, fmt, saved, toast } from "./ui.js";
 
 const state = {
   sessions: new Map(), // sessionId -> summary
@@ -43,50 +24,8 @@ let stream;
 
 // -- small helpers -------------------------------------------------------------------------
 
-let toastTimer;
-function toast(message) {
-  const box = $("toast");
-  box.textContent = message;
-  box.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { box.hidden = true; }, 6000);
-}
-
-function failed(err) {
-  toast(err instanceof ApiError ? err.message : String(err));
-}
-
-const later = new Map();
-function debounce(key, fn, ms = 120) {
-  clearTimeout(later.get(key));
-  later.set(key, setTimeout(() => { later.delete(key); fn(); }, ms));
-}
-
 function sessionPath(id, rest = "") {
   return `/sessions/${enc(id)}${rest}`;
-}
-
-function titleOf(s) {
-  return (s && s.title) || "Untitled session";
-}
-
-function pendingCount(id) {
-  const p = state.pending.get(id);
-  return p ? p.approvals.length + p.toolInput.length + p.toolCalls.length : 0;
-}
-
-// Today's times as hh:mm, older ones as a date: enough to tell sessions apart.
-function when(seconds) {
-  if (!seconds) return "";
-  const at = new Date(seconds * 1000);
-  const today = new Date().toDateString() === at.toDateString();
-  return today ? at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : at.toLocaleDateString([], { month: "short", day: "numeric" });
-}
-
-function fmt(n) {
-  if (typeof n !== "number") return "–";
-  return n >= 10000 ? `${(n / 1000).toFixed(1)}k` : String(n);
 }
 
 // -- sign-in -------------------------------------------------------------------------------
@@ -144,6 +83,14 @@ function fromAddress() {
 
 // -- projects and sessions -------------------------------------------------------------------
 
+function renderSidebar() {
+  renderList(state, { open: (id) => openSession(id), reloadProjects: () => loadProjects() });
+}
+
+function renderProjectChoices() {
+  renderChoices(state);
+}
+
 // Lists are re-read after every change; of reads that overlap, only the last one started
 // counts (an older answer may predate the change).
 const generation = { projects: 0, sessions: 0 };
@@ -192,100 +139,6 @@ async function loadModels() {
   } catch {
     state.models = []; // not signed in to codex, say: the default model is still there
   }
-}
-
-function renderProjectChoices() {
-  const choices = () => [h("option", { value: "", text: "No project" }),
-    ...state.projects.map((p) => h("option", { value: p.projectId, text: p.name }))];
-  const keep = $("new-project").value;
-  $("new-project").replaceChildren(...choices());
-  $("new-project").value = keep;
-  $("move-project").replaceChildren(...choices());
-  const s = state.sessions.get(state.current);
-  $("move-project").value = (s && s.projectId) || "";
-}
-
-function renderSidebar() {
-  const list = $("session-list");
-  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.id : null;
-  const groups = [{ id: null, name: "No project" }, ...state.projects.map((p) => ({ id: p.projectId, name: p.name, project: p }))];
-  const sessions = [...state.sessions.values()].sort((a, b) => (b.updatedAt || 0) - (a.updatedAt || 0));
-  const sections = [];
-  for (const group of groups) {
-    const mine = sessions.filter((s) => (s.projectId || null) === group.id);
-    if (group.id === null && !mine.length) continue;
-    sections.push(h("section", { class: "group", "aria-label": group.name },
-      h("div", { class: "group-head" }, h("h2", { text: group.name }), group.project ? projectActions(group.project) : null),
-      mine.length ? h("ul", {}, mine.map(sessionItem)) : h("p", { class: "muted small", text: "No sessions" })));
-  }
-  if (!sections.length) sections.push(h("p", { class: "muted", text: "No sessions yet." }));
-  list.replaceChildren(...sections);
-  if (focused) {
-    const again = list.querySelector(`[data-id="${CSS.escape(focused)}"]`);
-    if (again) again.focus();
-  }
-}
-
-function sessionItem(s) {
-  const count = pendingCount(s.sessionId);
-  const current = s.sessionId === state.current;
-  return h("li", {}, h("button", {
-    type: "button", class: "session-link" + (current ? " current" : ""), "data-id": s.sessionId,
-    "aria-current": current ? "page" : null, onclick: () => openSession(s.sessionId),
-  },
-  h("span", { class: "name", text: titleOf(s) }),
-  h("time", { class: "when", datetime: new Date((s.updatedAt || 0) * 1000).toISOString(), text: when(s.updatedAt) }),
-  s.archived ? h("span", { class: "tag", text: "archived" }) : null,
-  count ? h("span", { class: "count", title: `${count} waiting for you`, "aria-label": `${count} waiting for you`, text: String(count) }) : null));
-}
-
-function projectActions(project) {
-  const rename = h("button", { type: "button", class: "small", text: "Rename", "aria-label": `Rename project ${project.name}`,
-    onclick: () => {
-      const input = h("input", { value: project.name, "aria-label": "Project name", maxlength: 120 });
-      const form = h("form", { class: "row" }, input, h("button", { type: "submit", class: "small", text: "Save" }));
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        try {
-          await post(`/projects/${enc(project.projectId)}/rename`, { name: input.value.trim() });
-          await loadProjects();
-        } catch (err) { failed(err); }
-      });
-      rename.parentElement.replaceWith(form);
-      input.focus();
-    } });
-  const remove = confirmButton(`Delete project ${project.name}`, "Delete", async () => {
-    try {
-      await del(`/projects/${enc(project.projectId)}`);
-      await loadProjects();
-    } catch (err) {
-      failed(err.body && err.body.code === "project_not_empty" ? new Error("Move or delete its sessions first.") : err);
-    }
-  });
-  return h("span", { class: "group-actions" }, rename, remove);
-}
-
-// A button that asks again before it acts (no dialog: keyboard and tests alike). Whether
-// it was asked is kept by its label, so a re-render of the sidebar in between (a frame
-// came) does not forget the first click.
-const armed = new Map(); // label -> timer
-function confirmButton(label, text, act) {
-  const button = h("button", { type: "button", class: "small danger", text: armed.has(label) ? "Sure?" : text, "aria-label": label });
-  button.addEventListener("click", () => {
-    if (armed.has(label)) {
-      clearTimeout(armed.get(label));
-      armed.delete(label);
-      button.textContent = text;
-      act();
-      return;
-    }
-    button.textContent = "Sure?";
-    armed.set(label, setTimeout(() => {
-      armed.delete(label);
-      document.querySelectorAll(`button[aria-label="${CSS.escape(label)}"]`).forEach((b) => { b.textContent = text; });
-    }, 4000));
-  });
-  return button;
 }
 
 // -- one session -----------------------------------------------------------------------------
