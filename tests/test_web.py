@@ -359,6 +359,36 @@ def test_a_reload_finds_the_same_state(
     expect(page.locator("#send")).to_have_text("Send")
 
 
+def test_session_controls_and_settings_are_set_from_the_page(
+    page: Page, server: ServeProcess, tmp_path: Path
+) -> None:
+    session_id = new_session(page, server)
+    page.click("#controls summary")
+    page.select_option("#c-approval", "never")
+    page.select_option("#c-network", "enabled")
+    page.click("#controls-form button[type=submit]")
+    expect(page.locator("#controls-note")).to_have_text("applied")
+    page.fill("#c-settings", "[1, 2]")
+    page.click("#settings-form button[type=submit]")
+    expect(page.locator("#settings-note")).to_have_text("settings must be a JSON object")
+    page.fill("#c-settings", '{"supervisor": {"fileChange": {"mode": "ask"}}}')
+    page.click("#settings-form button[type=submit]")
+    expect(page.locator("#settings-note")).to_have_text("saved")
+    with server.client() as client:
+        base = f"/api/sessions/{session_id}"
+        controls = client.get(f"{base}/session-controls").json()["controls"]
+        assert (controls["approvalPolicy"], controls["networkAccess"]) == ("never", "enabled")
+        supervisor = client.get(f"{base}/settings", params={"key": "supervisor"}).json()
+        assert supervisor["value"] == {"fileChange": {"mode": "ask"}}
+    shot(page, tmp_path, "controls", docs=True)
+    page.reload()
+    page.click("#controls summary")
+    expect(page.locator("#c-approval")).to_have_value("never")
+    expect(page.locator("#c-network")).to_have_value("enabled")
+    expect(page.locator("#c-settings")).to_have_value(re.compile(r'"mode": "ask"'))
+    page.click("#controls summary")
+
+
 def test_older_history_loads_as_you_scroll_up(
     page: Page, server: ServeProcess, tmp_path: Path
 ) -> None:

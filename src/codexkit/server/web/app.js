@@ -179,6 +179,7 @@ async function openSession(id, { focus = true } = {}) {
   const last = turns[turns.length - 1];
   setTurn(last && last.status === "inProgress" ? last.id : null);
   showControls(data.session);
+  showSettings(id);
   showUsage();
   $("prompt").value = saved.get("draft:" + id, "");
   renderSidebar();
@@ -409,6 +410,44 @@ async function applyControls(event) {
   }
 }
 
+// The session's free settings map (scope `session`), edited as JSON and saved whole.
+async function showSettings(id) {
+  const note = $("settings-note");
+  note.textContent = "";
+  note.className = "note";
+  try {
+    const answer = await get(sessionPath(id, "/settings?scope=session"));
+    if (state.current === id) $("c-settings").value = JSON.stringify(answer.settings || {}, null, 2);
+  } catch (err) {
+    failed(err);
+  }
+}
+
+async function saveSettings(event) {
+  event.preventDefault();
+  const note = $("settings-note");
+  let settings;
+  try {
+    settings = JSON.parse($("c-settings").value || "{}");
+  } catch (err) {
+    settings = null;
+  }
+  if (!settings || typeof settings !== "object" || Array.isArray(settings)) {
+    note.textContent = "settings must be a JSON object";
+    note.className = "note bad";
+    return;
+  }
+  try {
+    const body = { scope: "session", settings, mode: "replace", source: "web" };
+    const answer = await post(sessionPath(state.current, "/settings"), body);
+    note.textContent = answer.status === "unchanged" ? "unchanged" : "saved";
+    note.className = "note";
+  } catch (err) {
+    note.textContent = err.message;
+    note.className = "note bad";
+  }
+}
+
 async function createSession(event) {
   event.preventDefault();
   const cwd = $("new-cwd").value.trim();
@@ -556,6 +595,7 @@ function wire() {
     loadSessions().catch(failed);
   });
   $("controls-form").addEventListener("submit", applyControls);
+  $("settings-form").addEventListener("submit", saveSettings);
   $("rename").addEventListener("click", startRename);
   $("rename-cancel").addEventListener("click", endRename);
   $("rename-form").addEventListener("submit", rename);
