@@ -78,7 +78,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def signed_in(browser: Browser, server: ServeProcess) -> Iterator[tuple[Page, Console]]:
     """A browser page opened through the login link that ``codexkit serve`` printed."""
-    context = browser.new_context(viewport={"width": 1280, "height": 820})
+    context = browser.new_context(viewport={"width": 1100, "height": 700})
     page = context.new_page()
     console = Console(page)
     page.goto(server.login_link)
@@ -442,7 +442,7 @@ def test_a_narrow_window_keeps_the_sidebar_in_a_drawer_and_the_keyboard_works(
         assert 0 <= box["x"] <= box["x"] + box["width"] <= 390  # nothing off the side
         shot(page, tmp_path, "narrow", docs=True)
     finally:
-        page.set_viewport_size({"width": 1280, "height": 820})
+        page.set_viewport_size({"width": 1100, "height": 700})
 
 
 def test_projects_and_sessions_are_managed_from_the_sidebar(

@@ -39,8 +39,11 @@ export class Stream {
 
   receive(frame) {
     if (frame.type === "ready") {
-      if (this.seq === null) this.seq = frame.seq;
+      // A server started afresh counts from 0 again: its frames would all look old.
+      const restarted = this.seq !== null && frame.seq < this.seq;
+      if (this.seq === null || restarted) this.seq = frame.seq;
       this.onState("live");
+      if (restarted) this.onGap();
       return;
     }
     if (frame.type === "replay") {
