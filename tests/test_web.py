@@ -487,3 +487,46 @@ def test_projects_and_sessions_are_managed_from_the_sidebar(
     expect(remove).to_have_text("Sure?")
     remove.click()
     expect(alpha).to_have_count(0)
+
+
+def test_the_page_reconnects_to_a_restarted_server_and_carries_on(
+    browser: Browser, model: ScriptedModel, tmp_path: Path
+) -> None:
+    """The server stops and starts again on the same port and data dir: the page's cookie
+    still works, its live stream reconnects by itself, and a new reply streams in (the
+    new server counts its frames from 0 again: none may be taken for one already seen)."""
+    (tmp_path / "work").mkdir()
+    args = ["--no-profile", "--allowed-root", str(tmp_path / "work")]
+    first = ServeProcess.scripted(model, tmp_path, args=args).start()
+    context = browser.new_context(viewport={"width": 1100, "height": 700})
+    try:
+        page = context.new_page()
+        console = Console(page)
+        page.goto(first.login_link)
+        model.add(text("Before the restart."))
+        new_session(page, first)
+        send(page, "Hello before")
+        expect(page.locator(".bubble.assistant")).to_have_text("Before the restart.")
+        expect(page.locator("#send")).to_have_text("Send")  # its turn is over
+        # The first server numbered more frames than the second sends up to its reply.
+        port = first.url.rsplit(":", 1)[1]
+        first.stop()
+        expect(page.locator("#conn")).to_have_text(re.compile("offline"))
+        again = ServeProcess.scripted(model, tmp_path, args=[*args, "--port", port]).start()
+        try:
+            assert again.url == first.url
+            expect(page.locator("#conn")).to_have_text(re.compile("live"))
+            model.add(text("After the restart, streamed as before.", chunks=6))
+            send(page, "Hello after")
+            expect(page.locator(".bubble.assistant").last).to_have_text(
+                "After the restart, streamed as before."
+            )
+            expect(page.locator("#send")).to_have_text("Send")
+            shot(page, tmp_path, "reconnected")
+        finally:
+            again.stop()
+        # The refused reconnection attempts are the browser's own reports; nothing else.
+        others = [e for e in console.errors if "WebSocket connection to" not in e]
+        assert others == []
+    finally:
+        context.close()

@@ -349,18 +349,28 @@ async function sendPrompt() {
   const id = state.current;
   if (!text || !id) return;
   try {
-    if (state.turn) {
-      await post(sessionPath(id, `/turns/${enc(state.turn)}/steer`), { input: text });
-    } else {
+    if (state.turn && !(await steered(id, state.turn, text))) {
+      setTurn(null); // the turn ended meanwhile (the page had not heard yet): a new one
+    }
+    if (!state.turn) {
       const accepted = await post(sessionPath(id, "/messages"), { text });
       if (state.current === id && !state.turn) setTurn(accepted.turnId);
     }
     box.value = "";
     saved.set("draft:" + id, "");
   } catch (err) {
-    const code = err.body && err.body.code;
-    if (code === "no_active_turn") setTurn(null); // it ended meanwhile: Send again
     failed(err);
+  }
+}
+
+// Whether the running turn took `text`; false when it is no longer running (409).
+async function steered(id, turnId, text) {
+  try {
+    await post(sessionPath(id, `/turns/${enc(turnId)}/steer`), { input: text });
+    return true;
+  } catch (err) {
+    if (err.status === 409) return false;
+    throw err;
   }
 }
 
