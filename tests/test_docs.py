@@ -30,6 +30,7 @@ EXCLUDED = {
     "threads-and-account.md": 2,  # ChatGPT sign-in
     "serve.md": 1,  # pip install
     "manager.md": 1,  # pip install
+    "web.md": 1,  # the browser tests themselves, which make the docs' screenshots
 }
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]

@@ -75,6 +75,9 @@ def test_every_operation_but_health_refuses_a_missing_or_wrong_token(
                     continue
                 if path == "/api/auth/login":  # its own secret is the link: tested below
                     continue
+                if path == "/api/auth/session":  # says yes or no about the caller only
+                    assert answer.json()["signedIn"] is False
+                    continue
                 assert (answer.status_code, answer.json()) == (401, UNAUTHORIZED), (method, path)
         assert client.get("/api/openapi.json").status_code == 401
         assert client.get("/api/no-such-route").status_code == 401  # nothing shows unsigned
@@ -96,6 +99,42 @@ def test_the_websocket_refuses_a_missing_or_wrong_token(server: ServeProcess) ->
     # With the token the socket opens and the stream says it is ready.
     with connect(ws, additional_headers=server.headers, open_timeout=10) as socket:
         assert json.loads(socket.recv(timeout=10))["type"] == "ready"
+
+
+def test_the_web_page_is_open_and_nothing_else_is_through_it(server: ServeProcess) -> None:
+    """The page's own files load without a token (they hold no data), under a policy that
+    lets them talk to this server only; nothing of the API opens through their paths."""
+    with httpx.Client(base_url=server.url, timeout=30.0) as anyone:
+        page = anyone.get("/")
+        assert page.status_code == 200
+        assert '<script type="module" src="/web/app.js">' in page.text
+        assert "connect-src 'self'" in page.headers["content-security-policy"]
+        script = anyone.get("/web/app.js")
+        assert script.status_code == 200
+        assert "javascript" in script.headers["content-type"]
+        assert "default-src 'self'" in script.headers["content-security-policy"]
+        assert anyone.get("/web/no-such-file.js").status_code == 404
+        for sneaky in ("/web/../api/models", "/web/%2e%2e/api/models", "/web/../auth.py"):
+            assert anyone.get(sneaky).status_code in (401, 404), sneaky
+        assert anyone.get("/api/auth/session").json() == {"status": "ok", "signedIn": False}
+    with server.client() as client:
+        assert client.get("/api/auth/session").json()["signedIn"] is True
+    ws = server.url.replace("http://", "ws://") + "/web/app.js"
+    with pytest.raises(InvalidStatus):  # a websocket gets nothing open on the page's paths
+        connect(ws, open_timeout=10).close()
+
+
+def test_a_browser_opening_the_login_link_lands_on_the_page(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    with ServeProcess.scripted(model, tmp_path) as server, httpx.Client(timeout=30.0) as browser:
+        signed_in = browser.get(server.login_link, headers=html)
+        assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/")
+        assert "HttpOnly" in signed_in.headers["set-cookie"]
+        again = browser.get(server.login_link, headers=html)
+        assert (again.status_code, again.headers["location"]) == (303, "/?signin=failed")
+        assert "set-cookie" not in again.headers
 
 
 def test_login_link_works_once_and_its_cookie_opens_rest_and_websocket(

@@ -17,6 +17,7 @@ from .auth import AuthMiddleware, LoginLinks, load_or_create_token
 from .deps import Runtime
 from .errors import install_error_handlers
 from .limits import BodyLimit
+from .page import mount_page
 from .routes import ROUTERS
 from .settings import ServeSettings
 
@@ -73,6 +74,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     _document_websockets(app)
+    mount_page(app)
     # The last added runs first: the size limit, then authentication.
     if token:
         app.add_middleware(AuthMiddleware, token=token)

@@ -6,6 +6,8 @@
   ``Authorization: Bearer TOKEN`` or the session cookie.
 - Browsers cannot put a header on a websocket: they open the one-time login link that
   ``codexkit serve`` prints, which sets an HttpOnly, SameSite=Strict cookie.
+- The web page's own files (``/`` and ``/web/...``) are open: they hold no data, and a
+  browser that is not signed in must be able to load the page that says how to sign in.
 
 Secrets are compared with ``hmac.compare_digest`` (constant time).
 """
@@ -31,10 +33,14 @@ __all__ = [
     "COOKIE_NAME",
     "LOGIN_PATH",
     "OPEN_PATHS",
+    "PAGE_PATH",
+    "PAGE_PREFIX",
+    "SIGNED_IN_PATH",
     "AuthMiddleware",
     "LoginLinks",
     "load_or_create_token",
     "session_cookie_value",
+    "signed_in",
 ]
 
 log = logging.getLogger("codexkit.server")
@@ -42,8 +48,15 @@ log = logging.getLogger("codexkit.server")
 TOKEN_FILE = "token"
 COOKIE_NAME = "codexkit_session"
 LOGIN_PATH = "/api/auth/login"
-#: Paths anyone may reach: the health probe, and the login link (it carries its own secret).
-OPEN_PATHS = frozenset({"/api/health", LOGIN_PATH})
+#: Whether the caller is signed in: the web page asks before it reads anything, so a
+#: browser that is not signed in sees the sign-in help instead of a string of 401s.
+SIGNED_IN_PATH = "/api/auth/session"
+#: Paths anyone may reach: the health probe, the login link (it carries its own secret)
+#: and the sign-in probe (it answers a yes or no about the caller only).
+OPEN_PATHS = frozenset({"/api/health", LOGIN_PATH, SIGNED_IN_PATH})
+#: The web page (``/``) and its static files (``server/web/``): open to plain HTTP only.
+PAGE_PATH = "/"
+PAGE_PREFIX = "/web/"
 
 
 def load_or_create_token(data_dir: Path) -> str:
@@ -113,6 +126,13 @@ class LoginLinks:
                 del self._issued[secret]
 
 
+def _is_open(scope: Scope) -> bool:
+    path: str = scope["path"]
+    if path in OPEN_PATHS:
+        return True
+    return scope["type"] == "http" and (path == PAGE_PATH or path.startswith(PAGE_PREFIX))
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -138,6 +158,25 @@ def _same_origin(scope: Scope) -> bool:
     return origin.split("://", 1)[-1].rstrip("/") == host
 
 
+def _carries(scope: Scope, bearer: bytes, cookie: bytes) -> bool:
+    """Whether ``scope`` has the bearer header, or the cookie from the server's own page."""
+    given = (_header(scope, b"authorization") or "").encode("latin-1")
+    if hmac.compare_digest(given, bearer):
+        return True
+    by_cookie = False
+    for name, value in _cookies(_header(scope, b"cookie")):
+        if name == COOKIE_NAME:
+            by_cookie |= hmac.compare_digest(value.encode("latin-1"), cookie)
+    return by_cookie and _same_origin(scope)
+
+
+def signed_in(scope: Scope, token: str) -> bool:
+    """Whether the request would pass ``AuthMiddleware`` (always, without a token)."""
+    if not token:
+        return True
+    return _carries(scope, f"Bearer {token}".encode(), session_cookie_value(token).encode())
+
+
 class AuthMiddleware:
     """Refuses every request and websocket without the token or the session cookie, but
     those to ``OPEN_PATHS``. A refused websocket gets the same 401 body as REST where the
@@ -149,7 +188,7 @@ class AuthMiddleware:
         self._cookie = session_cookie_value(token).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
+        if scope["type"] not in ("http", "websocket") or _is_open(scope):
             await self.app(scope, receive, send)
             return
         if self._allowed(scope):
@@ -158,14 +197,7 @@ class AuthMiddleware:
         await self._refuse(scope, send)
 
     def _allowed(self, scope: Scope) -> bool:
-        given = (_header(scope, b"authorization") or "").encode("latin-1")
-        if hmac.compare_digest(given, self._bearer):
-            return True
-        by_cookie = False
-        for name, value in _cookies(_header(scope, b"cookie")):
-            if name == COOKIE_NAME:
-                by_cookie |= hmac.compare_digest(value.encode("latin-1"), self._cookie)
-        return by_cookie and _same_origin(scope)
+        return _carries(scope, self._bearer, self._cookie)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body = json.dumps(

@@ -93,6 +93,7 @@ async def serve(
             print(f"bearer token: in {settings.data_dir / 'token'}", file=out, flush=True)
         else:
             print("authentication is off (loopback only)", file=out, flush=True)
+        print(f"web page: {base_url}/ (the login link signs a browser in)", file=out, flush=True)
 
     app = create_app(
         ServeSettings(**{**vars(settings), "token": token}),
