@@ -55,6 +55,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("manager", ("codexkit.manager",)),
     # `codexkit serve`: built on the client and the contract; the CLI starts it.
     ("server", ("codexkit.server",)),
+    # Batches of tasks: built on the client; the CLI's `batch` command drives it.
+    ("fleet", ("codexkit.fleet",)),
     ("apps", ("codexkit.exec", "codexkit.testing", "codexkit.cli", "codexkit.demo")),
 ]
 

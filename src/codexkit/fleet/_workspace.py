@@ -1,0 +1,199 @@
+"""Each task's own copy of its source, shell steps run in it, and the diff of its changes.
+
+A copy is a git worktree of the task's repository at its ref (detached), or a copy of a
+plain folder. Changes are measured with a private git directory next to the copy (never
+inside it, so the agent sees only the project): a snapshot of the files after ``setup``,
+another after the agent, and the diff between the two. The same snapshot puts the copy
+back as it was before a retried attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CodexError
+from ._task import Task
+
+__all__ = ["ShellOutcome", "Workspace", "WorkspaceError", "run_shell"]
+
+#: How much of a command's output a result keeps (its end: where errors are).
+OUTPUT_TAIL_CHARS = 4000
+
+
+class WorkspaceError(CodexError):
+    """The task's copy could not be made, measured or removed."""
+
+
+@dataclass(frozen=True)
+class ShellOutcome:
+    exit_code: int | None  # None: killed at its time limit
+    output: str
+    duration_s: float
+
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_code is None
+
+    @property
+    def tail(self) -> str:
+        return self.output[-OUTPUT_TAIL_CHARS:]
+
+
+async def run_shell(
+    command: str, cwd: Path, *, timeout: float | None, env: Mapping[str, str] | None = None
+) -> ShellOutcome:
+    """Run ``command`` with ``sh -c`` in ``cwd``, its output and errors together. Past
+    ``timeout`` seconds its whole process group is killed (``exit_code`` None)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    process = await asyncio.create_subprocess_shell(
+        command,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # its own group: a timeout ends its children too
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        code: int | None = process.returncode
+    except asyncio.TimeoutError:
+        _kill_group(process.pid)
+        output, _ = await process.communicate()
+        code = None
+    except BaseException:
+        _kill_group(process.pid)
+        await process.wait()
+        raise
+    text = output.decode("utf-8", errors="replace")
+    return ShellOutcome(code, text, round(loop.time() - started, 3))
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def _git(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        "-c",
+        "core.quotepath=off",
+        *args,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        message = err.decode(errors="replace").strip()
+        raise WorkspaceError(f"git {' '.join(args[:2])} failed: {message}")
+    return out.decode("utf-8", errors="replace")
+
+
+#: One `git worktree add/remove` at a time per repository in this process: git takes
+#: locks in the repository that concurrent calls can trip over.
+_repo_locks: dict[str, asyncio.Lock] = {}
+
+
+def _repo_lock(repo: str) -> asyncio.Lock:
+    return _repo_locks.setdefault(repo, asyncio.Lock())
+
+
+class Workspace:
+    """A task's private copy in a new folder under ``root`` (default: the system's
+    temporary directory): create it, snapshot it, diff it, remove it."""
+
+    def __init__(self, task: Task, root: str | None = None) -> None:
+        self.task = task
+        self._root = root
+        self.base = Path()
+        self.path = Path()
+        self._snapshots = Path()
+        self._baseline: str | None = None
+
+    async def create(self) -> Path:
+        if self._root is not None:
+            os.makedirs(self._root, exist_ok=True)
+        prefix = f"codexkit-task-{_safe_name(self.task.id)}-"
+        self.base = Path(tempfile.mkdtemp(prefix=prefix, dir=self._root))
+        self.path = self.base / "work"
+        self._snapshots = self.base / "snapshots.git"
+        if self.task.repo is not None:
+            async with _repo_lock(self.task.repo):
+                await _git(
+                    "-C", self.task.repo, "worktree", "add", "--detach", "--quiet",
+                    str(self.path), self.task.ref or "HEAD",
+                )  # fmt: skip
+        else:
+            source = str(self.task.workdir)
+            await asyncio.to_thread(shutil.copytree, source, self.path, symlinks=True)
+        await _git("init", "--quiet", "--bare", str(self._snapshots))
+        return self.path
+
+    @property
+    def _snapshot_env(self) -> dict[str, str]:
+        return {
+            "GIT_DIR": str(self._snapshots),
+            "GIT_WORK_TREE": str(self.path),
+            "GIT_INDEX_FILE": str(self._snapshots / "index"),
+        }
+
+    async def _snapshot(self) -> str:
+        env = self._snapshot_env
+        await _git("add", "--all", "--force", ".", env=env, cwd=self.path)
+        return (await _git("write-tree", env=env, cwd=self.path)).strip()
+
+    async def mark_baseline(self) -> None:
+        """Take the files as they are now (after ``setup``) as what diffs compare with."""
+        self._baseline = await self._snapshot()
+
+    async def diff(self) -> str:
+        """The agent's changes since the baseline, as a unified diff (binary-safe)."""
+        if self._baseline is None:
+            return ""
+        after = await self._snapshot()
+        return await _git(
+            "diff", "--binary", "--no-color", "--no-ext-diff", self._baseline, after,
+            env=self._snapshot_env, cwd=self.path,
+        )  # fmt: skip
+
+    async def restore_baseline(self) -> None:
+        """Put the files back as they were at the baseline (before a retried attempt)."""
+        if self._baseline is None:
+            return
+        await self._snapshot()  # the index must know the files to remove
+        await _git(
+            "read-tree", "--reset", "-u", self._baseline, env=self._snapshot_env, cwd=self.path
+        )
+
+    async def remove(self) -> None:
+        if self.base == Path():
+            return  # never created
+        if self.task.repo is not None and self.path.exists():
+            async with _repo_lock(self.task.repo):
+                with contextlib.suppress(WorkspaceError):
+                    await _git(
+                        "-C", self.task.repo, "worktree", "remove", "--force", str(self.path)
+                    )
+        await asyncio.to_thread(shutil.rmtree, self.base, ignore_errors=True)
+        if self.task.repo is not None:
+            async with _repo_lock(self.task.repo):
+                with contextlib.suppress(WorkspaceError):
+                    await _git("-C", self.task.repo, "worktree", "prune")
+
+
+def _safe_name(task_id: str) -> str:
+    """A folder name for a task id (ids may hold slashes and the like)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in task_id)[:60]

@@ -1,0 +1,419 @@
+"""The fleet: batches of agent tasks with the real binary and a scripted model.
+
+One scripted model serves every test of the module. It reads each request's prompt,
+``task <id>: <action>``, and answers as that task's script says, so any number of tasks
+can run at once in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codexkit.fleet import (
+    BatchEvent,
+    BatchSettings,
+    Task,
+    TaskFileError,
+    TaskResult,
+    arun_batch,
+    is_retryable,
+    parse_tasks,
+    read_results,
+    run_batch,
+)
+from codexkit.testing import (
+    RecordedRequest,
+    Reply,
+    ScriptedModel,
+    failure,
+    json_reply,
+    shell,
+    stall,
+    text,
+)
+
+SOURCE_FILE = "README.md"
+
+
+class Script:
+    """Answers ``task <id>: <action>`` prompts; counts each task's model requests."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: dict[str, int] = {}
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        prompt = request.last_user_text or ""
+        head, _, action = prompt.partition(": ")
+        task_id = head.removeprefix("task ")
+        with self.lock:
+            self.seen[task_id] = self.seen.get(task_id, 0) + 1
+            count = self.seen[task_id]
+        verb, _, arg = action.partition(" ")
+        if verb == "stall":
+            return stall()
+        if verb == "fail":
+            return failure("the model broke", code=arg)
+        if verb == "flaky" and count == 1:  # the service refuses once, then works
+            return failure("slow down", code="rate_limit_exceeded")
+        if verb == "answer":
+            return json_reply({"answer": int(arg)})
+        if request.function_call_outputs():
+            return text(f"wrote {arg}")
+        return shell(f"printf %s {arg} > result.txt")
+
+
+@pytest.fixture(scope="module")
+def script() -> Script:
+    return Script()
+
+
+@pytest.fixture(scope="module")
+def model(script: Script) -> Iterator[ScriptedModel]:
+    with ScriptedModel(default=script) as scripted:
+        yield scripted
+
+
+@pytest.fixture(scope="module")
+def home(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return model.codex_home(tmp_path_factory.mktemp("fleet") / "home")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plain folder tasks get copies of."""
+    path = tmp_path_factory.mktemp("fleet") / "folder"
+    path.mkdir()
+    (path / SOURCE_FILE).write_text("a plain folder\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository with two commits: tasks run at the first (tag ``v1``)."""
+    path = tmp_path_factory.mktemp("fleet") / "repo"
+    path.mkdir()
+    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (path / SOURCE_FILE).write_text("version 1\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    subprocess.run([*git, "tag", "v1"], check=True)
+    (path / "later.txt").write_text("only after v1\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "two"], check=True)
+    return path
+
+
+def write_task(i: int, folder: Path, repo: Path, **extra: object) -> Task:
+    """Task ``i`` writes its own token; even ones in a copy of ``folder``, odd ones in a
+    worktree of ``repo`` at ``v1``. Its check passes when the file holds the token."""
+    token = f"token-{i}"
+    source = {"workdir": str(folder)} if i % 2 == 0 else {"repo": str(repo), "ref": "v1"}
+    fields: dict[str, object] = {
+        "id": f"w{i}",
+        "prompt": f"task w{i}: write {token}",
+        "sandbox": "workspace-write",
+        "check": f'test "$(cat result.txt)" = {token} && test ! -e later.txt',
+        **source,
+        **extra,
+    }
+    return Task.model_validate(fields)
+
+
+def tasks_file(path: Path, tasks: list[Task]) -> Path:
+    path.write_text("".join(t.model_dump_json(exclude_defaults=True) + "\n" for t in tasks))
+    return path
+
+
+def cli(*args: str, home: Path) -> list[str]:
+    return [sys.executable, "-m", "codexkit.cli", "batch", *args, "--codex-home", str(home)]
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_fifty_tasks_at_concurrency_eight_each_correct_in_its_own_copy(
+    home: Path, folder: Path, repo: Path, tmp_path: Path
+) -> None:
+    tasks = [write_task(i, folder, repo) for i in range(50)]
+    events: list[BatchEvent] = []
+    peak = 0
+
+    def watch(event: BatchEvent) -> None:
+        nonlocal peak
+        events.append(event)
+        peak = max(peak, event.progress.running)
+
+    out = tmp_path / "results.jsonl"
+    results = list(
+        run_batch(
+            tasks, out=out, concurrency=8, client_options={"codex_home": str(home)}, on_event=watch
+        )
+    )
+    by_id = {r.id: r for r in results}
+    assert sorted(by_id) == sorted(t.id for t in tasks)
+    assert peak == 8
+    for i in range(50):
+        result = by_id[f"w{i}"]
+        assert result.status == "passed", result
+        assert result.check is not None
+        assert result.check.exit_code == 0
+        assert result.final_response == f"wrote token-{i}"
+        assert [(c.command, c.exit_code) for c in result.commands] == [
+            (f"printf %s token-{i} > result.txt", 0)
+        ]
+        # Each diff is its task's own file alone: no other task's edit leaked in.
+        assert result.diff.count("diff --git") == 1
+        assert "b/result.txt" in result.diff
+        assert f"+token-{i}" in result.diff
+        assert result.usage is not None
+        assert result.usage.total_tokens == 30
+    # The sources were never touched, and no worktree or copy was left behind.
+    assert sorted(p.name for p in folder.iterdir()) == [SOURCE_FILE]
+    status = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True
+    )
+    assert status.stdout == ""
+    worktrees = subprocess.run(
+        ["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True
+    )
+    assert len(worktrees.stdout.splitlines()) == 1
+    # One line per task in the file, as yielded.
+    assert read_results(out).results == by_id
+    assert events[-1].kind == "finished"
+    assert events[-1].progress.counts["passed"] == 50
+
+
+@pytest.mark.real
+async def test_checks_grade_and_only_retryable_service_failures_are_retried(
+    home: Path, folder: Path, repo: Path, script: Script
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "integer"}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    suffix = f"-{id(script)}-{time.monotonic_ns()}"  # the test runs once per event loop
+    tasks = [
+        write_task(0, folder, repo, id=f"pass{suffix}"),
+        write_task(1, folder, repo, id=f"wrong{suffix}", check="test -e missing.txt"),
+        Task(
+            id=f"flaky{suffix}",
+            prompt=f"task flaky{suffix}: flaky token-f",
+            workdir=str(folder),
+            sandbox="workspace-write",
+            check="grep -q token-f result.txt",
+        ),
+        Task(
+            id=f"broken{suffix}",
+            prompt=f"task broken{suffix}: fail server_error",
+            workdir=str(folder),
+        ),
+        Task(
+            id=f"answer{suffix}",
+            prompt=f"task answer{suffix}: answer 42",
+            workdir=str(folder),
+            output_schema=schema,
+        ),
+        Task(
+            id=f"setup{suffix}", prompt="never sent", workdir=str(folder), setup="echo nope; exit 3"
+        ),
+    ]
+    settings = BatchSettings(retries=2, backoff=0.01)
+    results = {
+        r.id.removesuffix(suffix): r
+        async for r in arun_batch(
+            tasks, concurrency=6, settings=settings, client_options={"codex_home": str(home)}
+        )
+    }
+    assert results["pass"].status == "passed"
+    wrong = results["wrong"]
+    assert (wrong.status, wrong.attempts) == ("failed", 1)  # the agent's failure: no retry
+    assert wrong.check is not None
+    assert (wrong.check.exit_code, wrong.check.passed) == (1, False)
+    assert "+token-1" in wrong.diff
+    flaky = results["flaky"]
+    assert (flaky.status, flaky.attempts, flaky.error) == ("passed", 2, None)
+    assert script.seen[f"flaky{suffix}"] == 3  # refused, then a command and an answer
+    broken = results["broken"]
+    assert (broken.status, broken.attempts) == ("error", 1)
+    assert broken.error is not None
+    assert "the model broke" in broken.error
+    answer = results["answer"]
+    assert (answer.status, answer.output) == ("passed", {"answer": 42})
+    setup = results["setup"]
+    assert setup.status == "error"
+    assert setup.error is not None
+    assert "setup exited 3" in setup.error
+    assert "nope" in setup.error
+    assert f"setup{suffix}" not in script.seen  # the agent never ran
+
+
+@pytest.mark.real
+def test_a_task_that_times_out_is_reported_and_the_batch_goes_on(
+    home: Path, folder: Path, repo: Path
+) -> None:
+    tasks = [
+        Task(id="slow", prompt="task slow: stall", workdir=str(folder), timeout=1.5),
+        *(write_task(i, folder, repo, id=f"after{i}") for i in range(3)),
+    ]
+    started = time.monotonic()
+    results = {
+        r.id: r for r in run_batch(tasks, concurrency=2, client_options={"codex_home": str(home)})
+    }
+    assert results["slow"].status == "timeout"
+    assert results["slow"].error == "the agent ran past 1.5 s"
+    assert all(results[f"after{i}"].status == "passed" for i in range(3))
+    assert time.monotonic() - started < 60  # the stalled task did not hold the batch
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_a_batch_killed_midway_resumes_with_only_the_unfinished_tasks(
+    home: Path, folder: Path, repo: Path, tmp_path: Path
+) -> None:
+    tasks = [write_task(i, folder, repo, id=f"k{i}") for i in range(12)]
+    source = tasks_file(tmp_path / "tasks.jsonl", tasks)
+    out = tmp_path / "results.jsonl"
+    first = subprocess.Popen(
+        cli(str(source), "--out", str(out), "--json", "-j", "2", home=home),
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its app-servers die with it
+    )
+    assert first.stdout is not None
+    finished = 0
+    for line in first.stdout:
+        if json.loads(line)["event"] == "task_finished":
+            finished += 1
+            if finished == 4:
+                break
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+    kept = read_results(out).results
+    assert 4 <= len(kept) < 12  # results of tasks that ended before the kill survive
+    second = subprocess.run(
+        cli(str(source), "--out", str(out), "--json", "-j", "4", home=home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 0, second.stderr
+    events = [json.loads(line) for line in second.stdout.splitlines()]
+    assert (events[0]["event"], events[0]["skipped"]) == ("started", len(kept))
+    rerun = {e["id"] for e in events if e["event"] == "task_finished"}
+    assert rerun == {t.id for t in tasks} - set(kept)
+    final = read_results(out)
+    assert sorted(final.results) == sorted(t.id for t in tasks)
+    assert all(r.status == "passed" for r in final.results.values())
+
+
+@pytest.mark.real
+def test_retry_failed_reruns_only_what_did_not_pass(
+    home: Path, folder: Path, repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "results.jsonl"
+    good = write_task(0, folder, repo, id="good")
+    bad = write_task(1, folder, repo, id="bad", check="false")
+    assert [
+        r.status for r in run_batch([good, bad], out=out, client_options={"codex_home": str(home)})
+    ] in (
+        ["passed", "failed"],
+        ["failed", "passed"],
+    )
+    assert list(run_batch([good, bad], out=out)) == []  # both finished: nothing runs
+    fixed = bad.model_copy(update={"check": "true"})
+    again = list(
+        run_batch(
+            [good, fixed], out=out, retry_failed=True, client_options={"codex_home": str(home)}
+        )
+    )
+    assert [(r.id, r.status) for r in again] == [("bad", "passed")]
+    assert {r.id: r.status for r in read_results(out).results.values()} == {
+        "good": "passed",
+        "bad": "passed",
+    }
+
+
+def test_invalid_task_lines_are_all_reported_before_anything_runs(
+    folder: Path, tmp_path: Path
+) -> None:
+    lines = [
+        json.dumps({"id": "ok", "prompt": "p", "workdir": str(folder)}),
+        "{not json",
+        "",
+        json.dumps({"id": "ok", "prompt": "again", "workdir": str(folder)}),
+        json.dumps({"id": "both", "prompt": "p", "workdir": str(folder), "repo": str(folder)}),
+        json.dumps({"id": "gone", "prompt": "p", "workdir": "no/such/dir"}),
+        json.dumps({"id": "norepo", "prompt": "p", "repo": str(folder), "ref": "main"}),
+        json.dumps({"id": "typo", "prompt": "p", "workdir": str(folder), "timeout": -1, "x": 1}),
+    ]
+    with pytest.raises(TaskFileError) as caught:
+        parse_tasks(lines, base=tmp_path)
+    problems = {p.line: p.message for p in caught.value.problems}
+    assert sorted(problems) == [2, 4, 5, 6, 7, 8]
+    assert problems[2].startswith("not JSON")
+    assert problems[4] == "id 'ok' repeats line 1"
+    assert "exactly one of 'workdir'" in problems[5]
+    assert "is not an existing directory" in problems[6]
+    assert "not a git repository with a commit at ref 'main'" in problems[7]
+    assert "timeout: Input should be greater than 0" in problems[8]
+    assert "x: Extra inputs are not permitted" in problems[8]
+    # The command refuses the file with every line listed, and writes no results.
+    source = tmp_path / "tasks.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "results.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-m", "codexkit.cli", "batch", str(source), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "400"},  # no line wrapped
+    )
+    assert run.returncode == 2
+    assert "6 invalid task lines" in run.stderr
+    for number in (2, 4, 5, 6, 7, 8):
+        assert f"line {number}:" in run.stderr
+    assert not out.exists()
+
+
+def test_retryable_service_failures_are_those_worth_waiting_for() -> None:
+    assert is_retryable({"codexErrorInfo": "rateLimitExceeded"})
+    assert is_retryable({"codexErrorInfo": "serverOverloaded"})
+    assert is_retryable(
+        {"codexErrorInfo": {"responseStreamDisconnected": {"httpStatusCode": None}}}
+    )
+    assert is_retryable({"codexErrorInfo": {"httpConnectionFailed": {"httpStatusCode": 503}}})
+    assert not is_retryable({"codexErrorInfo": {"httpConnectionFailed": {"httpStatusCode": 400}}})
+    assert not is_retryable({"codexErrorInfo": "usageLimitExceeded"})
+    assert not is_retryable({"codexErrorInfo": "contextWindowExceeded"})
+    assert not is_retryable({"codexErrorInfo": "other"})
+    assert not is_retryable(None)
+
+
+def test_a_results_line_cut_by_a_crash_is_skipped_and_the_next_starts_clean(
+    tmp_path: Path,
+) -> None:
+    from codexkit.fleet import ResultWriter
+
+    out = tmp_path / "results.jsonl"
+    out.write_text(
+        TaskResult(id="a", status="passed").model_dump_json() + "\n" + '{"id": "b", "sta'
+    )
+    writer = ResultWriter(out)
+    writer.write(TaskResult(id="c", status="failed"))
+    writer.close()
+    stored = read_results(out)
+    assert sorted(stored.results) == ["a", "c"]
+    assert stored.unreadable_lines == [2]
