@@ -417,3 +417,55 @@ def test_a_results_line_cut_by_a_crash_is_skipped_and_the_next_starts_clean(
     stored = read_results(out)
     assert sorted(stored.results) == ["a", "c"]
     assert stored.unreadable_lines == [2]
+
+
+def test_report_prints_the_summary_and_writes_a_self_contained_page(tmp_path: Path) -> None:
+    from codexkit.fleet import CheckOutcome, ResultWriter, TaskUsage
+
+    out = tmp_path / "results.jsonl"
+    writer = ResultWriter(out)
+    for i in range(8):
+        status = ["passed", "passed", "passed", "failed", "passed", "error", "timeout", "passed"]
+        writer.write(
+            TaskResult(
+                id=f"<b>t{i}</b>",
+                status=status[i],  # type: ignore[arg-type]
+                duration_s=float(i),
+                usage=TaskUsage(total_tokens=100 * i),
+                check=CheckOutcome(
+                    command="make test",
+                    passed=i != 3,
+                    exit_code=int(i == 3),
+                    output_tail="",
+                    duration_s=0.1,
+                ),
+            )
+        )
+    writer.write(TaskResult(id="<b>t3</b>", status="passed", duration_s=3.0))  # a rerun
+    writer.close()
+    run = subprocess.run(
+        [sys.executable, "-m", "codexkit.cli", "batch", "report", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert (summary["total"], summary["passed"], summary["error"]) == (8, 6, 1)
+    assert summary["pass_rate"] == 0.75
+    page = Path(summary["html"]).read_text()
+    assert Path(summary["html"]) == tmp_path / "results.html"
+    assert "<b id='pass-rate'>75.0%</b>" in page
+    assert page.count("<svg") == 2  # the duration and token histograms
+    assert page.count("class='bar'") == 20  # ten bins each
+    assert "&lt;b&gt;t3&lt;/b&gt;" in page
+    assert "<b>t3</b>" not in page  # ids are escaped
+    assert "http" not in page  # nothing to fetch
+    assert "<script" not in page
+    table = subprocess.run(
+        [sys.executable, "-m", "codexkit.cli", "batch", "report", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "pass rate 75.0%" in table.stdout

@@ -219,3 +219,57 @@ def print_summary(summary: BatchSummary) -> None:
         f"· duration p50 {figures['duration_s_p50']} s, p90 {figures['duration_s_p90']} s",
         f"· tokens {summary.total_tokens}",
     )
+
+
+@batch_app.command("report")
+def report(
+    results_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RESULTS", help="A results file of `codexkit batch`.", dir_okay=False
+        ),
+    ],
+    html_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="PATH",
+            dir_okay=False,
+            help="Where to write the HTML report (default: RESULTS with .html).",
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Print the summary of a results file again and write its HTML report (pass rate,
+    duration and token histograms, a row per task; one file, nothing fetched)."""
+    execute(lambda: _report(results_path, html_path, json_output), debug=debug)
+
+
+async def _report(results_path: Path, html_path: Path | None, json_output: bool) -> int:
+    return _write_report(results_path, html_path, json_output)  # quick file work: no await
+
+
+def _write_report(results_path: Path, html_path: Path | None, json_output: bool) -> int:
+    from ..fleet._report import render_report
+
+    if not results_path.is_file():
+        raise CliError(f"no results file at {results_path}", code=EXIT_USAGE)
+    stored = read_results(results_path)
+    results = list(stored.results.values())
+    target = html_path or results_path.with_suffix(".html")
+    target.write_text(render_report(results, title=f"Batch report: {results_path.name}"))
+    summary = summarize(results)
+    if json_output:
+        data = {
+            **summary.as_dict(),
+            "html": str(target),
+            "unreadable_lines": stored.unreadable_lines,
+        }
+        out.print_json(data=data)
+        return EXIT_OK
+    print_summary(summary)
+    if stored.unreadable_lines:
+        err.print(Text(f"skipped unreadable lines: {stored.unreadable_lines}", style="yellow"))
+    out.print(f"report: {target}")
+    return EXIT_OK
