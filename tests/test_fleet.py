@@ -286,8 +286,9 @@ def test_a_batch_killed_midway_resumes_with_only_the_unfinished_tasks(
     tasks = [write_task(i, folder, repo, id=f"k{i}") for i in range(12)]
     source = tasks_file(tmp_path / "tasks.jsonl", tasks)
     out = tmp_path / "results.jsonl"
+    copies = ["--workspace-root", str(tmp_path / "copies")]  # the killed run leaves some
     first = subprocess.Popen(
-        cli(str(source), "--out", str(out), "--json", "-j", "2", home=home),
+        cli(str(source), "--out", str(out), "--json", "-j", "2", *copies, home=home),
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its app-servers die with it
@@ -304,7 +305,7 @@ def test_a_batch_killed_midway_resumes_with_only_the_unfinished_tasks(
     kept = read_results(out).results
     assert 4 <= len(kept) < 12  # results of tasks that ended before the kill survive
     second = subprocess.run(
-        cli(str(source), "--out", str(out), "--json", "-j", "4", home=home),
+        cli(str(source), "--out", str(out), "--json", "-j", "4", *copies, home=home),
         capture_output=True,
         text=True,
         timeout=120,
@@ -469,3 +470,54 @@ def test_report_prints_the_summary_and_writes_a_self_contained_page(tmp_path: Pa
         timeout=60,
     )
     assert "pass rate 75.0%" in table.stdout
+
+
+@pytest.fixture(scope="module")
+def loopback_namespace() -> Iterator[str]:
+    """A network namespace with only loopback up: Ray inside it stays on 127.0.0.1."""
+    name = f"codexkit-fleet-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.mark.real
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_batch_on_a_local_ray_cluster_survives_a_killed_worker(
+    loopback_namespace: str, tmp_path: Path
+) -> None:
+    helper = Path(__file__).parent / "support" / "fleet_ray.py"
+    run = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            loopback_namespace,
+            sys.executable,
+            str(helper),
+            str(tmp_path),
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.splitlines()[-1])
+    assert report["returncode"] == 0, report["stderr"]
+    results = report["results"]
+    assert len(results) == 8
+    for i, task_id in enumerate(["r0", "victim", *(f"r{i}" for i in range(2, 8))]):
+        result = results[task_id]
+        assert result["status"] == "passed", result
+        assert f"+token-{i}" in result["diff"]
+    # The victim's worker was killed mid-turn; Ray ran the task again on another worker.
+    victim = results["victim"]
+    assert not victim["worker"].endswith(f":{report['killed']}")
+    assert report["victim_requests"] == 3  # the hung request, then the rerun's two
+    assert len(list((tmp_path / "pids").iterdir())) == 2  # two attempts ran the setup

@@ -14,7 +14,15 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from ..fleet import BatchEvent, TaskFileError, TaskResult, arun_batch, load_tasks, read_results
+from ..fleet import (
+    BatchEvent,
+    BatchSettings,
+    TaskFileError,
+    TaskResult,
+    arun_batch,
+    load_tasks,
+    read_results,
+)
 from ..fleet._runner import DEFAULT_TIMEOUT
 from ..fleet._summary import STATUSES, BatchSummary, summarize
 from ._common import (
@@ -90,6 +98,15 @@ def run(
     json_events: Annotated[
         bool, typer.Option("--json", help="Print progress events as JSON lines.")
     ] = False,
+    workspace_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace-root",
+            metavar="DIR",
+            file_okay=False,
+            help="Where each task's copy is made (default: the temporary directory).",
+        ),
+    ] = None,
     codex_home: CodexHomeOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -99,13 +116,13 @@ def run(
     Exit codes: 0 every task ran (passed or failed its check), 1 some task ended in
     error or timeout, 2 bad usage or invalid task lines, 130 interrupted.
     """
+    root = str(workspace_root.absolute()) if workspace_root is not None else None
     options: dict[str, Any] = {
         "out": out_path,
         "concurrency": concurrency,
         "executor": executor,
         "ray_address": ray_address,
-        "timeout": timeout,
-        "retries": retries,
+        "settings": BatchSettings(timeout=timeout, retries=retries, workspace_root=root),
         "retry_failed": retry_failed,
     }
     execute(lambda: _run(tasks, options, codex_home, json_events), debug=debug)
