@@ -521,3 +521,22 @@ def test_a_batch_on_a_local_ray_cluster_survives_a_killed_worker(
     assert not victim["worker"].endswith(f":{report['killed']}")
     assert report["victim_requests"] == 3  # the hung request, then the rerun's two
     assert len(list((tmp_path / "pids").iterdir())) == 2  # two attempts ran the setup
+
+
+def test_the_ray_executor_without_ray_says_which_extra_to_install() -> None:
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'ray':\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from codexkit.fleet import RayExecutor\n"
+        "from codexkit import InvalidArgumentError\n"
+        "try:\n"
+        "    RayExecutor(2)\n"
+        "except InvalidArgumentError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "the Ray executor needs Ray: pip install 'codexkit[ray]'"

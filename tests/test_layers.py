@@ -176,6 +176,7 @@ def test_the_import_graph_has_no_cycle() -> None:
         "codexkit.events",
         "codexkit.options",
         "codexkit.contract",
+        "codexkit.fleet",
         "codexkit",
     ],
 )

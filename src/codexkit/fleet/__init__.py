@@ -13,6 +13,8 @@ See ``docs/fleet.md``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._batch import BatchEvent, BatchProgress, arun_batch, plan_batch, run_batch
 from ._local import Executor, LocalExecutor
 from ._result import (
@@ -27,6 +29,9 @@ from ._result import (
 )
 from ._runner import DEFAULT_TIMEOUT, BatchSettings, is_retryable, run_task
 from ._task import Task, TaskFileError, TaskProblem, load_tasks, parse_tasks
+
+if TYPE_CHECKING:
+    from ._ray import RayExecutor as RayExecutor
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -90,11 +90,6 @@ class TaskResult(BaseModel):
     #: Where it ran (host and process), for the Ray executor's results.
     worker: str | None = None
 
-    @property
-    def finished(self) -> bool:
-        """Whether the task needs no rerun unless failures are retried: it passed."""
-        return self.status == "passed"
-
 
 @dataclass
 class StoredResults:
