@@ -62,6 +62,8 @@ class Script:
         verb, _, arg = action.partition(" ")
         if verb == "stall":
             return stall()
+        if verb == "slow" and request.function_call_outputs():  # a command, then silence
+            return stall()
         if verb == "fail":
             return failure("the model broke", code=arg)
         if verb == "flaky" and count == 1:  # the service refuses once, then works
@@ -265,15 +267,26 @@ def test_a_task_that_times_out_is_reported_and_the_batch_goes_on(
     home: Path, folder: Path, repo: Path
 ) -> None:
     tasks = [
-        Task(id="slow", prompt="task slow: stall", workdir=str(folder), timeout=1.5),
+        Task(
+            id="slow",
+            prompt="task slow: slow token-s",
+            workdir=str(folder),
+            sandbox="workspace-write",
+            timeout=1.5,
+            check="true",
+        ),
         *(write_task(i, folder, repo, id=f"after{i}") for i in range(3)),
     ]
     started = time.monotonic()
     results = {
         r.id: r for r in run_batch(tasks, concurrency=2, client_options={"codex_home": str(home)})
     }
-    assert results["slow"].status == "timeout"
-    assert results["slow"].error == "the agent ran past 1.5 s"
+    slow = results["slow"]
+    assert (slow.status, slow.error) == ("timeout", "the agent ran past 1.5 s")
+    # What the agent did before time ran out is kept; the check did not run.
+    assert [c.command for c in slow.commands] == ["printf %s token-s > result.txt"]
+    assert "+token-s" in slow.diff
+    assert slow.check is None
     assert all(results[f"after{i}"].status == "passed" for i in range(3))
     assert time.monotonic() - started < 60  # the stalled task did not hold the batch
 

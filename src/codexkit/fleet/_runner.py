@@ -26,13 +26,14 @@ from ..errors import (
     ServerOverloadedError,
     TurnFailedError,
 )
+from ..types import CommandExecutionItem
 from ._result import CheckOutcome, CommandRun, Status, TaskResult, TaskUsage
 from ._task import Task
 from ._workspace import Workspace, run_shell
 
 if TYPE_CHECKING:
     from .._client.client import AsyncCodex
-    from ..types import TurnResult
+    from ..types import Item, TurnResult
 
 __all__ = ["DEFAULT_TIMEOUT", "BatchSettings", "is_retryable", "run_task"]
 
@@ -108,13 +109,18 @@ class _Attempts:
         if turn is None:
             return
         self.turn = turn
-        self.commands = [
-            CommandRun(command=item.display_command, exit_code=item.exit_code)
-            for item in turn.commands
-        ]
+        self.absorb_items(turn.items)
         if turn.usage is not None:
             used = _usage(turn.usage.raw)
             self.usage = used if self.usage is None else self.usage + used
+
+    def absorb_items(self, items: list[Item]) -> None:
+        """Take the commands of an attempt's items (of a turn that may not have ended)."""
+        self.commands = [
+            CommandRun(command=item.display_command, exit_code=item.exit_code)
+            for item in items
+            if isinstance(item, CommandExecutionItem)
+        ]
 
 
 def _usage(raw: dict[str, Any]) -> TaskUsage:
@@ -286,7 +292,11 @@ async def _attempt(
     attempts.thread_id = thread.id
     try:
         turn = await thread.turn(task.prompt, output_schema=task.output_schema)
-        attempts.absorb(await turn.run(timeout=remaining))
+        try:
+            attempts.absorb(await turn.run(timeout=remaining))
+        except CodexTimeoutError:
+            attempts.absorb_items(turn.items)  # what the agent did before time ran out
+            raise
     finally:
         # The app-server is shared with later tasks: let it unload this thread.
         with contextlib.suppress(CodexError, OSError):
