@@ -114,6 +114,13 @@ async def batch_rate(
     }
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of every child it has reaped (app-servers once
+    closed, git, shells, and what they reaped: the agent's commands)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 async def bare_turns(count: int, folder: Path, home: Path) -> list[float]:
     """The same work as a task, as a bare AsyncCodex turn: a new thread in ``folder``."""
     samples = []
@@ -155,7 +162,8 @@ def table(report: dict[str, Any]) -> str:
     lines.append(
         f"Overhead per task (model latency 0): bare AsyncCodex turn {over['bare_ms']:.0f} ms, "
         f"fleet task {over['fleet_ms']:.0f} ms, overhead {over['overhead_ms']:.0f} ms "
-        f"(medians of {over['samples']})."
+        f"(medians of {over['samples']}). CPU per task, every process counted: bare "
+        f"{over['bare_cpu_ms']:.0f} ms, fleet {over['fleet_cpu_ms']:.0f} ms."
     )
     return "\n".join(lines)
 
@@ -180,10 +188,16 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         with ScriptedModel(default=replies(latency)) as model:
             home = model.codex_home(work / f"home-{latency}", extra_config=CODEX_CONFIG)
             if latency == 0:
+                cpu = cpu_seconds()
                 bare = await bare_turns(args.samples, folder, home)
+                bare_cpu = (cpu_seconds() - cpu) / (args.samples + 2)
+                cpu = cpu_seconds()
                 fleet = await fleet_turns(args.samples, folder, home, root)
+                fleet_cpu = (cpu_seconds() - cpu) / (args.samples + 2)
                 report["overhead"] = {
                     "samples": args.samples,
+                    "bare_cpu_ms": 1000 * bare_cpu,
+                    "fleet_cpu_ms": 1000 * fleet_cpu,
                     "bare_ms": 1000 * statistics.median(bare),
                     "fleet_ms": 1000 * statistics.median(fleet),
                     "overhead_ms": 1000 * (statistics.median(fleet) - statistics.median(bare)),
