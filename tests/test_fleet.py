@@ -51,6 +51,7 @@ class Script:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.seen: dict[str, int] = {}
+        self.hung = threading.Event()  # a `hang` request arrived
 
     def __call__(self, request: RecordedRequest) -> Reply:
         prompt = request.last_user_text or ""
@@ -61,6 +62,9 @@ class Script:
             count = self.seen[task_id]
         verb, _, arg = action.partition(" ")
         if verb == "stall":
+            return stall()
+        if verb == "hang":
+            self.hung.set()
             return stall()
         if verb == "slow" and request.function_call_outputs():  # a command, then silence
             return stall()
@@ -289,6 +293,53 @@ def test_a_task_that_times_out_is_reported_and_the_batch_goes_on(
     assert slow.check is None
     assert all(results[f"after{i}"].status == "passed" for i in range(3))
     assert time.monotonic() - started < 60  # the stalled task did not hold the batch
+
+
+def app_servers_of(parent: int) -> list[int]:
+    """The app-server processes ``parent`` started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"app-server" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.real
+def test_an_app_server_that_dies_fails_its_task_as_error_and_is_replaced(
+    home: Path, folder: Path, repo: Path, script: Script
+) -> None:
+    from codexkit.fleet import LocalExecutor
+
+    script.hung.clear()
+    executor = LocalExecutor(1, servers=1, client_options={"codex_home": str(home)})
+    tasks = [
+        Task(id="doomed", prompt="task doomed: hang", workdir=str(folder), timeout=60),
+        *(write_task(i, folder, repo, id=f"later{i}") for i in range(2)),
+    ]
+
+    def kill_the_server() -> None:
+        assert script.hung.wait(timeout=60)
+        [server] = app_servers_of(os.getpid())
+        os.kill(server, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_server)
+    killer.start()
+    results = {r.id: r for r in run_batch(tasks, executor=executor)}
+    killer.join(timeout=60)
+    doomed = results["doomed"]
+    assert doomed.status == "error"  # the harness broke, not the agent
+    assert doomed.error is not None
+    assert doomed.error.startswith("TransportClosedError")
+    assert [results[f"later{i}"].status for i in range(2)] == ["passed", "passed"]
+    assert app_servers_of(os.getpid()) == []  # the replacement was closed with the batch
 
 
 @pytest.mark.real
