@@ -72,6 +72,8 @@ class Script:
             return failure("the model broke", code=arg)
         if verb == "flaky" and count == 1:  # the service refuses once, then works
             return failure("slow down", code="rate_limit_exceeded")
+        if verb == "big" and not request.function_call_outputs():  # a 9 MB file
+            return shell("head -c 9000000 /dev/zero | tr '\\0' a > big.txt")
         if verb == "answer":
             return json_reply({"answer": int(arg)})
         if request.function_call_outputs():
@@ -293,6 +295,30 @@ def test_a_task_that_times_out_is_reported_and_the_batch_goes_on(
     assert slow.check is None
     assert all(results[f"after{i}"].status == "passed" for i in range(3))
     assert time.monotonic() - started < 60  # the stalled task did not hold the batch
+
+
+@pytest.mark.real
+def test_huge_output_and_diffs_are_cut_to_a_bound(home: Path, folder: Path) -> None:
+    from codexkit.fleet._workspace import MAX_DIFF_BYTES, OUTPUT_TAIL_CHARS
+
+    task = Task(
+        id="big",
+        prompt="task big: big token-b",
+        workdir=str(folder),
+        sandbox="workspace-write",
+        check="yes | head -c 50000000; echo the end; exit 4",
+    )
+    [result] = run_batch([task], client_options={"codex_home": str(home)})
+    assert result.status == "failed"
+    assert result.check is not None
+    assert result.check.exit_code == 4
+    assert len(result.check.output_tail) == OUTPUT_TAIL_CHARS
+    assert result.check.output_tail.endswith("y\nthe end\n")
+    head, _, note = result.diff.rpartition("\n# codexkit: the diff has ")
+    assert len(head.encode()) == MAX_DIFF_BYTES
+    assert head.startswith("diff --git a/big.txt b/big.txt")
+    assert note.startswith(f"9000147 bytes; its first {MAX_DIFF_BYTES} are above.")
+    assert note.endswith("All files changed:\n big.txt | 1 +\n 1 file changed, 1 insertion(+)\n")
 
 
 def app_servers_of(parent: int) -> list[int]:

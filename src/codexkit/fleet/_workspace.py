@@ -26,6 +26,10 @@ __all__ = ["ShellOutcome", "Workspace", "WorkspaceError", "run_shell"]
 
 #: How much of a command's output a result keeps (its end: where errors are).
 OUTPUT_TAIL_CHARS = 4000
+#: The longest diff a result keeps (past it: its start and the list of files changed).
+MAX_DIFF_BYTES = 8 * 1024 * 1024
+#: How much of it is held while it runs (a few bytes per character at most).
+_TAIL_BYTES = 4 * OUTPUT_TAIL_CHARS
 
 
 class WorkspaceError(CodexError):
@@ -50,8 +54,9 @@ class ShellOutcome:
 async def run_shell(
     command: str, cwd: Path, *, timeout: float | None, env: Mapping[str, str] | None = None
 ) -> ShellOutcome:
-    """Run ``command`` with ``sh -c`` in ``cwd``, its output and errors together. Past
-    ``timeout`` seconds its whole process group is killed (``exit_code`` None)."""
+    """Run ``command`` with ``sh -c`` in ``cwd``, its output and errors together (only
+    their end is kept, however much it prints). Past ``timeout`` seconds its whole
+    process group is killed (``exit_code`` None)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     process = await asyncio.create_subprocess_shell(
@@ -63,19 +68,47 @@ async def run_shell(
         start_new_session=True,  # its own group: a timeout ends its children too
         env={**os.environ, **(env or {})},
     )
+    stdout = process.stdout
+    assert stdout is not None  # piped above
+    tail = bytearray()
+
+    async def finish() -> None:
+        await _read_tail(stdout, tail)
+        await process.wait()
+
+    code: int | None
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout)
-        code: int | None = process.returncode
+        await asyncio.wait_for(finish(), timeout)
+        code = process.returncode
     except asyncio.TimeoutError:
         _kill_group(process.pid)
-        output, _ = await process.communicate()
+        await process.wait()
+        # What the group wrote before it died; a process that left the group and kept
+        # the pipe open is not waited for.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(_read_tail(stdout, tail), 2.0)
         code = None
     except BaseException:
         _kill_group(process.pid)
         await process.wait()
         raise
-    text = output.decode("utf-8", errors="replace")
+    text = bytes(tail).decode("utf-8", errors="replace")
     return ShellOutcome(code, text, round(loop.time() - started, 3))
+
+
+async def _read_tail(stream: asyncio.StreamReader, tail: bytearray) -> None:
+    """Read ``stream`` to its end, keeping only its last bytes in ``tail``."""
+    while chunk := await stream.read(64 * 1024):
+        tail += chunk
+        if len(tail) > _TAIL_BYTES:
+            del tail[: len(tail) - _TAIL_BYTES]
+
+
+def _read_head(path: Path, limit: int) -> tuple[int, str]:
+    """The size of the file at ``path`` and its first ``limit`` bytes, as text."""
+    with path.open("rb") as file:
+        head = file.read(limit)
+        return os.fstat(file.fileno()).st_size, head.decode("utf-8", errors="replace")
 
 
 def _kill_group(pid: int) -> None:
@@ -164,10 +197,20 @@ class Workspace:
         if self._baseline is None:
             return ""
         after = await self._snapshot()
-        return await _git(
-            "diff", "--binary", "--no-color", "--no-ext-diff", self._baseline, after,
-            env=self._snapshot_env, cwd=self.path,
+        env = self._snapshot_env
+        written = self.base / "agent.diff"  # to a file: a diff can be larger than memory
+        await _git(
+            "diff", "--binary", "--no-color", "--no-ext-diff", f"--output={written}",
+            self._baseline, after, env=env, cwd=self.path,
         )  # fmt: skip
+        size, text = await asyncio.to_thread(_read_head, written, MAX_DIFF_BYTES)
+        if size > MAX_DIFF_BYTES:
+            summary = await _git("diff", "--stat", self._baseline, after, env=env, cwd=self.path)
+            text += (
+                f"\n# codexkit: the diff has {size} bytes; its first {MAX_DIFF_BYTES} are "
+                f"above. All files changed:\n{summary}"
+            )
+        return text
 
     async def restore_baseline(self) -> None:
         """Put the files back as they were at the baseline (before a retried attempt)."""
