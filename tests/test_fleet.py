@@ -78,7 +78,7 @@ class Script:
             return json_reply({"answer": int(arg)})
         if request.function_call_outputs():
             return text(f"wrote {arg}")
-        return shell(f"printf %s {arg} > result.txt")
+        return shell(f"printf %s {arg} > result.txt; echo noise > run.log")
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("fleet") / "folder"
     path.mkdir()
     (path / SOURCE_FILE).write_text("a plain folder\n")
+    (path / ".gitignore").write_text("*.log\n")  # ignored files stay out of diffs
     return path
 
 
@@ -114,6 +115,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], check=True)
     (path / SOURCE_FILE).write_text("version 1\n")
+    (path / ".gitignore").write_text("*.log\n")
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "one"], check=True)
     subprocess.run([*git, "tag", "v1"], check=True)
@@ -178,16 +180,17 @@ def test_fifty_tasks_at_concurrency_eight_each_correct_in_its_own_copy(
         assert result.check.exit_code == 0
         assert result.final_response == f"wrote token-{i}"
         assert [(c.command, c.exit_code) for c in result.commands] == [
-            (f"printf %s token-{i} > result.txt", 0)
+            (f"printf %s token-{i} > result.txt; echo noise > run.log", 0)
         ]
-        # Each diff is its task's own file alone: no other task's edit leaked in.
+        # Each diff is its task's own file alone: no other task's edit leaked in, and
+        # the ignored run.log is left out.
         assert result.diff.count("diff --git") == 1
         assert "b/result.txt" in result.diff
         assert f"+token-{i}" in result.diff
         assert result.usage is not None
         assert result.usage.total_tokens == 30
     # The sources were never touched, and no worktree or copy was left behind.
-    assert sorted(p.name for p in folder.iterdir()) == [SOURCE_FILE]
+    assert sorted(p.name for p in folder.iterdir()) == [".gitignore", SOURCE_FILE]
     status = subprocess.run(
         ["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True
     )
@@ -290,7 +293,9 @@ def test_a_task_that_times_out_is_reported_and_the_batch_goes_on(
     slow = results["slow"]
     assert (slow.status, slow.error) == ("timeout", "the agent ran past 1.5 s")
     # What the agent did before time ran out is kept; the check did not run.
-    assert [c.command for c in slow.commands] == ["printf %s token-s > result.txt"]
+    assert [c.command for c in slow.commands] == [
+        "printf %s token-s > result.txt; echo noise > run.log"
+    ]
     assert "+token-s" in slow.diff
     assert slow.check is None
     assert all(results[f"after{i}"].status == "passed" for i in range(3))

@@ -184,8 +184,11 @@ class Workspace:
         }
 
     async def _snapshot(self) -> str:
+        """The tree of the copy's files now. Files the project's ``.gitignore`` files
+        ignore are left out, as ``git status`` leaves them: what ``setup`` builds or
+        installs does not weigh on every snapshot, and build output stays out of diffs."""
         env = self._snapshot_env
-        await _git("add", "--all", "--force", ".", env=env, cwd=self.path)
+        await _git("add", "--all", ".", env=env, cwd=self.path)
         return (await _git("write-tree", env=env, cwd=self.path)).strip()
 
     async def mark_baseline(self) -> None:
