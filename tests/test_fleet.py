@@ -207,7 +207,7 @@ def test_fifty_tasks_at_concurrency_eight_each_correct_in_its_own_copy(
 
 @pytest.mark.real
 async def test_checks_grade_and_only_retryable_service_failures_are_retried(
-    home: Path, folder: Path, repo: Path, script: Script
+    home: Path, folder: Path, repo: Path, script: Script, model: ScriptedModel
 ) -> None:
     schema = {
         "type": "object",
@@ -236,6 +236,7 @@ async def test_checks_grade_and_only_retryable_service_failures_are_retried(
             prompt=f"task answer{suffix}: answer 42",
             workdir=str(folder),
             output_schema=schema,
+            config={"model_reasoning_effort": "low"},
         ),
         Task(
             id=f"setup{suffix}", prompt="never sent", workdir=str(folder), setup="echo nope; exit 3"
@@ -263,6 +264,9 @@ async def test_checks_grade_and_only_retryable_service_failures_are_retried(
     assert "the model broke" in broken.error
     answer = results["answer"]
     assert (answer.status, answer.output) == ("passed", {"answer": 42})
+    [asked] = [r for r in model.requests if r.last_user_text == tasks[4].prompt]
+    assert asked.output_schema == schema
+    assert asked.body["reasoning"]["effort"] == "low"  # the task's own config
     setup = results["setup"]
     assert setup.status == "error"
     assert setup.error is not None
