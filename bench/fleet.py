@@ -157,7 +157,9 @@ def table(report: dict[str, Any]) -> str:
             f"| {run['executor']} | {run['model_latency_s']} | {run['concurrency']} | "
             f"{run['tasks']} | {run['tasks_per_minute']} | {run['efficiency']:.2f} |"
         )
-    over = report["overhead"]
+    over = report.get("overhead")
+    if over is None:  # measured with an instant model only
+        return "\n".join(lines)
     lines.append("")
     lines.append(
         f"Overhead per task (model latency 0): bare AsyncCodex turn {over['bare_ms']:.0f} ms, "

@@ -70,7 +70,9 @@ class Script:
             return stall()
         if verb == "fail":
             return failure("the model broke", code=arg)
-        if verb == "flaky" and count == 1:  # the service refuses once, then works
+        if verb == "flaky" and count == 1:  # the first attempt leaves a stray file...
+            return shell("echo stray > stray.txt")
+        if verb == "flaky" and count == 2:  # ...when the service refuses, then it works
             return failure("slow down", code="rate_limit_exceeded")
         if verb == "big" and not request.function_call_outputs():  # a 9 MB file
             return shell("head -c 9000000 /dev/zero | tr '\\0' a > big.txt")
@@ -257,7 +259,9 @@ async def test_checks_grade_and_only_retryable_service_failures_are_retried(
     assert "+token-1" in wrong.diff
     flaky = results["flaky"]
     assert (flaky.status, flaky.attempts, flaky.error) == ("passed", 2, None)
-    assert script.seen[f"flaky{suffix}"] == 3  # refused, then a command and an answer
+    assert script.seen[f"flaky{suffix}"] == 4  # a command, refused; a command, an answer
+    assert "stray.txt" not in flaky.diff  # the retry started from the copy as set up
+    assert "+token-f" in flaky.diff
     broken = results["broken"]
     assert (broken.status, broken.attempts) == ("error", 1)
     assert broken.error is not None

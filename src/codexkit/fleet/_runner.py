@@ -150,6 +150,8 @@ async def run_task(
     try:
         status, error, check = await _run_in(workspace, task, codex, settings, attempts)
         diff = await _safe_diff(workspace)
+    except Exception as exc:  # a bug: still a result, so the batch goes on
+        status, error, check, diff = "error", f"codexkit: {exc!r}", None, ""
     finally:
         if not settings.keep_workspaces:
             await asyncio.shield(workspace.remove())
@@ -254,7 +256,8 @@ async def _run_agent(
         except (TurnFailedError, ServerOverloadedError) as exc:
             if isinstance(exc, TurnFailedError):
                 attempts.absorb(exc.result)
-                retryable, message = is_retryable(exc.error), str(exc.error.get("message"))
+                retryable = is_retryable(exc.error)
+                message = str(exc.error.get("message") or exc)
             else:
                 retryable, message = True, str(exc)
             pause = _backoff(settings, attempts.count)
@@ -263,7 +266,10 @@ async def _run_agent(
             if time.monotonic() + pause >= deadline:
                 return "timeout", f"the agent ran past {limit:g} s (retrying after: {message})"
             await asyncio.sleep(pause)
-            await workspace.restore_baseline()
+            try:
+                await workspace.restore_baseline()
+            except (CodexError, OSError) as restore:
+                return "error", f"the copy could not be reset for a retry: {restore}"
         except CodexError as exc:  # the app-server died, a request timed out, ...
             return "error", f"{type(exc).__name__}: {exc}"
 
