@@ -83,11 +83,13 @@ class RayExecutor(Executor):
         )
         todo = iter(tasks)
         pending: dict[asyncio.Future[Any], Task] = {}
+        refs: dict[asyncio.Future[Any], Any] = {}
         try:
             while True:
                 while len(pending) < self.concurrency and (task := next(todo, None)):
                     ref = remote.remote(task.model_dump(), settings, self.client_options)
-                    pending[asyncio.wrap_future(ref.future())] = task
+                    future = asyncio.wrap_future(ref.future())
+                    pending[future], refs[future] = task, ref
                     if on_running is not None:
                         on_running(task.id, True)
                 if not pending:
@@ -95,12 +97,15 @@ class RayExecutor(Executor):
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for future in done:
                     task = pending.pop(future)
+                    refs.pop(future)
                     if on_running is not None:
                         on_running(task.id, False)
                     yield _result_of(future, task)
         finally:
-            for future in pending:
+            for future in pending:  # the batch was stopped: so are its tasks on the cluster
                 future.cancel()
+                with contextlib.suppress(Exception):
+                    ray.cancel(refs[future], force=True)
             if started_here:
                 await asyncio.to_thread(ray.shutdown)
 
