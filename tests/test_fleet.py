@@ -643,3 +643,17 @@ def test_the_ray_executor_without_ray_says_which_extra_to_install() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "the Ray executor needs Ray: pip install 'codexkit[ray]'"
+
+
+@pytest.mark.real
+def test_leaving_run_batch_early_stops_the_batch_and_its_app_servers(
+    home: Path, folder: Path, repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "results.jsonl"
+    tasks = [write_task(i, folder, repo, id=f"early{i}") for i in range(6)]
+    results = run_batch(tasks, out=out, concurrency=1, client_options={"codex_home": str(home)})
+    first = next(results)
+    results.close()
+    assert first.status == "passed"
+    assert app_servers_of(os.getpid()) == []
+    assert 1 <= len(read_results(out).results) <= 2  # at most the one running when we left
