@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -178,7 +178,7 @@ async def arun_batch(
     emit(BatchEvent("finished", progress))
 
 
-def run_batch(tasks: TaskSource, **options: Any) -> Iterator[TaskResult]:
+def run_batch(tasks: TaskSource, **options: Any) -> Generator[TaskResult, None, None]:
     """:func:`arun_batch` for synchronous code: yields each result as it finishes. The
     batch runs on an event loop of its own thread; leaving the loop early stops it."""
     from .._sync.portal import Portal
