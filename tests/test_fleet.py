@@ -650,10 +650,22 @@ def test_leaving_run_batch_early_stops_the_batch_and_its_app_servers(
     home: Path, folder: Path, repo: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "results.jsonl"
+    copies = tmp_path / "copies"
     tasks = [write_task(i, folder, repo, id=f"early{i}") for i in range(6)]
-    results = run_batch(tasks, out=out, concurrency=1, client_options={"codex_home": str(home)})
+    results = run_batch(
+        tasks,
+        out=out,
+        concurrency=1,
+        settings=BatchSettings(workspace_root=str(copies)),
+        client_options={"codex_home": str(home)},
+    )
     first = next(results)
     results.close()
     assert first.status == "passed"
     assert app_servers_of(os.getpid()) == []
+    assert list(copies.iterdir()) == []  # the task cut short removed its copy too
+    worktrees = subprocess.run(
+        ["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True
+    )
+    assert len(worktrees.stdout.splitlines()) == 1
     assert 1 <= len(read_results(out).results) <= 2  # at most the one running when we left

@@ -3,6 +3,7 @@ result appended to the results file the moment it ends, and progress as events."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
@@ -166,12 +167,15 @@ async def arun_batch(
     writer = ResultWriter(out) if out is not None else None
     emit(BatchEvent("started", progress))
     try:
-        async for result in chosen.run(run, settings, running):
-            if writer is not None:
-                writer.write(result)
-            progress.counts[result.status] += 1
-            emit(BatchEvent("task_finished", progress, task_id=result.id, result=result))
-            yield result
+        # aclosing: a batch left early stops its executor here and now (its workers,
+        # its app-servers), not whenever the garbage collector finalizes the generator.
+        async with contextlib.aclosing(chosen.run(run, settings, running)) as results:
+            async for result in results:
+                if writer is not None:
+                    writer.write(result)
+                progress.counts[result.status] += 1
+                emit(BatchEvent("task_finished", progress, task_id=result.id, result=result))
+                yield result
     finally:
         if writer is not None:
             writer.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .._client.client import AsyncCodex
@@ -38,7 +38,7 @@ class Executor:
 
     def run(
         self, tasks: Sequence[Task], settings: BatchSettings, on_running: OnRunning | None = None
-    ) -> AsyncIterator[TaskResult]:
+    ) -> AsyncGenerator[TaskResult, None]:
         raise NotImplementedError
 
 
@@ -74,7 +74,7 @@ class LocalExecutor(Executor):
 
     async def run(
         self, tasks: Sequence[Task], settings: BatchSettings, on_running: OnRunning | None = None
-    ) -> AsyncIterator[TaskResult]:
+    ) -> AsyncGenerator[TaskResult, None]:
         todo = iter(tasks)
         done: asyncio.Queue[TaskResult] = asyncio.Queue(maxsize=self.concurrency)
         async with ClientPool(self.servers, client_factory(self.client_options)) as pool:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidArgumentError
@@ -67,7 +67,7 @@ class RayExecutor(Executor):
 
     async def run(
         self, tasks: Sequence[Task], settings: BatchSettings, on_running: OnRunning | None = None
-    ) -> AsyncIterator[TaskResult]:
+    ) -> AsyncGenerator[TaskResult, None]:
         ray = self._ray
         started_here = not ray.is_initialized()
         if started_here:

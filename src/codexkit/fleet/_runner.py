@@ -29,7 +29,7 @@ from ..errors import (
 from ..types import CommandExecutionItem
 from ._result import CheckOutcome, CommandRun, Status, TaskResult, TaskUsage
 from ._task import Task
-from ._workspace import Workspace, run_shell
+from ._workspace import Workspace, run_shell, to_the_end
 
 if TYPE_CHECKING:
     from .._client.client import AsyncCodex
@@ -154,7 +154,7 @@ async def run_task(
         status, error, check, diff = "error", f"codexkit: {exc!r}", None, ""
     finally:
         if not settings.keep_workspaces:
-            await asyncio.shield(workspace.remove())
+            await to_the_end(workspace.remove())
     turn = attempts.turn
     return TaskResult(
         id=task.id,

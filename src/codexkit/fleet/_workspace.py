@@ -15,14 +15,16 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Mapping
+import weakref
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import CodexError
 from ._task import Task
 
-__all__ = ["ShellOutcome", "Workspace", "WorkspaceError", "run_shell"]
+__all__ = ["ShellOutcome", "Workspace", "WorkspaceError", "run_shell", "to_the_end"]
 
 #: How much of a command's output a result keeps (its end: where errors are).
 OUTPUT_TAIL_CHARS = 4000
@@ -111,6 +113,21 @@ def _read_head(path: Path, limit: int) -> tuple[int, str]:
         return os.fstat(file.fileno()).st_size, head.decode("utf-8", errors="replace")
 
 
+async def to_the_end(step: Coroutine[Any, Any, None]) -> None:
+    """Run ``step`` to its end even when cancelled meanwhile (a copy half made or half
+    removed would be left behind), then let the cancellation go on."""
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()
+
+
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -128,7 +145,13 @@ async def _git(*args: str, env: Mapping[str, str] | None = None, cwd: Path | Non
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )
-    out, err = await process.communicate()
+    try:
+        out, err = await process.communicate()
+    except BaseException:  # cancelled: a git left running would go on changing files
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
     if process.returncode != 0:
         message = err.decode(errors="replace").strip()
         raise WorkspaceError(f"git {' '.join(args[:2])} failed: {message}")
@@ -136,12 +159,16 @@ async def _git(*args: str, env: Mapping[str, str] | None = None, cwd: Path | Non
 
 
 #: One `git worktree add/remove` at a time per repository in this process: git takes
-#: locks in the repository that concurrent calls can trip over.
-_repo_locks: dict[str, asyncio.Lock] = {}
+#: locks in the repository that concurrent calls can trip over. An asyncio lock belongs
+#: to one event loop (each `run_batch` has its own), so they are kept per loop.
+_repo_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _repo_lock(repo: str) -> asyncio.Lock:
-    return _repo_locks.setdefault(repo, asyncio.Lock())
+    locks = _repo_locks.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(repo, asyncio.Lock())
 
 
 class Workspace:
@@ -171,7 +198,7 @@ class Workspace:
                 )  # fmt: skip
         else:
             source = str(self.task.workdir)
-            await asyncio.to_thread(shutil.copytree, source, self.path, symlinks=True)
+            await to_the_end(_copy(source, self.path))
         await _git("init", "--quiet", "--bare", str(self._snapshots))
         return self.path
 
@@ -230,14 +257,20 @@ class Workspace:
         if self.task.repo is not None and self.path.exists():
             async with _repo_lock(self.task.repo):
                 with contextlib.suppress(WorkspaceError):
+                    # Twice forced: a worktree whose `add` was cut short is still locked.
                     await _git(
-                        "-C", self.task.repo, "worktree", "remove", "--force", str(self.path)
-                    )
+                        "-C", self.task.repo, "worktree", "remove", "--force", "--force",
+                        str(self.path),
+                    )  # fmt: skip
         await asyncio.to_thread(shutil.rmtree, self.base, ignore_errors=True)
         if self.task.repo is not None:
             async with _repo_lock(self.task.repo):
                 with contextlib.suppress(WorkspaceError):
                     await _git("-C", self.task.repo, "worktree", "prune")
+
+
+async def _copy(source: str, target: Path) -> None:
+    await asyncio.to_thread(shutil.copytree, source, target, symlinks=True)
 
 
 def _safe_name(task_id: str) -> str:
