@@ -26,7 +26,8 @@ EXCLUDED = {
     "compatibility.md": 2,  # npm install, the whole real suite
     "mcp.md": 1,  # an MCP server on the network
     "protocol.md": 1,  # regenerates the committed models
-    "benchmarks.md": 1,  # pip install, minutes of benchmarks
+    "benchmarks.md": 2,  # pip install, minutes of benchmarks (Ray's in a netns)
+    "fleet.md": 1,  # a Ray cluster (only inside a loopback-only network namespace here)
     "threads-and-account.md": 2,  # ChatGPT sign-in
     "serve.md": 1,  # pip install
     "manager.md": 1,  # pip install

@@ -55,6 +55,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("manager", ("codexkit.manager",)),
     # `codexkit serve`: built on the client and the contract; the CLI starts it.
     ("server", ("codexkit.server",)),
+    # Batches of tasks: built on the client; the CLI's `batch` command drives it.
+    ("fleet", ("codexkit.fleet",)),
     ("apps", ("codexkit.exec", "codexkit.testing", "codexkit.cli", "codexkit.demo")),
 ]
 
@@ -174,6 +176,7 @@ def test_the_import_graph_has_no_cycle() -> None:
         "codexkit.events",
         "codexkit.options",
         "codexkit.contract",
+        "codexkit.fleet",
         "codexkit",
     ],
 )

@@ -134,6 +134,12 @@ class AsyncTurn:
         """The result once the stream has reached the end of the turn."""
         return self._result
 
+    @property
+    def items(self) -> list[Item]:
+        """The items completed so far, in order: all of the turn's once it ended, and what
+        a turn that timed out or was abandoned got done before that."""
+        return list(self._items)
+
     # -- fed by the router through the inbox (on the event loop, in arrival order) ------
 
     def _owns(self, params: Json) -> bool:

@@ -14,7 +14,7 @@ from typing_extensions import Unpack
 
 from ..events import Event
 from ..options import CLIENT_DEFAULT, ThreadOptions, TurnOptions
-from ..types import InputLike, TurnResult
+from ..types import InputLike, Item, TurnResult
 from .portal import Runner
 
 if TYPE_CHECKING:
@@ -187,6 +187,12 @@ class Turn:
     def result(self) -> TurnResult | None:
         """The result once the stream has reached the end of the turn."""
         return self._async.result
+
+    @property
+    def items(self) -> list[Item]:
+        """The items completed so far, in order: all of the turn's once it ended, and what
+        a turn that timed out or was abandoned got done before that."""
+        return self._async.items
 
     def __iter__(self) -> Iterator[Event]:
         return self

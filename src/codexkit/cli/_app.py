@@ -9,6 +9,7 @@ import typer
 from .._runtime.binary import PINNED_VERSION
 from .._version import __version__
 from ._account import login, logout, whoami
+from ._batch import batch_app
 from ._common import CodexHomeOption, DebugOption, execute, out
 from ._demo import demo
 from ._doctor import doctor
@@ -110,6 +111,7 @@ app.command()(demo)
 app.command()(run)
 app.add_typer(threads_app)
 app.add_typer(mcp_app)
+app.add_typer(batch_app)
 app.command()(models)
 app.command()(login)
 app.command()(logout)
