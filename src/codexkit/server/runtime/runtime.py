@@ -19,14 +19,17 @@ from ..store.models import SessionRow
 from .base import Parts
 from .controls import Controls
 from .hub import EventHub
+from .orchestrator import Orchestrator
 from .ordered import OrderedJobs
 from .pool import AppServerPool, PoolSettings
 from .projects import Projects
+from .queue import JobQueue, QueueSettings
 from .recorder import Recorder, SessionDirectory
 from .requests import RequestBroker
 from .sessions import Sessions
 from .turns import Turns
 from .views import transcript_view
+from .workers import WorkerSessions
 
 __all__ = ["Runtime", "RuntimeSettings"]
 
@@ -54,6 +57,8 @@ class RuntimeSettings:
     #: Lock (True) or unlock (False) the default controls and settings at start; None
     #: leaves them as the database has them.
     lock_defaults: bool | None = None
+    #: The orchestrator's job queue: its limits, attempts and time limit per job.
+    queue: QueueSettings = field(default_factory=QueueSettings)
 
 
 class Runtime:
@@ -95,6 +100,9 @@ class Runtime:
         )
         self.turns = Turns(self.parts, self.sessions)
         self.projects = Projects(self.parts, self.sessions)
+        self.queue = JobQueue(store, self.hub, settings.queue)
+        workers = WorkerSessions(store, self.hub, self.sessions, self.turns)
+        self.orchestrator = Orchestrator(self.parts, self.queue, workers)
 
     @classmethod
     async def start(cls, settings: RuntimeSettings) -> Runtime:
@@ -105,6 +113,7 @@ class Runtime:
             if settings.lock_defaults is not None:
                 await store.defaults.update(locked=settings.lock_defaults)
             await runtime.pool.start()
+            await runtime.queue.start()
         except BaseException:
             await runtime.close()
             raise
@@ -112,7 +121,9 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop the app-servers. What they were asked and what they ran ends with them:
-        pending requests expire and running turns fail, each with the reason."""
+        pending requests expire and running turns fail, each with the reason. Running
+        jobs go back to the queue for the next start."""
+        await self.queue.close()
         await self.pool.close()
         await self.jobs.close()
         try:

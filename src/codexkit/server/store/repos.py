@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from .base import Maker, _Repo
 from .engine import make_engine, migrate
+from .jobs import JobRepo, WorkerRepo
 from .models import Defaults, Project, ServerRequestRow, SessionRow, TranscriptEntry, TurnRow
 from .writes import Writes, writes
 
@@ -33,16 +35,6 @@ __all__ = [
 ]
 
 Json = dict[str, Any]
-Maker = async_sessionmaker[AsyncSession]
-
-
-class _Repo:
-    def __init__(self, maker: Maker, engine: AsyncEngine) -> None:
-        self._maker = maker
-        self._engine = engine
-
-    def _writes(self) -> AbstractAsyncContextManager[Writes]:
-        return writes(self._engine)
 
 
 class SessionRepo(_Repo):
@@ -61,8 +53,9 @@ class SessionRepo(_Repo):
         archived: bool | None = False,
         project_id: str | None = None,
         include_deleted: bool = False,
+        system_owned: bool | None = None,
     ) -> Sequence[SessionRow]:
-        """Newest first."""
+        """Newest first; ``system_owned`` None: both kinds."""
         query = select(SessionRow).order_by(SessionRow.created_at.desc(), SessionRow.id)
         if archived is not None:
             query = query.where(SessionRow.archived == archived)
@@ -70,6 +63,8 @@ class SessionRepo(_Repo):
             query = query.where(SessionRow.project_id == project_id)
         if not include_deleted:
             query = query.where(SessionRow.deleted_at.is_(None))
+        if system_owned is not None:
+            query = query.where(SessionRow.system_owned == system_owned)
         async with self._maker() as db:
             return (await db.scalars(query)).all()
 
@@ -337,6 +332,8 @@ class Store:
         self.turns = TurnRepo(maker, engine)
         self.transcript = TranscriptRepo(maker, engine)
         self.requests = RequestRepo(maker, engine)
+        self.jobs = JobRepo(maker, engine)
+        self.workers = WorkerRepo(maker, engine)
 
     def writes(self) -> AbstractAsyncContextManager[Writes]:
         """Turn, transcript and session writes in one transaction (committed on a
