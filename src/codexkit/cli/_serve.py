@@ -84,6 +84,14 @@ def serve(
     job_timeout: Annotated[
         float, typer.Option("--job-timeout", min=0.1, help="Seconds one run of a job may take.")
     ] = 300.0,
+    extension: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extension",
+            help="An agent extension to load, module:name (repeatable; entry points of "
+            "the group codexkit.extensions load too).",
+        ),
+    ] = None,
     debug: DebugOption = False,
 ) -> None:
     """Serve codex-manager's REST and websocket API for many agent sessions.
@@ -114,6 +122,7 @@ def serve(
                 jobs_max=jobs_max,
                 job_attempts=job_attempts,
                 job_timeout=job_timeout,
+                extensions=list(extension or []),
             )
         except InvalidArgumentError as error:
             raise CliError(str(error), code=2) from None

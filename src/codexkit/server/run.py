@@ -61,6 +61,7 @@ def runtime_settings(settings: ServeSettings) -> RuntimeSettings:
         allowed_roots=[str(root) for root in settings.allowed_roots],
         lock_defaults=settings.lock_defaults,
         queue=queue,
+        extensions=list(settings.extensions),
     )
 
 

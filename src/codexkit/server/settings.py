@@ -64,6 +64,9 @@ class ServeSettings:
     jobs_max: int = 200
     job_attempts: int = 3
     job_timeout: float = 300.0
+    #: Agent extensions to load (``module:name``), besides the ``codexkit.extensions``
+    #: entry points.
+    extensions: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().absolute()

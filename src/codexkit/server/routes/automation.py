@@ -1,6 +1,6 @@
-"""The orchestrator's job queue (read, list by project, cancel, and codexkit's own
-enqueue route) and a chat's suggested-request jobs. Agent extensions and the
-suggested-request upsert are not built yet: they answer 503 ``not_ready`` with the
+"""Agent extensions (list, reload), the orchestrator's job queue (read, list by
+project, cancel, and codexkit's own enqueue route) and a chat's suggested-request jobs.
+The suggested-request upsert is not built yet: they answer 503 ``not_ready`` with the
 contract's error body, so clients learn it plainly instead of from a made-up success."""
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ Json = dict[str, Any]
 JobId = Annotated[str, Path(alias="jobId")]
 
 NOT_READY = {
-    "listAgentExtensions": "agent extensions",
-    "reloadAgentExtensions": "agent extensions",
     "upsertSuggestedSessionRequest": "suggested requests",
 }
 
@@ -80,3 +78,13 @@ async def suggest(
 ) -> JSONResponse:
     status, answer = await engine.orchestrator.suggest(session_id, body.draft if body else None)
     return JSONResponse(answer, status_code=status)
+
+
+@contract_route(router, "listAgentExtensions")
+async def list_extensions(engine: EngineDep) -> Json:
+    return engine.extensions.list()
+
+
+@contract_route(router, "reloadAgentExtensions")
+async def reload_extensions(engine: EngineDep, body: Bodiless = None) -> Json:
+    return await engine.extensions.reload()

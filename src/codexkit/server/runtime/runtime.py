@@ -18,6 +18,7 @@ from ..store import Store, open_store
 from ..store.models import SessionRow
 from .base import Parts
 from .controls import Controls
+from .extensions import ExtensionHost
 from .hub import EventHub
 from .orchestrator import Orchestrator
 from .ordered import OrderedJobs
@@ -59,6 +60,8 @@ class RuntimeSettings:
     lock_defaults: bool | None = None
     #: The orchestrator's job queue: its limits, attempts and time limit per job.
     queue: QueueSettings = field(default_factory=QueueSettings)
+    #: Agent extensions to load (``module:name``), besides the entry points.
+    extensions: list[str] = field(default_factory=list)
 
 
 class Runtime:
@@ -103,6 +106,7 @@ class Runtime:
         self.queue = JobQueue(store, self.hub, settings.queue)
         workers = WorkerSessions(store, self.hub, self.sessions, self.turns)
         self.orchestrator = Orchestrator(self.parts, self.queue, workers)
+        self.extensions = ExtensionHost(self, settings.extensions)
 
     @classmethod
     async def start(cls, settings: RuntimeSettings) -> Runtime:
@@ -113,6 +117,7 @@ class Runtime:
             if settings.lock_defaults is not None:
                 await store.defaults.update(locked=settings.lock_defaults)
             await runtime.pool.start()
+            await runtime.extensions.start()  # their job types, before jobs are run
             await runtime.queue.start()
         except BaseException:
             await runtime.close()
@@ -123,6 +128,7 @@ class Runtime:
         """Stop the app-servers. What they were asked and what they ran ends with them:
         pending requests expire and running turns fail, each with the reason. Running
         jobs go back to the queue for the next start."""
+        await self.extensions.close()
         await self.queue.close()
         await self.pool.close()
         await self.jobs.close()
