@@ -30,9 +30,9 @@ How the blocks run:
 - Bash blocks run with ``bash -e -o pipefail``, with this Python's ``bin`` directory
   first on ``PATH`` (where pip puts ``codexkit``).
 - For ``manager.md``, ``remote-skills.md`` and ``automation.md`` a ``codexkit serve``
-  runs on a free port for the whole file, its codex-manager profile in the scratch directory's ``.config``
-  (``XDG_CONFIG_HOME``), so ``CodexManager()`` reaches it with its token as a user's
-  would.
+  runs on a free port for the whole file, its codex-manager profile in the scratch
+  directory's ``.config`` (``XDG_CONFIG_HOME``), so ``CodexManager()`` reaches it with
+  its token as a user's would.
 - ``CODEX_HOME`` points every codex at the scripted model, which answers "echo: " and
   the prompt, or, when the turn asks for structured output, a minimal JSON value of the
   requested schema.
