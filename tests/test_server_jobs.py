@@ -190,6 +190,14 @@ def test_the_per_project_limit_holds(
     queued = client.get(f"/api/projects/{project}/orchestrator/jobs", params={"state": "queued"})
     assert ok(queued)["jobs"] == []
 
+    # The project's worker sessions neither block its deletion nor move with its chats.
+    refused(client.delete(f"/api/projects/{project}"), 409)
+    moved = ok(
+        client.post(f"/api/projects/{project}/chats/move-all", json={"destination": "unassigned"})
+    )
+    assert moved["sessionIds"] == [chat]
+    ok(client.delete(f"/api/projects/{project}"))
+
 
 def test_a_full_queue_answers_429_and_jobs_can_be_canceled(
     server: ServeProcess, client: httpx.Client, model: ScriptedModel
