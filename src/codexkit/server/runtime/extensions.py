@@ -205,9 +205,12 @@ class _State:
 class ExtensionHost:
     """Loads the extensions, feeds them the hub's events, and reports on them."""
 
-    def __init__(self, runtime: Runtime, specs: list[str]) -> None:
+    def __init__(
+        self, runtime: Runtime, specs: list[str], builtins: list[Extension] | None = None
+    ) -> None:
         self._rt = runtime
         self._specs = list(specs)
+        self._builtins = list(builtins or [])
         self._states: dict[str, _State] = {}
         self._load_errors: list[Json] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -253,7 +256,7 @@ class ExtensionHost:
     # -- loading -------------------------------------------------------------------------------
 
     def _load(self, *, reload: bool) -> None:
-        found: list[tuple[str, Any]] = []
+        found: list[tuple[str, Any]] = [("built in", ext) for ext in self._builtins]
         errors: list[Json] = []
         for spec in self._specs:
             try:

@@ -28,6 +28,7 @@ from .queue import JobQueue, QueueSettings
 from .recorder import Recorder, SessionDirectory
 from .requests import RequestBroker
 from .sessions import Sessions
+from .supervisor import supervisor_extension
 from .turns import Turns
 from .views import transcript_view
 from .workers import WorkerSessions
@@ -106,7 +107,9 @@ class Runtime:
         self.queue = JobQueue(store, self.hub, settings.queue)
         workers = WorkerSessions(store, self.hub, self.sessions, self.turns)
         self.orchestrator = Orchestrator(self.parts, self.queue, workers)
-        self.extensions = ExtensionHost(self, settings.extensions)
+        self.extensions = ExtensionHost(
+            self, settings.extensions, builtins=[supervisor_extension(self)]
+        )
 
     @classmethod
     async def start(cls, settings: RuntimeSettings) -> Runtime:
