@@ -116,3 +116,29 @@ def test_a_high_risk_command_is_declined_and_a_medium_one_waits_for_a_person(
     assert (workspace(server) / "made.txt").exists()
     transcript = ok(client.get(f"/api/sessions/{chat}"))["transcript"]
     assert len(_of_type(transcript, "supervisor.decision")) == 1
+
+
+def test_a_risky_command_steers_the_turn(
+    server: ServeProcess, client: httpx.Client, model: ScriptedModel
+) -> None:
+    steer = {"enabled": True, "threshold": "med"}
+    chat = _supervised(client, server, {"command": {"autoActions": {"steer": steer}}})
+    model.extend([shell("pip install leftpad", escalate=True), text("installed")])
+    with Stream(server, f"?threadId={chat}") as stream:
+        stream.next("ready")
+        turn_id = ok(client.post(f"/api/sessions/{chat}/messages", json={"text": "go"}), 202)[
+            "turnId"
+        ]
+        asked = stream.next("approval")["payload"]["approvalId"]
+        stream.next(
+            "transcript_updated", lambda f: f["payload"]["entry"]["type"] == "supervisor.steer"
+        )
+        ok(client.post(f"/api/approvals/{asked}/decision", json={"decision": "decline"}))
+        stream.next("app_server.turn.completed", completed(turn_id))
+    transcript = ok(client.get(f"/api/sessions/{chat}"))["transcript"]
+    [steered] = _of_type(transcript, "supervisor.steer")
+    assert (
+        steered
+        == "Careful: the command `pip install leftpad` is risky (installs). Prefer a safer way."
+    )
+    assert "Prefer a safer way" in str(model.requests[-1].input)
