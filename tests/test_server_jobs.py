@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.postgres import postgres_cluster  # noqa: F401 (fixture)
 from support.serve import ServeProcess
 from support.serve_rest import create, ok, refused, start_server, turn
 from support.stream import Stream
@@ -230,9 +231,13 @@ def test_a_full_queue_answers_429_and_jobs_can_be_canceled(
     assert last["result"]["reply"] == "ok"
 
 
-def test_queued_and_running_jobs_survive_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_queued_and_running_jobs_survive_kill_9(
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    cluster = request.getfixturevalue("postgres_cluster") if store == "postgresql" else None
     with ScriptedModel() as model:
-        server = start_server(tmp_path, model, more=["--jobs-per-project", "1"])
+        server = start_server(tmp_path, model, cluster, more=["--jobs-per-project", "1"])
         try:
             with server.client() as client:
                 chat = create(client, server)
@@ -251,7 +256,8 @@ def test_queued_and_running_jobs_survive_kill_9(tmp_path: Path) -> None:
             server.kill()
             model.add(text("first, again"), match="first")
             model.add(text("second"), match="second")
-            server = start_server(tmp_path, model)
+            # The same data dir and database, its jobs as the killed server left them.
+            server = ServeProcess.scripted(model, tmp_path, args=server.args).start()
             with server.client() as client:
                 retried = ended(server, client, running["id"])
                 assert retried["state"] == "completed", retried
