@@ -5,13 +5,18 @@ into the transcript; the rest waits for a person."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from support.serve import ServeProcess
 from support.serve_rest import create, ok, workspace
+from support.serve_runtime import completed as turn_ended
+from support.serve_runtime import frame, running
 from support.stream import Stream, completed
 
+from codexkit.server.runtime.extensions import Actions, ExtensionEvent
+from codexkit.server.runtime.supervisor import supervisor_extension
 from codexkit.testing import ScriptedModel, apply_patch, shell, text
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
@@ -142,3 +147,39 @@ def test_a_risky_command_steers_the_turn(
         == "Careful: the command `pip install leftpad` is risky (installs). Prefer a safer way."
     )
     assert "Prefer a safer way" in str(model.requests[-1].input)
+
+
+async def test_a_person_who_decided_first_wins(
+    scripted_model: ScriptedModel, tmp_path: Path
+) -> None:
+    scripted_model.extend([shell("rm -rf build", escalate=True), text("done")])
+    home = scripted_model.codex_home(tmp_path / "home")
+    (tmp_path / "work").mkdir()
+    async with running(home, tmp_path / "work", tmp_path / "data") as rt:
+        made = await rt.sessions.create(
+            approval_policy="on-request", filesystem_sandbox="read-only"
+        )
+        chat = made["session"]["sessionId"]
+        subscription, _ = rt.hub.subscribe(chat)
+        turn_id = (await rt.turns.send(chat, "clean up"))["turnId"]
+        asked = await frame(subscription, "approval")
+        approval = asked.payload["approvalId"]
+        await rt.decide("approval", approval, {"decision": "accept"}, actor="person")
+        # Only now may the supervisor decline: its decision comes second.
+        reject = {"enabled": True, "threshold": "high"}
+        value = {"command": {"autoActions": {"reject": reject}}}
+        await rt.controls.set_settings(chat, {"key": "supervisor", "value": value})
+        handler = supervisor_extension(rt).events["command.approval_requested"]
+        event = ExtensionEvent(
+            "command.approval_requested", chat, asked.payload, asked.type, asked.seq
+        )
+        await handler(event, Actions(rt, "supervisor"))
+        await frame(subscription, "app_server.turn.completed", turn_ended(turn_id))
+        transcript = (await rt.sessions.read(chat))["transcript"]
+        [decided] = (await rt.pending(chat, "approval", history=True))["data"]
+    assert (decided["actor"], decided["decision"]["decision"]) == ("person", "accept")
+    assert _of_type(transcript, "supervisor.decision") == [
+        "The supervisor would have declined the command `rm -rf build` (risk high: deletes "
+        "recursively or by force; moves, deletes or changes permissions), but it was "
+        "already decided."
+    ]

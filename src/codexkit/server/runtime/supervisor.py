@@ -217,10 +217,13 @@ class _Supervisor:
         why = "; ".join(reasons)
         if decision is not None:
             answer = await actions.decide_approval(str(event.payload["approvalId"]), decision)
-            done = "declined" if decision == "decline" else "accepted"
-            if answer.get("status") == "reconciled":
-                done = f"would have {done} it, but it was already decided"
-            text = f"The supervisor {done} the {what}: risk {level} ({why})."
+            verb = "declined" if decision == "decline" else "accepted"
+            text = f"The supervisor {verb} the {what}: risk {level} ({why})."
+            if answer.get("status") == "reconciled":  # a person (or another) came first
+                text = (
+                    f"The supervisor would have {verb} the {what} (risk {level}: {why}), "
+                    "but it was already decided."
+                )
             await self._write(actions, event, "supervisor.decision", "decision", text)
         if policy.steers(level) and decision != "decline" and event.payload.get("turnId"):
             steer = f"Careful: the {what} is risky ({why}). Prefer a safer way."
