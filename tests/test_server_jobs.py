@@ -118,6 +118,24 @@ def test_a_suggestion_runs_in_a_hidden_worker_session(
     assert sum(s["systemOwned"] for s in every) == 1
 
 
+def test_a_suggested_requests_state_is_upserted(server: ServeProcess, client: httpx.Client) -> None:
+    chat = create(client, server)
+    route = f"/api/sessions/{chat}/suggested-request/upsert"
+    with Stream(server, f"?threadId={chat}") as stream:
+        stream.next("ready")
+        body = {"requestKey": "k1", "status": "complete", "suggestion": "Run the tests"}
+        answer = ok(client.post(route, json=body))
+        frame = stream.next("suggested_request_updated")
+    assert answer["entry"]["suggestion"] == "Run the tests"
+    assert frame["payload"] == {"sessionId": chat, "requestKey": "k1", "entry": answer["entry"]}
+    missing = client.post(route, json={"requestKey": "k1", "status": "complete"})
+    assert refused(missing, 400) == {
+        "status": "invalid_request",
+        "code": "missing_suggestion",
+        "message": "a complete suggested request needs its suggestion",
+    }
+
+
 def test_a_repeated_trigger_is_deduplicated(
     server: ServeProcess, client: httpx.Client, model: ScriptedModel
 ) -> None:

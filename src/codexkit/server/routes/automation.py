@@ -1,7 +1,6 @@
 """Agent extensions (list, reload), the orchestrator's job queue (read, list by
-project, cancel, and codexkit's own enqueue route) and a chat's suggested-request jobs.
-The suggested-request upsert is not built yet: they answer 503 ``not_ready`` with the
-contract's error body, so clients learn it plainly instead of from a made-up success."""
+project, cancel, and codexkit's own enqueue route) and a chat's suggested requests
+(jobs, the waiting variant, and the upsert of their state)."""
 
 from __future__ import annotations
 
@@ -10,7 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
 
-from ...contract import ListProjectOrchestratorJobsQuery, OpenBody, SuggestedRequestBody
+from ...contract import (
+    ListProjectOrchestratorJobsQuery,
+    OpenBody,
+    SuggestedRequestBody,
+    SuggestedRequestUpsertBody,
+)
 from ..deps import EngineDep
 from ._common import Bodiless, ProjectId, SessionId, contract_route, not_ready_route
 
@@ -19,9 +23,8 @@ router = APIRouter(tags=["automation"])
 Json = dict[str, Any]
 JobId = Annotated[str, Path(alias="jobId")]
 
-NOT_READY = {
-    "upsertSuggestedSessionRequest": "suggested requests",
-}
+#: Operations of this group that answer 503 ``not_ready`` (none left).
+NOT_READY: dict[str, str] = {}
 
 for _operation_id, _feature in NOT_READY.items():
     not_ready_route(router, _operation_id, _feature)
@@ -88,3 +91,15 @@ async def list_extensions(engine: EngineDep) -> Json:
 @contract_route(router, "reloadAgentExtensions")
 async def reload_extensions(engine: EngineDep, body: Bodiless = None) -> Json:
     return await engine.extensions.reload()
+
+
+@contract_route(router, "upsertSuggestedSessionRequest")
+async def upsert_suggestion(
+    engine: EngineDep,
+    session_id: SessionId,
+    body: Annotated[SuggestedRequestUpsertBody, Body()],
+) -> JSONResponse:
+    status, answer = await engine.orchestrator.upsert_suggestion(
+        session_id, body.request_key, body.status, body.suggestion, body.error
+    )
+    return JSONResponse(answer, status_code=status)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Any
 
 from ..store import Store
@@ -34,11 +35,50 @@ def _text_field(payload: Json, name: str) -> str:
     return value
 
 
-class AgentJobs:
-    def __init__(self, store: Store, hub: EventHub, workers: WorkerSessions) -> None:
-        self._store = store
+class Suggestions:
+    """The state of each chat's suggested requests (``{status, suggestion?, error?,
+    updatedAt}`` by request key), as the suggest jobs and the upsert route leave it; each
+    change is a ``suggested_request_updated`` frame on the chat's thread. Kept in memory
+    (it is the state of a request in flight), for the ``LIMIT`` most recent keys."""
+
+    LIMIT = 4096
+
+    def __init__(self, hub: EventHub) -> None:
         self._hub = hub
+        self._entries: OrderedDict[tuple[str, str], Json] = OrderedDict()
+
+    def put(
+        self,
+        session_id: str,
+        request_key: str,
+        status: str,
+        *,
+        suggestion: str | None = None,
+        error: str | None = None,
+    ) -> Json:
+        entry: Json = {"status": status, "updatedAt": iso(time.time())}
+        if suggestion is not None:
+            entry["suggestion"] = suggestion
+        if error is not None:
+            entry["error"] = error
+        key = (session_id, request_key)
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.LIMIT:
+            self._entries.popitem(last=False)
+        payload = {"sessionId": session_id, "requestKey": request_key, "entry": entry}
+        self._hub.publish("suggested_request_updated", session_id, payload)
+        return entry
+
+    def get(self, session_id: str, request_key: str) -> Json | None:
+        return self._entries.get((session_id, request_key))
+
+
+class AgentJobs:
+    def __init__(self, store: Store, workers: WorkerSessions, suggestions: Suggestions) -> None:
+        self._store = store
         self._workers = workers
+        self.suggestions = suggestions
 
     async def agent_instruction(self, job: JobRow) -> Json:
         payload = job.payload
@@ -79,20 +119,7 @@ class AgentJobs:
         suggestion = ran["reply"].strip()
         if not suggestion:
             raise TransientFailure("the agent answered with no suggestion")
-        self._hub.publish(
-            "suggested_request_updated",
-            session_id,
-            {
-                "sessionId": session_id,
-                "requestKey": request_key,
-                "jobId": job.id,
-                "entry": {
-                    "status": "complete",
-                    "suggestion": suggestion,
-                    "updatedAt": iso(time.time()),
-                },
-            },
-        )
+        self.suggestions.put(session_id, request_key, "complete", suggestion=suggestion)
         return {
             "sessionId": session_id,
             "requestKey": request_key,

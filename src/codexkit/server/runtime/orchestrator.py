@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .agent_jobs import AgentJobs
+from .agent_jobs import AgentJobs, Suggestions
 from .base import Parts
 from .errors import Invalid
 from .queue import JobQueue, job_view
@@ -24,7 +24,8 @@ class Orchestrator:
         self._parts = parts
         self.queue = queue
         self.workers = workers
-        jobs = AgentJobs(parts.store, parts.hub, workers)
+        self.suggestions = Suggestions(parts.hub)
+        jobs = AgentJobs(parts.store, workers, self.suggestions)
         queue.register("agent_instruction", jobs.agent_instruction)
         queue.register("suggest_request", jobs.suggest_request)
 
@@ -101,6 +102,29 @@ class Orchestrator:
             "projectId": owner,
             "dedupe": "enqueued" if made else "already_queued",
         }
+
+    async def upsert_suggestion(
+        self,
+        session_id: str,
+        request_key: str,
+        status: str,
+        suggestion: str | None = None,
+        error: str | None = None,
+    ) -> tuple[int, Json]:
+        """Set the state of a chat's suggested request (``streaming``, ``complete``,
+        ``error``, ``canceled``); a ``complete`` one needs its suggestion (400
+        ``missing_suggestion`` otherwise)."""
+        row = await self._parts.row(session_id, system=False)
+        if status == "complete" and not suggestion:
+            return 400, {
+                "status": "invalid_request",
+                "code": "missing_suggestion",
+                "message": "a complete suggested request needs its suggestion",
+            }
+        entry = self.suggestions.put(
+            row.id, request_key, status, suggestion=suggestion, error=error
+        )
+        return 200, {"status": "ok", "sessionId": row.id, "requestKey": request_key, "entry": entry}
 
     async def suggest(self, session_id: str, draft: str | None = None) -> tuple[int, Json]:
         """Queue the suggestion and wait for it: 200 with it, or 202 with the job."""
