@@ -128,7 +128,9 @@ def test_extension_job_types_run_on_the_queue_and_reload_keeps_the_record(
 
     before = _extensions(client)["broken"]["errors"]
     reloaded = ok(client.post("/api/agents/extensions/reload"))
-    assert sorted(e["name"] for e in reloaded["extensions"]) == sorted([*NAMES, "supervisor"])
+    assert sorted(e["name"] for e in reloaded["extensions"]) == sorted(
+        [*NAMES, "supervisor", "chat-titles"]
+    )
     assert reloaded["loadErrors"] == []
     assert _extensions(client)["broken"]["errors"] == before
     refused(client.get("/api/orchestrator/jobs/nope"), 404)

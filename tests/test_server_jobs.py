@@ -14,7 +14,7 @@ import pytest
 from support.postgres import postgres_cluster  # noqa: F401 (fixture)
 from support.serve import ServeProcess
 from support.serve_rest import create, ok, refused, start_server, turn
-from support.stream import Stream
+from support.stream import Stream, completed
 
 from codexkit.testing import ScriptedModel, failure, stall, text
 
@@ -116,6 +116,32 @@ def test_a_suggestion_runs_in_a_hidden_worker_session(
     every = ok(client.get("/api/sessions", params={"includeSystemOwned": "true"}))["data"]
     assert [s["sessionId"] for s in every if s["systemOwned"]].count(worker) == 1
     assert sum(s["systemOwned"] for s in every) == 1
+
+
+def test_a_new_chat_is_named_after_its_first_request(
+    server: ServeProcess, client: httpx.Client, model: ScriptedModel
+) -> None:
+    chat = create(client, server)
+    body = {"scope": "session", "key": "automation", "value": {"renameChats": True}}
+    ok(client.post(f"/api/sessions/{chat}/settings", json=body))
+    model.extend([text("Here they are."), text('"Listing the files"')])
+    with Stream(server, f"?threadId={chat}") as stream:
+        stream.next("ready")
+        turn_id = ok(
+            client.post(f"/api/sessions/{chat}/messages", json={"text": "ls please"}), 202
+        )["turnId"]
+        stream.next("app_server.turn.completed", completed(turn_id))
+        done = stream.next(
+            ("orchestrator_job_completed", "orchestrator_job_failed"),
+            lambda f: f["payload"]["jobType"] == "session_initial_rename",
+        )
+    assert done["payload"]["result"] == {
+        "sessionId": chat,
+        "renamed": True,
+        "title": "Listing the files",
+    }
+    assert ok(client.get(f"/api/sessions/{chat}"))["session"]["title"] == "Listing the files"
+    assert "ls please" in (model.requests[-1].last_user_text or "")
 
 
 def test_a_suggested_requests_state_is_upserted(server: ServeProcess, client: httpx.Client) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from ..store import Store, open_store
 from ..store.models import SessionRow
 from .base import Parts
+from .chat_titles import chat_titles_extension
 from .controls import Controls
 from .extensions import ExtensionHost
 from .hub import EventHub
@@ -108,7 +109,9 @@ class Runtime:
         workers = WorkerSessions(store, self.hub, self.sessions, self.turns)
         self.orchestrator = Orchestrator(self.parts, self.queue, workers)
         self.extensions = ExtensionHost(
-            self, settings.extensions, builtins=[supervisor_extension(self)]
+            self,
+            settings.extensions,
+            builtins=[supervisor_extension(self), chat_titles_extension(self)],
         )
 
     @classmethod
