@@ -6,11 +6,13 @@ handler each, ``handler(event, actions)``, and may bring job types of its own. I
 registered by the entry point group ``codexkit.extensions`` or by ``codexkit serve
 --extension module:name`` (the object, or a callable without arguments that makes it).
 
-Handlers run apart from the turn that caused the event: each call is a task with the
-extension's time limit. One that raises or runs past it is stopped and recorded (the
-extension's ``lastError``, ``errors``, ``health``); the other handlers and the user's
-turn go on. Frames of system-owned sessions (the job queue's workers) reach no
-extension, so an extension acting through a worker does not trigger itself.
+The host taps the hub (``EventHub.tap``): it sees each frame as it is published, never
+falls behind, and is not counted as a subscriber. Handlers run apart from the turn that
+caused the event: each call is a task with the extension's time limit. One that raises
+or runs past it is stopped and recorded (the extension's ``lastError``, ``errors``,
+``health``); the other handlers and the user's turn go on. Frames of system-owned
+sessions (the job queue's workers) reach no extension, so an extension acting through a
+worker does not trigger itself.
 """
 
 from __future__ import annotations
@@ -214,17 +216,16 @@ class ExtensionHost:
         self._states: dict[str, _State] = {}
         self._load_errors: list[Json] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pump: asyncio.Task[None] | None = None
+        self._untap: Callable[[], None] = lambda: None
         self._reloading = asyncio.Lock()
-        self._closing = False
 
     async def start(self) -> None:
         self._load(reload=False)
-        self._pump = asyncio.create_task(self._feed(), name="codexkit-extensions")
+        self._untap = self._rt.hub.tap(self._dispatch)
 
     async def close(self) -> None:
-        self._closing = True
-        tasks = [t for t in (self._pump, *self._tasks) if t is not None]
+        self._untap()
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -304,18 +305,10 @@ class ExtensionHost:
 
     # -- events --------------------------------------------------------------------------------
 
-    async def _feed(self) -> None:
-        while not self._closing:
-            subscription, _ = self._rt.hub.subscribe(None)
-            try:
-                async for frame in subscription:
-                    self._dispatch(frame)
-            finally:
-                subscription.close()
-            if subscription.dropped:
-                _log.error("extensions fell behind the events: %s", subscription.dropped)
-
     def _dispatch(self, frame: Frame) -> None:
+        """Called by the hub as each frame is published: start the handlers it wants."""
+        if frame.private:  # a worker session's: extensions act on people's chats only
+            return
         payload = frame.payload if isinstance(frame.payload, dict) else {"value": frame.payload}
         for name in event_names(frame):
             event = ExtensionEvent(name, frame.thread_id, payload, frame.type, frame.seq)
