@@ -4,8 +4,9 @@ Jobs are rows (``store/jobs.py``); this module schedules them. A job is ``queued
 ``running`` (one attempt counted), then ``completed``, ``failed`` or ``canceled``. What a
 job does is its type's handler: ``handler(job) -> result``. A handler that raises
 ``InvalidPayload`` fails its job at once with the reason; ``TransientFailure``, a
-timeout, or a lost app-server put it back in the queue until ``max_attempts`` runs were
-started, then it fails with the last reason; any other error fails it at once.
+timeout, a lost or busy app-server, or a busy session (409) put it back in the queue
+until ``max_attempts`` runs were started, then it fails with the last reason; any other
+error fails it at once.
 
 Limits: ``concurrency`` jobs run at once in all, ``per_project`` per owner, and at most
 ``max_active`` are queued or running (``QueueFull``, 429, past it). A server killed while
@@ -31,7 +32,7 @@ from ...errors import CodexTimeoutError, TransportClosedError
 from ..store import Store
 from ..store.jobs import ACTIVE
 from ..store.models import JobRow
-from .errors import Conflict, Invalid, NotFound, QueueFull, RuntimeFailure
+from .errors import Conflict, Invalid, NotFound, QueueFull, ServeError
 from .hub import EventHub, Frame
 from .views import iso
 
@@ -52,6 +53,8 @@ JobHandler = Callable[[JobRow], Awaitable[Json]]
 RESTART_REASON = "the server stopped while this job ran"
 #: Queued rows read per scheduling pass (the rest wait for the next pass).
 _SCAN = 200
+#: Refusals of the runtime a job is retried after (others fail it at once).
+_TRANSIENT_STATUSES = (409, 429, 502, 503, 504)
 #: Seconds between scheduling passes when nothing wakes the scheduler (retries due).
 _IDLE = 5.0
 
@@ -325,8 +328,9 @@ class JobQueue:
             await self._finish(job.id, "failed", error=f"invalid payload: {exc}")
         except (TransientFailure, TimeoutError, TransportClosedError, CodexTimeoutError) as exc:
             await self._retry_or_fail(job, _reason(exc, job))
-        except RuntimeFailure as exc:
-            if exc.http_status in (502, 503, 504):  # the app-server's trouble: may pass
+        except ServeError as exc:
+            # A busy worker session (409), or the app-server's trouble (5xx), may pass.
+            if exc.http_status in _TRANSIENT_STATUSES:
                 await self._retry_or_fail(job, exc.message)
             else:
                 await self._finish(job.id, "failed", error=exc.message)
