@@ -176,8 +176,6 @@ def test_routes_of_later_issues_answer_503_not_ready(
     operation = OPERATIONS[operation_id]
     path = re.sub(r"\{(\w+)\}", r"\1-1", operation.path)
     body = {"hazelnutId": "h", "isPreload": False} if operation_id == "writeRemoteSkills" else None
-    if operation_id == "upsertSuggestedSessionRequest":
-        body = {"requestKey": "k", "status": "complete", "suggestion": "s"}
     answer = client.request(operation.method, path, json=body)
     assert "not available on this server yet" in _error(answer, 503, "not_ready")["message"]
 

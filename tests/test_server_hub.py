@@ -178,3 +178,21 @@ async def test_a_batch_is_bounded() -> None:
     release.set()
     await asyncio.wait_for(jobs.settled("s"), 5)
     assert sizes == [MAX_BATCH, 1]
+
+
+def test_a_tap_sees_every_frame_at_once_and_a_failing_one_stops_nothing() -> None:
+    hub = EventHub()
+    seen: list[str] = []
+
+    def broken(frame: Frame) -> None:
+        raise RuntimeError("a bug in a tap")
+
+    untap = hub.tap(lambda frame: seen.append(frame.type))
+    hub.tap(broken)
+    hub.publish("one", "t", {})
+    hub.publish("two", "private-thread", {}, private=True)
+    assert seen == ["one", "two"]  # private frames too, in the publisher's step
+    assert hub.subscribers == 0  # a tap is not a subscriber
+    untap()
+    hub.publish("three", "t", {})
+    assert seen == ["one", "two"]

@@ -29,10 +29,10 @@ How the blocks run:
   real image.
 - Bash blocks run with ``bash -e -o pipefail``, with this Python's ``bin`` directory
   first on ``PATH`` (where pip puts ``codexkit``).
-- For ``manager.md`` and ``remote-skills.md`` a ``codexkit serve`` runs on a free port
-  for the whole file, its codex-manager profile in the scratch directory's ``.config``
-  (``XDG_CONFIG_HOME``), so ``CodexManager()`` reaches it with its token as a user's
-  would.
+- For ``manager.md``, ``remote-skills.md`` and ``automation.md`` a ``codexkit serve``
+  runs on a free port for the whole file, its codex-manager profile in the scratch
+  directory's ``.config`` (``XDG_CONFIG_HOME``), so ``CodexManager()`` reaches it with
+  its token as a user's would.
 - ``CODEX_HOME`` points every codex at the scripted model, which answers "echo: " and
   the prompt, or, when the turn asks for structured output, a minimal JSON value of the
   requested schema.
@@ -64,7 +64,7 @@ _FENCE = re.compile(r"^```(\S*)\s*$")
 _MARKER = re.compile(r"^<!--\s*(not-run|run|file|model):\s*(.*?)\s*-->\s*$")
 BLOCK_TIMEOUT = 120.0
 #: The docs whose blocks talk to a `codexkit serve`.
-SERVED_DOCS = frozenset({"manager.md", "remote-skills.md"})
+SERVED_DOCS = frozenset({"manager.md", "remote-skills.md", "automation.md"})
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,14 @@ class Stream:
 
     def next(
         self,
-        type_: str,
+        type_: str | tuple[str, ...],
         where: Callable[[Json], bool] = lambda f: True,
         *,
         timeout: float = 60.0,
     ) -> Json:
-        """The next frame of ``type_`` that ``where`` accepts (the ones before it are
-        kept in ``seen`` too)."""
+        """The next frame of ``type_`` (or of one of several types) that ``where``
+        accepts (the ones before it are kept in ``seen`` too)."""
+        types = (type_,) if isinstance(type_, str) else type_
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -47,10 +48,10 @@ class Stream:
                     raise TimeoutError
                 frame: Json = json.loads(self.socket.recv(timeout=left))
             except TimeoutError:
-                types = [f.get("type") for f in self.seen[-20:]]
-                raise AssertionError(f"no {type_} frame in {timeout} s; last: {types}") from None
+                last = [f.get("type") for f in self.seen[-20:]]
+                raise AssertionError(f"no {type_} frame in {timeout} s; last: {last}") from None
             self.seen.append(frame)
-            if frame.get("type") == type_ and where(frame):
+            if frame.get("type") in types and where(frame):
                 return frame
 
     def synced(self) -> None:

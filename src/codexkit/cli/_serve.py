@@ -62,6 +62,36 @@ def serve(
         bool,
         typer.Option("--no-auth", help="No bearer token (refused unless the host is loopback)."),
     ] = False,
+    jobs_concurrency: Annotated[
+        int, typer.Option("--jobs-concurrency", min=1, help="Orchestrator jobs run at once.")
+    ] = 4,
+    jobs_per_project: Annotated[
+        int,
+        typer.Option(
+            "--jobs-per-project", min=1, help="Orchestrator jobs run at once per project."
+        ),
+    ] = 2,
+    jobs_max: Annotated[
+        int,
+        typer.Option(
+            "--jobs-max", min=1, help="Jobs queued or running at most (429 queue_full past it)."
+        ),
+    ] = 200,
+    job_attempts: Annotated[
+        int,
+        typer.Option("--job-attempts", min=1, help="Runs a job may start (first and retries)."),
+    ] = 3,
+    job_timeout: Annotated[
+        float, typer.Option("--job-timeout", min=0.1, help="Seconds one run of a job may take.")
+    ] = 300.0,
+    extension: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extension",
+            help="An agent extension to load, module:name (repeatable; entry points of "
+            "the group codexkit.extensions load too).",
+        ),
+    ] = None,
     debug: DebugOption = False,
 ) -> None:
     """Serve codex-manager's REST and websocket API for many agent sessions.
@@ -87,6 +117,12 @@ def serve(
                 lock_defaults=lock_defaults,
                 token="" if no_auth else None,
                 data_dir=data_dir or default_data_dir(),
+                jobs_concurrency=jobs_concurrency,
+                jobs_per_project=jobs_per_project,
+                jobs_max=jobs_max,
+                job_attempts=job_attempts,
+                job_timeout=job_timeout,
+                extensions=list(extension or []),
             )
         except InvalidArgumentError as error:
             raise CliError(str(error), code=2) from None

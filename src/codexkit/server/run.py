@@ -44,14 +44,24 @@ def bind(settings: ServeSettings) -> socket.socket:
 def runtime_settings(settings: ServeSettings) -> RuntimeSettings:
     """The runtime's settings from the server's: the database (SQLite in the data dir
     unless ``--database-url``), the app-servers' home and number, the allowed roots."""
+    from .runtime.queue import QueueSettings
     from .store import default_url
 
+    queue = QueueSettings(
+        concurrency=settings.jobs_concurrency,
+        per_project=settings.jobs_per_project,
+        max_active=settings.jobs_max,
+        max_attempts=settings.job_attempts,
+        timeout=settings.job_timeout,
+    )
     return RuntimeSettings(
         database_url=settings.database_url or default_url(settings.data_dir),
         codex_home=None if settings.codex_home is None else str(settings.codex_home),
         app_servers=settings.app_servers,
         allowed_roots=[str(root) for root in settings.allowed_roots],
         lock_defaults=settings.lock_defaults,
+        queue=queue,
+        extensions=list(settings.extensions),
     )
 
 

@@ -57,6 +57,16 @@ class ServeSettings:
     lock_defaults: bool | None = None
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: The orchestrator's job queue: jobs running at once (in all, per project), jobs
+    #: queued or running at most (429 past it), runs per job, seconds per run.
+    jobs_concurrency: int = 4
+    jobs_per_project: int = 2
+    jobs_max: int = 200
+    job_attempts: int = 3
+    job_timeout: float = 300.0
+    #: Agent extensions to load (``module:name``), besides the ``codexkit.extensions``
+    #: entry points.
+    extensions: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().absolute()
@@ -67,6 +77,11 @@ class ServeSettings:
             raise InvalidArgumentError(f"port must be 0..65535, not {self.port}")
         if self.app_servers < 1:
             raise InvalidArgumentError(f"app_servers must be at least 1, not {self.app_servers}")
+        for name in ("jobs_concurrency", "jobs_per_project", "jobs_max", "job_attempts"):
+            if getattr(self, name) < 1:
+                raise InvalidArgumentError(f"{name} must be at least 1")
+        if self.job_timeout <= 0:
+            raise InvalidArgumentError("job_timeout must be positive")
         if self.max_body_bytes < 1:
             raise InvalidArgumentError("max_body_bytes must be positive")
         if self.token == "" and not is_loopback(self.host):

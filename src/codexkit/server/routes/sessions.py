@@ -29,9 +29,16 @@ Json = dict[str, Any]
 
 
 @contract_route(router, "listSessions")
-async def list_sessions(engine: EngineDep, query: Annotated[ListSessionsQuery, Query()]) -> Json:
+async def list_sessions(
+    engine: EngineDep,
+    query: Annotated[ListSessionsQuery, Query()],
+    include_system_owned: Annotated[bool, Query(alias="includeSystemOwned")] = False,
+) -> Json:
     return await engine.sessions.list(
-        archived=bool(query.archived), limit=query.limit, cursor=query.cursor
+        archived=bool(query.archived),
+        limit=query.limit,
+        cursor=query.cursor,
+        include_system_owned=include_system_owned,
     )
 
 

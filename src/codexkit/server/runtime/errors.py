@@ -24,6 +24,7 @@ __all__ = [
     "Invalid",
     "Locked",
     "NotFound",
+    "QueueFull",
     "RuntimeFailure",
     "ServeError",
     "SessionDeleted",
@@ -86,6 +87,13 @@ class SessionDeleted(ServeError):
     def __init__(self, session_id: str, deleted_at: str, title: str | None) -> None:
         super().__init__(f"session {session_id} was deleted")
         self.extra = {"sessionId": session_id, "deletedAt": deleted_at, "title": title}
+
+
+class QueueFull(ServeError):
+    """429: the contract's ``QueueErrorResponse`` (``sessionId`` is the job's source
+    session, or empty)."""
+
+    http_status, status, code = 429, "error", "queue_full"
 
 
 class Locked(ServeError):

@@ -13,7 +13,7 @@ import itertools
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +173,7 @@ class EventHub:
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _last: int = 0
     _subscribers: list[Subscription] = field(default_factory=list)
+    _taps: list[Callable[[Frame], None]] = field(default_factory=list)
     _logs: OrderedDict[str | None, _Log] = field(default_factory=OrderedDict)
     _forgotten_upto: int = 0  # the highest seq of a whole thread log evicted
 
@@ -195,7 +196,19 @@ class EventHub:
         for subscriber in list(self._subscribers):
             if subscriber.wants(frame):
                 subscriber.offer(frame)
+        for tap in list(self._taps):
+            try:
+                tap(frame)
+            except Exception:  # a tap's bug must not stop the publisher
+                _log.exception("an event tap failed on %s", frame.type)
         return frame
+
+    def tap(self, callback: Callable[[Frame], None]) -> Callable[[], None]:
+        """Call ``callback`` with every frame as it is published (private ones too), in
+        the publisher's step: it must not block. Not a subscriber (nothing is queued for
+        it, it is never dropped). Returns the function that removes the tap."""
+        self._taps.append(callback)
+        return lambda: self._taps.remove(callback) if callback in self._taps else None
 
     def subscribe(
         self, thread_id: str | None = None, *, since: int | None = None

@@ -59,12 +59,17 @@ class Projects:
         return self._upserted(row)
 
     async def delete(self, project_id: str) -> Json:
-        """Delete an empty project (409 while sessions are in it: move or delete them)."""
+        """Delete an empty project (409 while sessions are in it: move or delete them).
+        Its worker sessions (system-owned, the job queue's) do not count: they are
+        deleted with it."""
         await self._get(project_id)
-        if await self._parts.store.sessions.in_project(project_id):
+        rows = await self._parts.store.sessions.in_project(project_id)
+        if any(not row.system_owned for row in rows):
             raise Conflict(
                 "the project still has sessions", code="project_not_empty", projectId=project_id
             )
+        for row in rows:
+            await self._sessions.delete(row.id)
         await self._parts.store.projects.remove(project_id)
         self._parts.hub.publish("project_deleted", None, {"projectId": project_id})
         return {"status": "ok", "projectId": project_id}
@@ -82,7 +87,10 @@ class Projects:
                 "destination must be unassigned or archive", issues=[{"path": ["destination"]}]
             )
         await self._get(project_id)
-        rows = await self._parts.store.sessions.in_project(project_id)
+        # The project's own worker sessions stay with it.
+        rows = [
+            r for r in await self._parts.store.sessions.in_project(project_id) if not r.system_owned
+        ]
         moved = [r.id for r in rows]
         if destination == "archive":
             busy = [r.id for r in rows if await self._parts.running_turn(r.id) is not None]

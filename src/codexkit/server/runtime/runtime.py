@@ -17,16 +17,22 @@ from typing import Any
 from ..store import Store, open_store
 from ..store.models import SessionRow
 from .base import Parts
+from .chat_titles import chat_titles_extension
 from .controls import Controls
+from .extensions import ExtensionHost
 from .hub import EventHub
+from .orchestrator import Orchestrator
 from .ordered import OrderedJobs
 from .pool import AppServerPool, PoolSettings
 from .projects import Projects
+from .queue import JobQueue, QueueSettings
 from .recorder import Recorder, SessionDirectory
 from .requests import RequestBroker
 from .sessions import Sessions
+from .supervisor import supervisor_extension
 from .turns import Turns
 from .views import transcript_view
+from .workers import WorkerSessions
 
 __all__ = ["Runtime", "RuntimeSettings"]
 
@@ -54,6 +60,10 @@ class RuntimeSettings:
     #: Lock (True) or unlock (False) the default controls and settings at start; None
     #: leaves them as the database has them.
     lock_defaults: bool | None = None
+    #: The orchestrator's job queue: its limits, attempts and time limit per job.
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    #: Agent extensions to load (``module:name``), besides the entry points.
+    extensions: list[str] = field(default_factory=list)
 
 
 class Runtime:
@@ -95,6 +105,14 @@ class Runtime:
         )
         self.turns = Turns(self.parts, self.sessions)
         self.projects = Projects(self.parts, self.sessions)
+        self.queue = JobQueue(store, self.hub, settings.queue)
+        workers = WorkerSessions(store, self.hub, self.sessions, self.turns)
+        self.orchestrator = Orchestrator(self.parts, self.queue, workers)
+        self.extensions = ExtensionHost(
+            self,
+            settings.extensions,
+            builtins=[supervisor_extension(self), chat_titles_extension(self)],
+        )
 
     @classmethod
     async def start(cls, settings: RuntimeSettings) -> Runtime:
@@ -105,6 +123,8 @@ class Runtime:
             if settings.lock_defaults is not None:
                 await store.defaults.update(locked=settings.lock_defaults)
             await runtime.pool.start()
+            await runtime.extensions.start()  # their job types, before jobs are run
+            await runtime.queue.start()
         except BaseException:
             await runtime.close()
             raise
@@ -112,7 +132,10 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop the app-servers. What they were asked and what they ran ends with them:
-        pending requests expire and running turns fail, each with the reason."""
+        pending requests expire and running turns fail, each with the reason. Running
+        jobs go back to the queue for the next start."""
+        await self.extensions.close()
+        await self.queue.close()
         await self.pool.close()
         await self.jobs.close()
         try:

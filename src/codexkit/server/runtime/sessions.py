@@ -107,9 +107,16 @@ class Sessions:
         return session_summary(row, await self._parts.controls.effective(row))
 
     async def list(
-        self, *, archived: bool = False, limit: int | None = None, cursor: str | None = None
+        self,
+        *,
+        archived: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+        include_system_owned: bool = False,
     ) -> Json:
-        """``{data, nextCursor, archived}``, newest first; the cursor is an offset."""
+        """``{data, nextCursor, archived}``, newest first; the cursor is an offset.
+        System-owned sessions (the job queue's workers) only with
+        ``include_system_owned``."""
         size = MAX_LIST if limit is None else limit
         if not 1 <= size <= MAX_LIST:
             raise Invalid(f"limit must be 1..{MAX_LIST}", issues=[{"path": ["limit"]}])
@@ -119,7 +126,9 @@ class Sessions:
             raise Invalid(
                 "cursor is not one this server gave", issues=[{"path": ["cursor"]}]
             ) from None
-        rows = await self._parts.store.sessions.list(archived=archived)
+        rows = await self._parts.store.sessions.list(
+            archived=archived, system_owned=None if include_system_owned else False
+        )
         page = rows[start : start + size]
         more = start + size < len(rows)
         return {

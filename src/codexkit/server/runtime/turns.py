@@ -51,17 +51,19 @@ class Turns:
         network_access: str | None = None,
         filesystem_sandbox: str | None = None,
         dynamic_tools: list[Json] | None = None,
+        system: bool = False,
     ) -> Json:
         """Start a turn; ``{status: accepted, sessionId, turnId}`` once it is accepted.
         The controls in force are the session's (or the defaults), overridden by the
-        ones given for this message only."""
+        ones given for this message only. Only ``system`` callers (the job queue's
+        workers) may start turns in system-owned sessions."""
         body = _text(text)
         if effort is not None and effort not in _EFFORTS:
             raise Invalid(
                 f"effort must be one of {', '.join(_EFFORTS)}", issues=[{"path": ["effort"]}]
             )
         parts = self._parts
-        row = await parts.row(session_id, system=False)
+        row = await parts.row(session_id, system=system)
         given = {
             k: v
             for k, v in {
@@ -132,10 +134,12 @@ class Turns:
         await rpc(client, "turn/steer", wire)
         return {"status": "ok", "sessionId": row.id, "turnId": turn_id}
 
-    async def interrupt(self, session_id: str, turn_id: str | None = None) -> Json:
+    async def interrupt(
+        self, session_id: str, turn_id: str | None = None, *, system: bool = False
+    ) -> Json:
         """Interrupt the turn in progress (only if it is ``turn_id``, when given)."""
         parts = self._parts
-        row = await parts.row(session_id, system=False)
+        row = await parts.row(session_id, system=system)
         running = await parts.running_turn(row.id)
         if running is None:
             raise Conflict("no turn is in progress", code="no_active_turn", sessionId=row.id)

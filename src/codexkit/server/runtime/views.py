@@ -39,6 +39,7 @@ def session_summary(row: SessionRow, controls: Json) -> Json:
         "source": row.source,
         "projectId": row.project_id,
         "archived": row.archived,
+        "systemOwned": row.system_owned,
     }
 
 

@@ -15,11 +15,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base",
     "Defaults",
+    "JobRow",
     "Project",
     "ServerRequestRow",
     "SessionRow",
     "TranscriptEntry",
     "TurnRow",
+    "WorkerSessionRow",
 ]
 
 Json = dict[str, Any]
@@ -139,3 +141,47 @@ class ServerRequestRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     resolved_at: Mapped[float | None] = mapped_column(Float)
     expiry_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class JobRow(Base):
+    """A job of the orchestrator queue.
+
+    ``state`` is ``queued``, ``running``, ``completed``, ``failed`` or ``canceled``;
+    ``project_id`` is its owner (a project id, or ``session:<id>`` for a chat without a
+    project). ``attempts`` counts the runs started; a job is not run again once it
+    reached ``max_attempts``. ``run_after`` delays a retry."""
+
+    __tablename__ = "orchestrator_jobs"
+    __table_args__ = (
+        Index("ix_orchestrator_jobs_state_created", "state", "created_at"),
+        Index("ix_orchestrator_jobs_project_state", "project_id", "state"),
+        Index("ix_orchestrator_jobs_dedupe", "dedupe_key", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(128))
+    project_id: Mapped[str] = mapped_column(String(200))
+    source_session_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    dedupe_key: Mapped[str | None] = mapped_column(String(400))
+    payload: Mapped[Json] = mapped_column(JSON)
+    result: Mapped[Json | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    timeout: Mapped[float] = mapped_column(Float)
+    run_after: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float)
+    completed_at: Mapped[float | None] = mapped_column(Float)
+
+
+class WorkerSessionRow(Base):
+    """The system-owned session in which an agent runs the jobs of one owner."""
+
+    __tablename__ = "worker_sessions"
+
+    owner_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(128), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from .base import Gate, Maker, _Repo
 from .engine import make_engine, migrate
+from .jobs import JobRepo, WorkerRepo
 from .models import Defaults, Project, ServerRequestRow, SessionRow, TranscriptEntry, TurnRow
-from .writes import Gate, Writes, write_gate, writes
+from .writes import Writes, write_gate, writes
 
 __all__ = [
     "DefaultsRepo",
@@ -33,24 +35,7 @@ __all__ = [
 ]
 
 Json = dict[str, Any]
-Maker = async_sessionmaker[AsyncSession]
 _SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
-
-
-class _Repo:
-    def __init__(self, maker: Maker, engine: AsyncEngine, gate: Gate) -> None:
-        self._maker = maker
-        self._engine = engine
-        self._gate = gate
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncSession]:
-        """An ORM session in a write transaction, through the store's write gate."""
-        async with self._gate, self._maker.begin() as db:
-            yield db
-
-    def _writes(self) -> AbstractAsyncContextManager[Writes]:
-        return writes(self._engine, self._gate)
 
 
 class SessionRepo(_Repo):
@@ -73,8 +58,9 @@ class SessionRepo(_Repo):
         archived: bool | None = False,
         project_id: str | None = None,
         include_deleted: bool = False,
+        system_owned: bool | None = None,
     ) -> Sequence[SessionRow]:
-        """Newest first."""
+        """Newest first; ``system_owned`` None: both kinds."""
         query = select(SessionRow).order_by(SessionRow.created_at.desc(), SessionRow.id)
         if archived is not None:
             query = query.where(SessionRow.archived == archived)
@@ -82,6 +68,8 @@ class SessionRepo(_Repo):
             query = query.where(SessionRow.project_id == project_id)
         if not include_deleted:
             query = query.where(SessionRow.deleted_at.is_(None))
+        if system_owned is not None:
+            query = query.where(SessionRow.system_owned == system_owned)
         async with self._maker() as db:
             return (await db.scalars(query)).all()
 
@@ -351,6 +339,8 @@ class Store:
         self.turns = TurnRepo(*parts)
         self.transcript = TranscriptRepo(*parts)
         self.requests = RequestRepo(*parts)
+        self.jobs = JobRepo(*parts)
+        self.workers = WorkerRepo(*parts)
 
     def writes(self) -> AbstractAsyncContextManager[Writes]:
         """Turn, transcript and session writes in one transaction (committed on a

@@ -1,0 +1,113 @@
+"""The orchestrator queue's rows: every change of a job's state is one conditional
+UPDATE (``WHERE state = ...``), so a cancel racing a finish, or two schedulers racing to
+claim, leave exactly one winner."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from .base import _Repo
+from .models import JobRow, WorkerSessionRow
+
+__all__ = ["ACTIVE", "TERMINAL", "JobRepo", "WorkerRepo"]
+
+#: States a job leaves again, and those it never leaves.
+ACTIVE = ("queued", "running")
+TERMINAL = ("completed", "failed", "canceled")
+
+
+class JobRepo(_Repo):
+    async def add(self, row: JobRow) -> JobRow:
+        async with self._write() as db:
+            db.add(row)
+        return row
+
+    async def get(self, job_id: str) -> JobRow | None:
+        async with self._maker() as db:
+            return await db.get(JobRow, job_id)
+
+    async def active_with_key(self, dedupe_key: str) -> JobRow | None:
+        """The queued or running job with ``dedupe_key``, if any."""
+        query = select(JobRow).where(JobRow.dedupe_key == dedupe_key, JobRow.state.in_(ACTIVE))
+        async with self._maker() as db:
+            return (await db.scalars(query.limit(1))).first()
+
+    async def count_active(self) -> int:
+        query = select(func.count()).select_from(JobRow).where(JobRow.state.in_(ACTIVE))
+        async with self._maker() as db:
+            return int((await db.execute(query)).scalar_one())
+
+    async def list(self, project_id: str, state: str | None = None) -> Sequence[JobRow]:
+        """A project's jobs, oldest first."""
+        query = select(JobRow).where(JobRow.project_id == project_id)
+        if state is not None:
+            query = query.where(JobRow.state == state)
+        async with self._maker() as db:
+            return (await db.scalars(query.order_by(JobRow.created_at, JobRow.id))).all()
+
+    async def queued(self, limit: int) -> Sequence[JobRow]:
+        """The oldest ``limit`` queued jobs."""
+        query = (
+            select(JobRow)
+            .where(JobRow.state == "queued")
+            .order_by(JobRow.created_at, JobRow.id)
+            .limit(limit)
+        )
+        async with self._maker() as db:
+            return (await db.scalars(query)).all()
+
+    async def running(self) -> Sequence[JobRow]:
+        async with self._maker() as db:
+            return (await db.scalars(select(JobRow).where(JobRow.state == "running"))).all()
+
+    async def move(self, job_id: str, from_states: Sequence[str], **values: Any) -> JobRow | None:
+        """Set ``values`` if the job is in one of ``from_states``: the row after, or None
+        when it was not (another change won)."""
+        statement = (
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.state.in_(list(from_states)))
+            .values(**values)
+            .returning(JobRow)
+        )
+        async with self._write() as db:
+            return (await db.scalars(statement)).first()
+
+    async def claim(self, job_id: str) -> JobRow | None:
+        """queued -> running, counting the attempt."""
+        return await self.move(
+            job_id,
+            ("queued",),
+            state="running",
+            attempts=JobRow.attempts + 1,
+            started_at=time.time(),
+        )
+
+
+class WorkerRepo(_Repo):
+    async def get(self, owner_id: str, agent: str) -> WorkerSessionRow | None:
+        async with self._maker() as db:
+            return await db.get(WorkerSessionRow, (owner_id, agent))
+
+    async def put(self, owner_id: str, agent: str, session_id: str) -> None:
+        async with self._write() as db:
+            row = await db.get(WorkerSessionRow, (owner_id, agent), with_for_update=True)
+            if row is None:
+                db.add(
+                    WorkerSessionRow(
+                        owner_id=owner_id,
+                        agent=agent,
+                        session_id=session_id,
+                        created_at=time.time(),
+                    )
+                )
+            else:
+                row.session_id = session_id
+
+    async def all(self) -> builtins.list[WorkerSessionRow]:
+        async with self._maker() as db:
+            return list((await db.scalars(select(WorkerSessionRow))).all())
