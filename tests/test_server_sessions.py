@@ -438,6 +438,8 @@ def test_steer_then_interrupt_a_running_turn(
     # The model never answers this turn: it runs until stopped. Tied to its prompt, so a
     # late request of an earlier test's session cannot take the stall and end it early.
     model.add(stall(), match="think hard")
+    # codex may carry the steer into a second call of the same turn: that one stalls too.
+    model.add(stall(), match="consider this")
     sid = create(client, server)
     base = f"/api/sessions/{sid}"
     refused(client.post(f"{base}/interrupt"), 409)  # nothing runs yet
