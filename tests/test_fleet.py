@@ -143,6 +143,21 @@ def write_task(i: int, folder: Path, repo: Path, **extra: object) -> Task:
     return Task.model_validate(fields)
 
 
+def worktrees_of(repo: Path, under: Path | None = None) -> list[str]:
+    """The repository's worktrees besides its own (those under ``under`` only). The
+    repository is the module's: a batch killed with SIGKILL in one test may leave a
+    worktree entry behind, which later tests must not count."""
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "worktree", "list", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    paths = [line.split(" ", 1)[1] for line in listed.splitlines() if line.startswith("worktree ")]
+    others = [p for p in paths if Path(p) != repo]
+    return [p for p in others if under is None or Path(p).is_relative_to(under)]
+
+
 def tasks_file(path: Path, tasks: list[Task]) -> Path:
     path.write_text("".join(t.model_dump_json(exclude_defaults=True) + "\n" for t in tasks))
     return path
@@ -158,6 +173,7 @@ def test_fifty_tasks_at_concurrency_eight_each_correct_in_its_own_copy(
     home: Path, folder: Path, repo: Path, tmp_path: Path
 ) -> None:
     tasks = [write_task(i, folder, repo) for i in range(50)]
+    worktrees_before = worktrees_of(repo)
     events: list[BatchEvent] = []
     peak = 0
 
@@ -197,10 +213,7 @@ def test_fifty_tasks_at_concurrency_eight_each_correct_in_its_own_copy(
         ["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True
     )
     assert status.stdout == ""
-    worktrees = subprocess.run(
-        ["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True
-    )
-    assert len(worktrees.stdout.splitlines()) == 1
+    assert worktrees_of(repo) == worktrees_before
     # One line per task in the file, as yielded.
     assert read_results(out).results == by_id
     assert events[-1].kind == "finished"
@@ -664,8 +677,5 @@ def test_leaving_run_batch_early_stops_the_batch_and_its_app_servers(
     assert first.status == "passed"
     assert app_servers_of(os.getpid()) == []
     assert list(copies.iterdir()) == []  # the task cut short removed its copy too
-    worktrees = subprocess.run(
-        ["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True
-    )
-    assert len(worktrees.stdout.splitlines()) == 1
+    assert worktrees_of(repo, under=copies) == []
     assert 1 <= len(read_results(out).results) <= 2  # at most the one running when we left

@@ -192,15 +192,19 @@ class Workspace:
         self._snapshots = self.base / "snapshots.git"
         if self.task.repo is not None:
             async with _repo_lock(self.task.repo):
-                await _git(
-                    "-C", self.task.repo, "worktree", "add", "--detach", "--quiet",
-                    str(self.path), self.task.ref or "HEAD",
-                )  # fmt: skip
+                # To its end even when cancelled: git kills left a worktree entry locked.
+                await to_the_end(self._add_worktree(self.task.repo))
         else:
             source = str(self.task.workdir)
             await to_the_end(_copy(source, self.path))
         await _git("init", "--quiet", "--bare", str(self._snapshots))
         return self.path
+
+    async def _add_worktree(self, repo: str) -> None:
+        await _git(
+            "-C", repo, "worktree", "add", "--detach", "--quiet",
+            str(self.path), self.task.ref or "HEAD",
+        )  # fmt: skip
 
     @property
     def _snapshot_env(self) -> dict[str, str]:
@@ -254,10 +258,11 @@ class Workspace:
     async def remove(self) -> None:
         if self.base == Path():
             return  # never created
-        if self.task.repo is not None and self.path.exists():
+        if self.task.repo is not None:
             async with _repo_lock(self.task.repo):
                 with contextlib.suppress(WorkspaceError):
-                    # Twice forced: a worktree whose `add` was cut short is still locked.
+                    # Twice forced: a worktree whose `add` was cut short is still locked
+                    # (and git removes the entry of one whose folder never came).
                     await _git(
                         "-C", self.task.repo, "worktree", "remove", "--force", "--force",
                         str(self.path),
