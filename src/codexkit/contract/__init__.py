@@ -39,6 +39,7 @@ __all__ = [
     "OpenBody",
     "Operation",
     "load_openapi",
+    "operation",
     "to_wire",
     *_generated_names,
     *_record_names,
@@ -54,3 +55,12 @@ def load_openapi() -> dict[str, Any]:
     """The contract's OpenAPI document, as parsed JSON (read once)."""
     loaded: dict[str, Any] = json.loads(CONTRACT_PATH.read_text())
     return loaded
+
+
+def operation(operation_id: str) -> Operation:
+    """The contract's operation ``operation_id``, or codexkit's own of that id
+    (``CODEXKIT_OPERATIONS``); ``KeyError`` for neither."""
+    found = OPERATIONS.get(operation_id) or CODEXKIT_OPERATIONS.get(operation_id)  # noqa: F405
+    if found is None:
+        raise KeyError(f"no operation {operation_id!r}")
+    return found

@@ -18,7 +18,7 @@ import httpx
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from ..contract import CODEXKIT_OPERATIONS, OPERATIONS, Operation
+from ..contract import Operation, operation
 from ._config import ManagerConfig
 from ._extend import (
     HeaderProvider,
@@ -143,7 +143,7 @@ class AsyncCore:
             idempotent_decision=idempotent_decision,
         )
         if self.validation_mode == "strict":
-            validate_answer(operation_of(operation_id), answer)
+            validate_answer(operation(operation_id), answer)
         return answer.body
 
     async def call_raw(
@@ -156,11 +156,11 @@ class AsyncCore:
         idempotent_decision: bool = False,
     ) -> ManagerResponse:
         """Run one contract operation; the whole answer (status, body, headers)."""
-        operation = operation_of(operation_id)
-        path = _PATH_PARAM.sub(lambda m: _segment(params, m.group(1)), operation.path)
+        found = operation(operation_id)
+        path = _PATH_PARAM.sub(lambda m: _segment(params, m.group(1)), found.path)
         return await self.send(
             operation_id,
-            operation.method,
+            found.method,
             path.removeprefix("/api"),
             query=query,
             body=body,
@@ -251,14 +251,6 @@ def _segment(params: Mapping[str, str] | None, name: str) -> str:
         raise TypeError(f"missing path parameter {name!r}")
     # Ids are opaque strings: quote everything, '/' included.
     return quote(str(params[name]), safe="")
-
-
-def operation_of(operation_id: str) -> Operation:
-    """The contract's operation ``operation_id``, or codexkit's own of that id."""
-    operation = OPERATIONS.get(operation_id) or CODEXKIT_OPERATIONS.get(operation_id)
-    if operation is None:
-        raise KeyError(f"no operation {operation_id!r}")
-    return operation
 
 
 def validate_answer(operation: Operation, answer: ManagerResponse) -> BaseModel | None:

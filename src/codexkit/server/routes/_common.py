@@ -13,13 +13,13 @@ from fastapi.responses import JSONResponse, Response
 
 from ..._client.resources import put
 from ...contract import (
-    CODEXKIT_OPERATIONS,
     OPERATIONS,
     ApiValidationError,
     DynamicToolDefinition,
     OpenBody,
     to_wire,
 )
+from ...contract import operation as contract_operation
 from ...errors import CodexError, TransportClosedError
 from ..deps import Runtime
 from ..errors import not_ready, runtime_error
@@ -53,7 +53,7 @@ def contract_route(router: APIRouter, operation_id: str) -> Callable[[F], F]:
     path, method, operation id, summary, success status, and documented error bodies
     all come from the contract, so the served OpenAPI document matches it. codexkit's
     own operations (``CODEXKIT_OPERATIONS``) are declared the same way."""
-    operation = OPERATIONS.get(operation_id) or CODEXKIT_OPERATIONS[operation_id]
+    operation = contract_operation(operation_id)
     success = next((s for s in operation.statuses if 200 <= s < 300), 200)
     responses: dict[int | str, dict[str, Any]] = {}
     for status in operation.statuses:
