@@ -207,3 +207,35 @@ async def test_turns_record_status_and_defaults_lock(store: Store) -> None:
     assert (await store.defaults.get()).locked is False
     assert (await store.defaults.update(locked=True)).locked is True
     assert (await store.defaults.get()).locked is True
+
+
+async def test_a_write_batch_is_all_or_nothing_and_says_when_it_committed(store: Store) -> None:
+    """What a batch wrote is kept only if it commits, and only then are the ones that
+    remember it outside the database told (a cache must not run ahead of the store)."""
+    await store.sessions.add(_session("s1"))
+    told: list[str] = []
+
+    async def failing_batch() -> None:
+        async with store.writes() as writes:
+            await writes.start_turn("s1", "t1")
+            await writes.update_session("s1", materialized=True)
+            writes.on_commit(lambda: told.append("rolled back"))
+            raise RuntimeError("a later write of the batch failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_batch()
+    assert await store.turns.unfinished("s1") == []
+    row = await store.sessions.get("s1")
+    assert row is not None
+    assert row.materialized is False
+    assert told == []
+    async with store.writes() as writes:
+        await writes.start_turn("s1", "t1")
+        await writes.update_session("s1", materialized=True)
+        writes.on_commit(lambda: told.append("committed"))
+        assert told == []  # not before the commit
+    assert told == ["committed"]
+    assert [t.id for t in await store.turns.unfinished("s1")] == ["t1"]
+    row = await store.sessions.get("s1")
+    assert row is not None
+    assert row.materialized is True

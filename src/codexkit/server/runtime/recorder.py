@@ -69,7 +69,8 @@ class SessionDirectory:
         meta = await self.meta(session_id)
         if meta is not None and not meta["materialized"]:
             await writes.update_session(session_id, materialized=True)
-            meta["materialized"] = True
+            # Remembered once committed: a batch that rolls back writes it again.
+            writes.on_commit(lambda: meta.__setitem__("materialized", True))
 
     def forget(self, session_id: str) -> None:
         self._cache.pop(session_id, None)
@@ -177,7 +178,7 @@ class Recorder:
             name = params.get("threadName") or params.get("name")
             if isinstance(name, str):
                 await writes.update_session(thread_id, title=name)
-                self.directory.forget(thread_id)
+                writes.on_commit(lambda: self.directory.forget(thread_id))
         return []
 
     async def _put_item(

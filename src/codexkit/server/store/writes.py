@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -48,9 +48,13 @@ def write_gate(engine: AsyncEngine) -> Gate:
 @asynccontextmanager
 async def writes(engine: AsyncEngine, gate: Gate) -> AsyncIterator[Writes]:
     """:class:`Writes` in one transaction through ``gate``: committed on a clean exit,
-    rolled back on an error."""
-    async with gate, engine.begin() as db:
-        yield Writes(db)
+    rolled back on an error. What was given to ``on_commit`` runs after the commit."""
+    async with gate:
+        async with engine.begin() as db:
+            batch = Writes(db)
+            yield batch
+        for done in batch.committed:
+            done()
 
 
 class Writes:
@@ -59,6 +63,12 @@ class Writes:
     def __init__(self, db: AsyncConnection) -> None:
         self._db = db
         self._insert = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
+        self.committed: list[Callable[[], None]] = []
+
+    def on_commit(self, done: Callable[[], None]) -> None:
+        """Run ``done`` once the transaction has committed (never, if it rolls back):
+        for what remembers the written state outside the database, such as a cache."""
+        self.committed.append(done)
 
     async def start_turn(self, session_id: str, turn_id: str) -> None:
         """Record a turn as running unless it is known already (its end may have been
