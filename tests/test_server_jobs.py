@@ -13,7 +13,7 @@ import httpx
 import pytest
 from support.postgres import postgres_cluster  # noqa: F401 (fixture)
 from support.serve import ServeProcess
-from support.serve_rest import create, ok, refused, start_server, turn
+from support.serve_rest import create, job_ended, ok, refused, start_server, turn
 from support.stream import Stream, completed
 
 from codexkit.testing import ScriptedModel, failure, stall, text
@@ -21,7 +21,6 @@ from codexkit.testing import ScriptedModel, failure, stall, text
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
 Json = dict[str, Any]
-TERMINAL = ("completed", "failed", "canceled")
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +46,6 @@ def server(
 def client(server: ServeProcess) -> Iterator[httpx.Client]:
     with server.client() as http:
         yield http
-
-
-def ended(server: ServeProcess, client: httpx.Client, job_id: str, timeout: float = 60) -> Json:
-    """The job once it reached a terminal state (its frame awaited on the websocket)."""
-    with Stream(server) as stream:
-        stream.next("ready")
-        job: Json = ok(client.get(f"/api/orchestrator/jobs/{job_id}"))["job"]
-        if job["state"] not in TERMINAL:
-            kinds = tuple(f"orchestrator_job_{state}" for state in TERMINAL)
-            stream.next(kinds, lambda f: f["payload"]["jobId"] == job_id, timeout=timeout)
-            job = ok(client.get(f"/api/orchestrator/jobs/{job_id}"))["job"]
-    return job
 
 
 def enqueue(client: httpx.Client, **body: Any) -> Json:
@@ -87,7 +74,7 @@ def test_a_suggestion_runs_in_a_hidden_worker_session(
     assert queued["dedupe"] == "enqueued"
     assert queued["sessionId"] == chat
     assert queued["projectId"] == f"session:{chat}"
-    job = ended(server, client, queued["jobId"])
+    job = job_ended(server, client, queued["jobId"])
     assert job["state"] == "completed", job
     assert job["attempts"] == 1
     assert job["result"]["suggestion"] == "Now run the tests"
@@ -171,13 +158,13 @@ def test_a_repeated_trigger_is_deduplicated(
     again = ok(client.post(f"/api/sessions/{chat}/suggested-request/jobs"), 202)
     assert again["dedupe"] == "already_queued"
     assert again["jobId"] == first["jobId"]
-    assert ended(server, client, first["jobId"])["result"]["suggestion"] == "first"
+    assert job_ended(server, client, first["jobId"])["result"]["suggestion"] == "first"
 
     model.add(text("second"))  # the first one ended: a new trigger makes a new job
     later = ok(client.post(f"/api/sessions/{chat}/suggested-request/jobs"), 202)
     assert later["dedupe"] == "enqueued"
     assert later["jobId"] != first["jobId"]
-    assert ended(server, client, later["jobId"])["result"]["suggestion"] == "second"
+    assert job_ended(server, client, later["jobId"])["result"]["suggestion"] == "second"
 
 
 def test_transient_failures_are_retried_a_bounded_number_of_times(
@@ -186,13 +173,13 @@ def test_transient_failures_are_retried_a_bounded_number_of_times(
     chat = create(client, server)
     model.extend([failure("the model is overloaded"), text("done on retry")])
     job = enqueue(client, sourceSessionId=chat, **instruction("helper", "say done"))
-    job = ended(server, client, job["id"])
+    job = job_ended(server, client, job["id"])
     assert job["state"] == "completed", job
     assert job["attempts"] == 2
     assert job["result"]["reply"] == "done on retry"
 
     model.extend([failure("down"), failure("still down")])  # the server allows 2 runs
-    job = ended(
+    job = job_ended(
         server, client, enqueue(client, sourceSessionId=chat, **instruction("helper", "x"))["id"]
     )
     assert job["state"] == "failed"
@@ -206,7 +193,7 @@ def test_an_invalid_payload_fails_at_once_with_the_reason(
     chat = create(client, server)
     asked = len(model.requests)
     body = {"type": "agent_instruction", "payload": {"agent": "helper"}}
-    job = ended(server, client, enqueue(client, sourceSessionId=chat, **body)["id"])
+    job = job_ended(server, client, enqueue(client, sourceSessionId=chat, **body)["id"])
     assert job["state"] == "failed"
     assert job["attempts"] == 1
     assert job["error"] == "invalid payload: instructionText must be a non-empty string"
@@ -226,7 +213,7 @@ def test_the_per_project_limit_holds(
     model.extend([stall(1) + text("a"), stall(1) + text("b")])
     first = enqueue(client, projectId=project, **instruction("alpha", "job a"))
     second = enqueue(client, projectId=project, **instruction("beta", "job b"))
-    a, b = ended(server, client, first["id"]), ended(server, client, second["id"])
+    a, b = job_ended(server, client, first["id"]), job_ended(server, client, second["id"])
     assert (a["state"], b["state"]) == ("completed", "completed")
     assert _time(b["startedAt"]) >= _time(a["completedAt"])
 
@@ -270,7 +257,7 @@ def test_a_full_queue_answers_429_and_jobs_can_be_canceled(
     # worker may have asked the model before its turn was interrupted.)
     model.add(text("ok"), match="go")
     last = enqueue(client, sourceSessionId=chat, **instruction("z", "go"))
-    last = ended(server, client, last["id"])
+    last = job_ended(server, client, last["id"])
     assert last["state"] == "completed", last["error"]
     assert last["result"]["reply"] == "ok"
 
@@ -303,11 +290,11 @@ def test_queued_and_running_jobs_survive_kill_9(
             # The same data dir and database, its jobs as the killed server left them.
             server = ServeProcess.scripted(model, tmp_path, args=server.args).start()
             with server.client() as client:
-                retried = ended(server, client, running["id"])
+                retried = job_ended(server, client, running["id"])
                 assert retried["state"] == "completed", retried
                 assert retried["attempts"] == 2
                 assert retried["result"]["reply"] == "first, again"
-                later = ended(server, client, queued["id"])
+                later = job_ended(server, client, queued["id"])
                 assert later["state"] == "completed"
                 assert later["attempts"] == 1
         finally:

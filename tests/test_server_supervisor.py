@@ -4,20 +4,30 @@ into the transcript; the rest waits for a person."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from support.serve import ServeProcess
-from support.serve_rest import create, ok, workspace
+from support.serve_rest import create, job_ended, ok, workspace
 from support.serve_runtime import completed as turn_ended
 from support.serve_runtime import frame, running
 from support.stream import Stream, completed
 
 from codexkit.server.runtime.extensions import Actions, ExtensionEvent
 from codexkit.server.runtime.supervisor import supervisor_extension
-from codexkit.testing import ScriptedModel, apply_patch, shell, text
+from codexkit.server.runtime.supervisor_agent import SupervisorAgent
+from codexkit.testing import (
+    RecordedRequest,
+    Reply,
+    ScriptedModel,
+    apply_patch,
+    shell,
+    text,
+    tool_call,
+)
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
@@ -75,6 +85,24 @@ def _of_type(transcript: list[Json], kind: str) -> list[str]:
     return [str(e["content"]) for e in transcript if e["type"] == kind]
 
 
+# The scripted model plays two agents: the chat's, and the supervisor agent reviewing
+# one of its requests (whose turn is asked "Supervisor review of ...").
+def reviewing(request: RecordedRequest) -> bool:
+    return "Supervisor review of" in (request.last_user_text or "")
+
+
+def working(request: RecordedRequest) -> bool:
+    return not reviewing(request)
+
+
+def _review_job(stream: Stream) -> str:
+    """The id of the supervisor_review job queued on the chat's stream."""
+    queued = stream.next(
+        "orchestrator_job_queued", lambda f: f["payload"]["jobType"] == "supervisor_review"
+    )
+    return str(queued["payload"]["jobId"])
+
+
 def test_a_low_risk_file_change_is_accepted_with_the_reason_in_the_transcript(
     server: ServeProcess, client: httpx.Client, model: ScriptedModel
 ) -> None:
@@ -108,13 +136,17 @@ def test_a_high_risk_command_is_declined_and_a_medium_one_waits_for_a_person(
         "risk high (deletes recursively or by force; moves, deletes or changes permissions)."
     )
 
-    # Below its threshold the supervisor decides nothing: the request waits.
-    model.extend([shell("touch made.txt", escalate=True), text("made")])
+    # Below its threshold the rules decide nothing: the supervisor agent reviews it, may
+    # do nothing (only declining at high is enabled), and the request waits for a person.
+    model.extend([shell("touch made.txt", escalate=True).matching(working)])
+    model.extend([text("made").matching(working), text("Not mine to decide.").matching(reviewing)])
     with Stream(server, f"?threadId={chat}") as stream:
         stream.next("ready")
         sent = client.post(f"/api/sessions/{chat}/messages", json={"text": "make"})
         turn_id = ok(sent, 202)["turnId"]
         asked = stream.next("approval")["payload"]["approvalId"]
+        review = job_ended(server, client, _review_job(stream))
+        assert (review["state"], review["result"]["status"]) == ("completed", "left_for_person")
         decided = client.post(f"/api/approvals/{asked}/decision", json={"decision": "accept"})
         ok(decided)
         stream.next("app_server.turn.completed", completed(turn_id))
@@ -169,7 +201,9 @@ async def test_a_person_who_decided_first_wins(
         reject = {"enabled": True, "threshold": "high"}
         value = {"command": {"autoActions": {"reject": reject}}}
         await rt.controls.set_settings(chat, {"key": "supervisor", "value": value})
-        handler = supervisor_extension(rt).events["command.approval_requested"]
+        handler = supervisor_extension(rt, SupervisorAgent(rt).review).events[
+            "command.approval_requested"
+        ]
         event = ExtensionEvent(
             "command.approval_requested", chat, asked.payload, asked.type, asked.seq
         )
@@ -182,4 +216,160 @@ async def test_a_person_who_decided_first_wins(
         "The supervisor would have declined the command `rm -rf build` (risk high: deletes "
         "recursively or by force; moves, deletes or changes permissions), but it was "
         "already decided."
+    ]
+
+
+# -- the supervisor agent: what the rules leave undecided ------------------------------------
+
+
+def pin(name: str) -> str:
+    """A patch adding a dependency file: medium risk for the rules, over an approve
+    threshold of low."""
+    return f"*** Begin Patch\n*** Add File: {name}\n+idna==3.7\n*** End Patch\n"
+
+
+APPROVE_LOW: Json = {
+    "fileChange": {"autoActions": {"approve": {"enabled": True, "threshold": "low"}}}
+}
+
+
+def explain(explanation: str, insight: str) -> Reply:
+    return tool_call("explain", {"explanation": explanation, "insight": insight}).matching(
+        reviewing
+    )
+
+
+def decide(decision: str, risk: str, reason: str) -> Reply:
+    arguments = {"decision": decision, "risk": risk, "reason": reason}
+    return tool_call("decide", arguments).matching(reviewing)
+
+
+def test_the_supervisor_agent_explains_an_undecided_file_change_and_accepts_it(
+    server: ServeProcess, client: httpx.Client, model: ScriptedModel
+) -> None:
+    chat = _supervised(client, server, APPROVE_LOW)
+    model.extend(
+        [apply_patch(pin("requirements.txt")).matching(working), text("pinned").matching(working)]
+    )
+    model.extend(
+        [
+            explain("It pins idna to 3.7.", "One exact pin, no new package: low risk."),
+            decide("accept", "low", "one exact pin of a known library"),
+            text("Accepted.").matching(reviewing),
+        ]
+    )
+    with Stream(server, f"?threadId={chat}") as stream:
+        stream.next("ready")
+        turn_id = ok(client.post(f"/api/sessions/{chat}/messages", json={"text": "pin"}), 202)[
+            "turnId"
+        ]
+        review = job_ended(server, client, _review_job(stream))
+        stream.next("app_server.turn.completed", completed(turn_id), timeout=60)
+    assert (workspace(server) / "requirements.txt").read_text() == "idna==3.7\n"
+    assert (review["state"], review["result"]["status"]) == ("completed", "decided")
+    transcript = ok(client.get(f"/api/sessions/{chat}"))["transcript"]
+    assert _of_type(transcript, "supervisor.explanation") == ["It pins idna to 3.7."]
+    assert _of_type(transcript, "supervisor.insight") == [
+        "One exact pin, no new package: low risk."
+    ]
+    assert _of_type(transcript, "supervisor.decision") == [
+        "The supervisor agent accepted the file change: risk low "
+        "(one exact pin of a known library)."
+    ]
+    history = client.get(f"/api/sessions/{chat}/approvals", params={"history": "true"})
+    [decided] = ok(history)["data"]
+    assert (decided["actor"], decided["decision"]["decision"]) == ("supervisor", "accept")
+    # The worker the agent ran in is system-owned: not among the chat's listed sessions.
+    listed = [s["sessionId"] for s in ok(client.get("/api/sessions"))["data"]]
+    assert chat in listed
+    assert review["result"]["workerSessionId"] not in listed
+
+
+def test_a_decision_over_the_threshold_is_refused_and_waits_for_a_person(
+    server: ServeProcess, client: httpx.Client, model: ScriptedModel
+) -> None:
+    chat = _supervised(client, server, APPROVE_LOW)
+    model.extend(
+        [
+            apply_patch(pin("requirements-dev.txt")).matching(working),
+            text("pinned").matching(working),
+        ]
+    )
+    model.extend(
+        [
+            decide("accept", "med", "a new dependency"),
+            text("Left for a person.").matching(reviewing),
+        ]
+    )
+    with Stream(server, f"?threadId={chat}") as stream:
+        stream.next("ready")
+        turn_id = ok(client.post(f"/api/sessions/{chat}/messages", json={"text": "pin"}), 202)[
+            "turnId"
+        ]
+        asked = stream.next("approval")["payload"]["approvalId"]
+        review = job_ended(server, client, _review_job(stream))
+        refusal = (
+            "refused: accepting is allowed up to risk low (the approve threshold); "
+            "this request is risk med, so it stays for a person"
+        )
+        assert review["result"]["status"] == "left_for_person"
+        assert review["result"]["refused"] == [refusal]
+        # The agent saw the refusal as its tool's failed result.
+        [output] = model.requests[-1].function_call_outputs()
+        assert refusal in str(output)
+        pending = ok(client.get(f"/api/sessions/{chat}/approvals"))["data"]
+        assert [p["approvalId"] for p in pending] == [asked]
+        ok(client.post(f"/api/approvals/{asked}/decision", json={"decision": "decline"}))
+        stream.next("app_server.turn.completed", completed(turn_id), timeout=60)
+    assert not (workspace(server) / "requirements-dev.txt").exists()
+    transcript = ok(client.get(f"/api/sessions/{chat}"))["transcript"]
+    assert _of_type(transcript, "supervisor.decision") == []
+
+
+def test_a_person_deciding_while_the_supervisor_agent_runs_wins(
+    server: ServeProcess, client: httpx.Client, model: ScriptedModel
+) -> None:
+    chat = _supervised(client, server, APPROVE_LOW)
+    thinking, person_decided = threading.Event(), threading.Event()
+
+    def reviewing_until_the_person_decided(request: RecordedRequest) -> bool:
+        if not reviewing(request):
+            return False
+        thinking.set()  # the supervisor agent's turn asks the model...
+        return person_decided.wait(60)  # ...and answers once the person decided
+
+    model.extend(
+        [
+            apply_patch(pin("requirements-test.txt")).matching(working),
+            text("pinned").matching(working),
+        ]
+    )
+    late = tool_call("decide", {"decision": "accept", "risk": "low", "reason": "harmless"})
+    model.extend([late.matching(reviewing_until_the_person_decided)])
+    model.extend([text("Already decided.").matching(reviewing)])
+    with Stream(server, f"?threadId={chat}") as stream:
+        stream.next("ready")
+        turn_id = ok(client.post(f"/api/sessions/{chat}/messages", json={"text": "pin"}), 202)[
+            "turnId"
+        ]
+        asked = stream.next("approval")["payload"]["approvalId"]
+        job_id = _review_job(stream)
+    assert thinking.wait(60)
+    with Stream(server, f"?threadId={chat}") as stream:
+        stream.next("ready")
+        ok(client.post(f"/api/approvals/{asked}/decision", json={"decision": "decline"}))
+        person_decided.set()
+        stream.next("app_server.turn.completed", completed(turn_id), timeout=60)
+    review = job_ended(server, client, job_id)
+    assert (review["state"], review["result"]["status"]) == ("completed", "reconciled")
+    assert not (workspace(server) / "requirements-test.txt").exists()
+    [decided] = ok(client.get(f"/api/sessions/{chat}/approvals", params={"history": "true"}))[
+        "data"
+    ]
+    assert decided["decision"]["decision"] == "decline"
+    assert decided["actor"] != "supervisor"
+    transcript = ok(client.get(f"/api/sessions/{chat}"))["transcript"]
+    assert _of_type(transcript, "supervisor.decision") == [
+        "The supervisor agent would have accepted the file change (risk low: harmless), "
+        "but it was already decided."
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from codexkit.server.runtime.supervisor import Policy, command_risk, file_change_risk
+from codexkit.server.runtime.supervisor_agent import refusal
 
 
 @pytest.mark.parametrize(
@@ -59,3 +60,20 @@ def test_policy_from_settings() -> None:
     ]
     dotted = {"supervisor.fileChange": {"diffExplainability": False}}
     assert Policy.of(dotted, "fileChange").explain is False
+
+
+def test_the_supervisor_agents_tools_act_only_within_the_settings() -> None:
+    policy = Policy(approve="low", reject="high", steer=None)
+    # Its own judgment of the risk counts, within the thresholds...
+    assert refusal(policy, "accept", "low", "med") is None
+    assert refusal(policy, "decline", "high", "med") is None
+    # ...never past them, nor below a high finding of the rules.
+    assert refusal(policy, "accept", "med", "med") == (
+        "refused: accepting is allowed up to risk low (the approve threshold); "
+        "this request is risk med, so it stays for a person"
+    )
+    assert refusal(policy, "accept", "low", "high") is not None
+    assert refusal(policy, "decline", "med", "med") is not None
+    assert refusal(policy, "steer", "high", "high") == (
+        "refused: steer is not enabled in this chat's supervisor settings"
+    )

@@ -18,6 +18,8 @@ from .stream import Stream, completed
 
 Json = dict[str, Any]
 _databases = itertools.count()
+#: The states a job ends in.
+TERMINAL = ("completed", "failed", "canceled")
 
 
 def workspace(server: ServeProcess) -> Path:
@@ -85,3 +87,15 @@ def turn(client: httpx.Client, server: ServeProcess, session_id: str, text: str)
 
 def replies(state: Json) -> list[str]:
     return [e["content"] for e in state["transcript"] if e["role"] == "assistant"]
+
+
+def job_ended(server: ServeProcess, client: httpx.Client, job_id: str, timeout: float = 60) -> Json:
+    """The job once it reached a terminal state (its frame awaited on the websocket)."""
+    with Stream(server) as stream:
+        stream.next("ready")
+        job: Json = ok(client.get(f"/api/orchestrator/jobs/{job_id}"))["job"]
+        if job["state"] not in TERMINAL:
+            kinds = tuple(f"orchestrator_job_{state}" for state in TERMINAL)
+            stream.next(kinds, lambda f: f["payload"]["jobId"] == job_id, timeout=timeout)
+            job = ok(client.get(f"/api/orchestrator/jobs/{job_id}"))["job"]
+    return job

@@ -30,6 +30,7 @@ from .recorder import Recorder, SessionDirectory
 from .requests import RequestBroker
 from .sessions import Sessions
 from .supervisor import supervisor_extension
+from .supervisor_agent import SupervisorAgent
 from .turns import Turns
 from .views import transcript_view
 from .workers import WorkerSessions
@@ -106,12 +107,15 @@ class Runtime:
         self.turns = Turns(self.parts, self.sessions)
         self.projects = Projects(self.parts, self.sessions)
         self.queue = JobQueue(store, self.hub, settings.queue)
-        workers = WorkerSessions(store, self.hub, self.sessions, self.turns)
+        workers = WorkerSessions(store, self.hub, self.sessions, self.turns, self.broker)
         self.orchestrator = Orchestrator(self.parts, self.queue, workers)
         self.extensions = ExtensionHost(
             self,
             settings.extensions,
-            builtins=[supervisor_extension(self), chat_titles_extension(self)],
+            builtins=[
+                supervisor_extension(self, SupervisorAgent(self).review),
+                chat_titles_extension(self),
+            ],
         )
 
     @classmethod

@@ -18,6 +18,10 @@ threshold is risky. Each is off by default; ``diffExplainability`` (on by defaul
 writes what a file change does into the transcript. Whatever it does, it writes why
 (``supervisor.decision`` entries); what it leaves alone waits for a person. A person
 who decided first wins: the supervisor's decision then counts as reconciled.
+
+What the rules leave undecided while the settings enable an action (the risk between
+the thresholds), or a file change whose files they cannot see, becomes a
+``supervisor_review`` job: the supervisor agent (``supervisor_agent.py``) judges it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +41,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LEVELS",
+    "REVIEW_JOB",
     "Policy",
     "command_risk",
     "file_change_risk",
+    "policy_of",
     "supervisor_extension",
 ]
 
 Json = dict[str, Any]
 LEVELS = ("low", "med", "high")
+#: The job type of the supervisor agent's review of one approval.
+REVIEW_JOB = "supervisor_review"
 
 _HIGH_COMMANDS = [
     (re.compile(r"\brm\s+(-\w*[rf]\w*\s+)*-\w*[rf]"), "deletes recursively or by force"),
@@ -172,6 +181,16 @@ def _threshold(action: Any, default: str) -> str | None:
     return value if value in LEVELS else default
 
 
+async def policy_of(runtime: Runtime, session_id: str, kind: str) -> Policy:
+    """The session's policy for ``kind`` (``fileChange``, ``command``) as its effective
+    settings (the defaults, then its own) say now."""
+    row = await runtime.store.sessions.get(session_id)
+    if row is None:
+        return Policy()
+    controls = await runtime.controls.effective(row)
+    return Policy.of(controls.get("settings") or {}, kind)
+
+
 class _Supervisor:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
@@ -183,7 +202,10 @@ class _Supervisor:
             command = " ".join(str(part) for part in command)
         body = unwrap_shell(str(command or ""))
         level, reasons = command_risk(body)
-        await self._act(event, actions, "command", level, reasons, f"command `{body}`")
+        subject = {"command": body, "cwd": params.get("cwd"), "reason": params.get("reason")}
+        await self._act(
+            event, actions, "command", level, reasons, f"command `{body}`", subject=subject
+        )
 
     async def file_change(self, event: ExtensionEvent, actions: Actions) -> None:
         session_id = str(event.session_id)
@@ -200,7 +222,18 @@ class _Supervisor:
                 "explain",
                 f"This change touches {paths}: risk {level} ({'; '.join(reasons)}).",
             )
-        await self._act(event, actions, "fileChange", level, reasons, "file change", policy)
+        subject = {"changes": changes, "reason": _params(event).get("reason")}
+        await self._act(
+            event,
+            actions,
+            "fileChange",
+            level,
+            reasons,
+            "file change",
+            policy,
+            subject=subject,
+            unexplained=policy.explain and not changes,
+        )
 
     async def _act(
         self,
@@ -211,6 +244,9 @@ class _Supervisor:
         reasons: list[str],
         what: str,
         policy: Policy | None = None,
+        *,
+        subject: Json,
+        unexplained: bool = False,
     ) -> None:
         policy = policy or await self._policy(str(event.session_id), kind)
         decision = policy.decision(level)
@@ -232,13 +268,41 @@ class _Supervisor:
             except Exception as exc:  # the turn ended meanwhile: nothing to steer
                 steer = f"could not steer: {exc}"
             await self._write(actions, event, "supervisor.steer", "steer", steer)
+        steered = policy.steers(level)
+        can_act = policy.approve or policy.reject or (policy.steer and not steered)
+        if decision is None and (can_act or unexplained):
+            await self._review(event, actions, kind, level, reasons, what, subject)
+
+    async def _review(
+        self,
+        event: ExtensionEvent,
+        actions: Actions,
+        kind: str,
+        level: str,
+        reasons: list[str],
+        what: str,
+        subject: Json,
+    ) -> None:
+        """Leave the request to the supervisor agent: a job, one per approval."""
+        approval = str(event.payload["approvalId"])
+        payload = {
+            "approvalId": approval,
+            "kind": kind,
+            "what": what,
+            "level": level,
+            "reasons": reasons,
+            "turnId": event.payload.get("turnId"),
+            "subject": subject,
+        }
+        await actions.enqueue(
+            REVIEW_JOB,
+            payload,
+            session_id=str(event.session_id),
+            dedupe_key=f"{REVIEW_JOB}:{approval}",
+        )
 
     async def _policy(self, session_id: str, kind: str) -> Policy:
-        row = await self._rt.store.sessions.get(session_id)
-        if row is None:
-            return Policy()
-        controls = await self._rt.controls.effective(row)
-        return Policy.of(controls.get("settings") or {}, kind)
+        return await policy_of(self._rt, session_id, kind)
 
     async def _changes(self, session_id: str, item_id: Any) -> list[Json]:
         """The file-change item's changes, as the transcript recorded the item."""
@@ -273,8 +337,12 @@ def _params(event: ExtensionEvent) -> Json:
     return details if isinstance(details, dict) else {}
 
 
-def supervisor_extension(runtime: Runtime) -> Extension:
-    """The built-in supervisor, as an extension of ``runtime``."""
+Review = Callable[[Json, Actions], Awaitable[Json]]
+
+
+def supervisor_extension(runtime: Runtime, review: Review) -> Extension:
+    """The built-in supervisor, as an extension of ``runtime``; ``review`` runs its
+    ``supervisor_review`` jobs (the supervisor agent)."""
     supervisor = _Supervisor(runtime)
     return Extension(
         "supervisor",
@@ -282,5 +350,6 @@ def supervisor_extension(runtime: Runtime) -> Extension:
             "command.approval_requested": supervisor.command,
             "file_change.approval_requested": supervisor.file_change,
         },
+        jobs={REVIEW_JOB: review},
         timeout=30.0,
     )
