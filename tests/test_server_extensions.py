@@ -134,3 +134,23 @@ def test_extension_job_types_run_on_the_queue_and_reload_keeps_the_record(
     assert reloaded["loadErrors"] == []
     assert _extensions(client)["broken"]["errors"] == before
     refused(client.get("/api/orchestrator/jobs/nope"), 404)
+
+
+def test_a_suggestion_asked_for_is_an_event_and_runs_on_the_model_and_effort_asked(
+    server: ServeProcess, client: httpx.Client, model: ScriptedModel
+) -> None:
+    chat = create(client, server)
+    model.add(text("Run the tests"))
+    body = {"draft": "run", "model": "gpt-5.5", "effort": "high"}
+    with Stream(server, f"?threadId={chat}") as stream:
+        stream.next("ready")
+        answer = ok(client.post(f"/api/sessions/{chat}/suggested-request", json=body))
+        noted = stream.next(
+            "transcript_updated",
+            lambda f: f["payload"]["entry"]["type"] == "extension.asked",
+        )
+    assert answer["suggestion"] == "Run the tests"
+    assert noted["payload"]["entry"]["content"] == f"suggest:{chat} run gpt-5.5 high"
+    asked = model.requests[-1]
+    assert asked.model == "gpt-5.5"
+    assert asked.body.get("reasoning", {}).get("effort") == "high"

@@ -42,9 +42,28 @@ async def _echo_job(job: dict[str, object], actions: Actions) -> dict[str, objec
     return {"echo": job["payload"]}
 
 
+async def _asked(event: ExtensionEvent, actions: Actions) -> None:
+    """When a suggestion is asked for: what it was asked with, in the transcript."""
+    assert event.session_id is not None
+    asked = [str(event.payload.get(key)) for key in ("requestKey", "draft", "model", "effort")]
+    entry = {
+        "messageId": f"asked::{event.payload.get('jobId')}",
+        "turnId": "suggestions",
+        "role": "system",
+        "type": "extension.asked",
+        "content": " ".join(asked),
+        "status": "complete",
+    }
+    await actions.upsert_transcript(event.session_id, entry)
+
+
 broken = Extension("broken", events={"turn.completed": _raise})
 slow = Extension("slow", events={"turn.completed": _hang}, timeout=0.5)
-noter = Extension("noter", events={"turn.completed": _note}, jobs={"echo": _echo_job})
+noter = Extension(
+    "noter",
+    events={"turn.completed": _note, "suggest_request.requested": _asked},
+    jobs={"echo": _echo_job},
+)
 
 
 def approver() -> Extension:

@@ -70,7 +70,7 @@ async def enqueue_suggestion(
     session_id: SessionId,
     body: Annotated[SuggestedRequestBody | None, Body()] = None,
 ) -> Json:
-    return await engine.orchestrator.suggest_job(session_id, body.draft if body else None)
+    return await engine.orchestrator.suggest_job(session_id, **_asked(body))
 
 
 @contract_route(router, "suggestSessionRequest")
@@ -79,7 +79,7 @@ async def suggest(
     session_id: SessionId,
     body: Annotated[SuggestedRequestBody | None, Body()] = None,
 ) -> JSONResponse:
-    status, answer = await engine.orchestrator.suggest(session_id, body.draft if body else None)
+    status, answer = await engine.orchestrator.suggest(session_id, **_asked(body))
     return JSONResponse(answer, status_code=status)
 
 
@@ -103,3 +103,10 @@ async def upsert_suggestion(
         session_id, body.request_key, body.status, body.suggestion, body.error
     )
     return JSONResponse(answer, status_code=status)
+
+
+def _asked(body: SuggestedRequestBody | None) -> dict[str, str | None]:
+    """What a suggestion is asked with: the user's draft, and the model and effort."""
+    if body is None:
+        return {}
+    return {"draft": body.draft, "model": body.model, "effort": body.effort}

@@ -1,7 +1,8 @@
 """The job types built into the queue, each run as a turn in a worker session.
 
 - ``agent_instruction``: ``{agent, instructionText}``; the result is the agent's reply.
-- ``suggest_request``: ``{sessionId, requestKey, draft?}``; the agent of the chat's
+- ``suggest_request``: ``{sessionId, requestKey, draft?, model?, effort?}``; the agent
+  (on ``model`` at ``effort`` when given) of the chat's
   owner (agent ``suggest``) reads the chat's transcript and proposes the user's next
   request. The result (and a ``suggested_request_updated`` frame on the chat) carries
   the suggestion.
@@ -17,6 +18,7 @@ from ..store import Store
 from ..store.models import JobRow
 from .hub import EventHub
 from .queue import InvalidPayload, TransientFailure
+from .turns import EFFORTS
 from .views import iso
 from .workers import WorkerSessions
 
@@ -115,7 +117,14 @@ class AgentJobs:
         )
         if isinstance(draft, str) and draft:
             prompt += f"\nThe user's draft so far: {draft}\n"
-        ran = await self._workers.run(job.project_id, SUGGEST_AGENT, prompt, cwd=row.cwd)
+        model, effort = payload.get("model"), payload.get("effort")
+        if model is not None and not (isinstance(model, str) and model):
+            raise InvalidPayload("model must be a non-empty string")
+        if effort is not None and effort not in EFFORTS:
+            raise InvalidPayload(f"effort must be one of {', '.join(EFFORTS)}")
+        ran = await self._workers.run(
+            job.project_id, SUGGEST_AGENT, prompt, cwd=row.cwd, model=model, effort=effort
+        )
         suggestion = ran["reply"].strip()
         if not suggestion:
             raise TransientFailure("the agent answered with no suggestion")

@@ -83,18 +83,29 @@ class Orchestrator:
             "job": job_view(row_),
         }
 
-    async def suggest_job(self, session_id: str, draft: str | None = None) -> Json:
-        """Queue the suggestion of the chat's next request (one at a time per chat)."""
+    async def suggest_job(
+        self,
+        session_id: str,
+        draft: str | None = None,
+        *,
+        model: str | None = None,
+        effort: str | None = None,
+    ) -> Json:
+        """Queue the suggestion of the chat's next request (one at a time per chat), by
+        ``model`` at ``effort`` when given; a ``suggest_request.requested`` frame on the
+        chat's thread says it was asked for (extensions see it as that event)."""
         row = await self._parts.row(session_id, system=False)
         owner = owner_of(row.project_id, row.id)
+        asked = {"draft": draft, "model": model, "effort": effort}
+        payload = {"sessionId": row.id, "requestKey": f"suggest:{row.id}", **asked}
         job, made = await self.queue.enqueue(
             "suggest_request",
-            {"sessionId": row.id, "requestKey": f"suggest:{row.id}", "draft": draft},
+            {k: v for k, v in payload.items() if v is not None or k == "draft"},
             project_id=owner,
             source_session_id=row.id,
             dedupe_key=f"suggest_request:{row.id}",
         )
-        return {
+        queued = {
             "status": "queued",
             "jobId": job.id,
             "requestKey": job.payload.get("requestKey", ""),
@@ -102,6 +113,9 @@ class Orchestrator:
             "projectId": owner,
             "dedupe": "enqueued" if made else "already_queued",
         }
+        requested = {k: v for k, v in queued.items() if k != "status"}
+        self._parts.hub.publish("suggest_request.requested", row.id, {**requested, **asked})
+        return queued
 
     async def upsert_suggestion(
         self,
@@ -126,9 +140,16 @@ class Orchestrator:
         )
         return 200, {"status": "ok", "sessionId": row.id, "requestKey": request_key, "entry": entry}
 
-    async def suggest(self, session_id: str, draft: str | None = None) -> tuple[int, Json]:
+    async def suggest(
+        self,
+        session_id: str,
+        draft: str | None = None,
+        *,
+        model: str | None = None,
+        effort: str | None = None,
+    ) -> tuple[int, Json]:
         """Queue the suggestion and wait for it: 200 with it, or 202 with the job."""
-        queued = await self.suggest_job(session_id, draft)
+        queued = await self.suggest_job(session_id, draft, model=model, effort=effort)
         job = await self.queue.wait(queued["jobId"], SUGGEST_WAIT)
         if job.state == "completed" and job.result is not None:
             return 200, {

@@ -18,7 +18,7 @@ from .controls import check_controls
 from .errors import Conflict, Invalid, RuntimeFailure
 from .sessions import Sessions
 
-__all__ = ["Turns"]
+__all__ = ["EFFORTS", "Turns"]
 
 Json = dict[str, Any]
 _SANDBOX_POLICY = {
@@ -26,7 +26,7 @@ _SANDBOX_POLICY = {
     "workspace-write": "workspaceWrite",
     "danger-full-access": "dangerFullAccess",
 }
-_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
 def _text(value: Any, field: str = "text") -> str:
@@ -58,9 +58,9 @@ class Turns:
         ones given for this message only. Only ``system`` callers (the job queue's
         workers) may start turns in system-owned sessions."""
         body = _text(text)
-        if effort is not None and effort not in _EFFORTS:
+        if effort is not None and effort not in EFFORTS:
             raise Invalid(
-                f"effort must be one of {', '.join(_EFFORTS)}", issues=[{"path": ["effort"]}]
+                f"effort must be one of {', '.join(EFFORTS)}", issues=[{"path": ["effort"]}]
             )
         parts = self._parts
         row = await parts.row(session_id, system=system)
