@@ -247,9 +247,17 @@ def test_a_full_queue_answers_429_and_jobs_can_be_canceled(
     assert body["sessionId"] == chat
 
     model.wait_for_requests(asked + 1, timeout=30)  # the first job's turn is under way
+    # /api/health counts them: one running (the owner's limit is 1), three waiting.
+    queue = ok(client.get("/api/health"))["queue"]
+    assert (queue["running"], queue["queued"]) == (1, 3)
+    assert 0 <= queue["oldestQueuedSeconds"] < 60
+    assert queue["limits"] == {"concurrency": 4, "perProject": 1, "maxActive": 4}
     for job in jobs:
         canceled = ok(client.post(f"/api/orchestrator/jobs/{job['id']}/cancel"))["job"]
         assert canceled["state"] == "canceled"
+    queue = ok(client.get("/api/health"))["queue"]
+    assert (queue["running"], queue["queued"], queue["oldestQueuedSeconds"]) == (0, 0, None)
+    assert queue["canceled"] >= 4
     again = client.post(f"/api/orchestrator/jobs/{jobs[0]['id']}/cancel")
     assert refused(again, 409)["code"] == "job_conflict"
     assert refused(client.get("/api/orchestrator/jobs/job_missing"), 404)["status"] == "not_found"

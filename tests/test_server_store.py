@@ -13,7 +13,7 @@ from sqlalchemy import text
 from support.postgres import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 
 from codexkit.server.store import Store, default_url, make_engine, migrate, open_store
-from codexkit.server.store.models import Base, ServerRequestRow, SessionRow
+from codexkit.server.store.models import Base, ServerRequestRow, SessionRow, SuggestedRequestRow
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -239,3 +239,30 @@ async def test_a_write_batch_is_all_or_nothing_and_says_when_it_committed(store:
     row = await store.sessions.get("s1")
     assert row is not None
     assert row.materialized is True
+
+
+async def test_suggested_requests_outlive_the_store_and_a_chat_keeps_its_latest(url: str) -> None:
+    first = await open_store(url)
+    try:
+        await first.suggestions.put(_suggestion("k1", "streaming", 1.0))
+        await first.suggestions.put(_suggestion("k1", "complete", 2.0, suggestion="Run it"))
+    finally:
+        await first.close()
+    second = await open_store(url)
+    try:
+        kept = await second.suggestions.get("s1", "k1")
+        assert kept is not None
+        assert (kept.status, kept.suggestion, kept.updated_at) == ("complete", "Run it", 2.0)
+        limit = second.suggestions.PER_SESSION
+        for n in range(limit):
+            await second.suggestions.put(_suggestion(f"n{n}", "canceled", 10.0 + n))
+        assert await second.suggestions.get("s1", "k1") is None  # the oldest went
+        assert await second.suggestions.get("s1", "n0") is not None
+    finally:
+        await second.close()
+
+
+def _suggestion(key: str, status: str, at: float, **fields: Any) -> SuggestedRequestRow:
+    return SuggestedRequestRow(
+        session_id="s1", request_key=key, status=status, updated_at=at, **fields
+    )

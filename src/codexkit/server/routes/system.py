@@ -20,7 +20,8 @@ from ...contract import (
     ListExperimentalFeaturesQuery,
 )
 from ...errors import CodexError, MethodNotFoundError
-from ..deps import RuntimeDep, SettingsDep
+from ..deps import Runtime, RuntimeDep, SettingsDep
+from ..runtime.errors import RuntimeFailure
 from ._common import contract_route, params, passthrough
 
 router = APIRouter(tags=["system"])
@@ -45,7 +46,17 @@ async def get_health(runtime: RuntimeDep, settings: SettingsDep) -> dict[str, An
             "codexHomeAuthFile": auth_file,
             "likelyUnauthenticated": not (has_key or auth_file),
         },
+        "queue": await _queue_health(runtime),
     }
+
+
+async def _queue_health(runtime: Runtime) -> dict[str, Any] | None:
+    """The job queue's counters; None before the runtime started (or without one)."""
+    try:
+        engine = runtime.engine
+    except RuntimeFailure:
+        return None
+    return await engine.orchestrator.health()
 
 
 @contract_route(router, "getApiInfo")

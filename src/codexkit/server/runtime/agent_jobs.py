@@ -11,11 +11,10 @@
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import Any
 
 from ..store import Store
-from ..store.models import JobRow
+from ..store.models import JobRow, SuggestedRequestRow
 from .hub import EventHub
 from .queue import InvalidPayload, TransientFailure
 from .turns import EFFORTS
@@ -39,17 +38,15 @@ def _text_field(payload: Json, name: str) -> str:
 
 class Suggestions:
     """The state of each chat's suggested requests (``{status, suggestion?, error?,
-    updatedAt}`` by request key), as the suggest jobs and the upsert route leave it; each
-    change is a ``suggested_request_updated`` frame on the chat's thread. Kept in memory
-    (it is the state of a request in flight), for the ``LIMIT`` most recent keys."""
+    updatedAt}`` by request key), as the suggest jobs and the upsert route leave it,
+    kept in the database (table ``suggested_requests``); each change is a
+    ``suggested_request_updated`` frame on the chat's thread."""
 
-    LIMIT = 4096
-
-    def __init__(self, hub: EventHub) -> None:
+    def __init__(self, store: Store, hub: EventHub) -> None:
+        self._store = store
         self._hub = hub
-        self._entries: OrderedDict[tuple[str, str], Json] = OrderedDict()
 
-    def put(
+    async def put(
         self,
         session_id: str,
         request_key: str,
@@ -58,22 +55,32 @@ class Suggestions:
         suggestion: str | None = None,
         error: str | None = None,
     ) -> Json:
-        entry: Json = {"status": status, "updatedAt": iso(time.time())}
-        if suggestion is not None:
-            entry["suggestion"] = suggestion
-        if error is not None:
-            entry["error"] = error
-        key = (session_id, request_key)
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.LIMIT:
-            self._entries.popitem(last=False)
+        row = SuggestedRequestRow(
+            session_id=session_id,
+            request_key=request_key,
+            status=status,
+            suggestion=suggestion,
+            error=error,
+            updated_at=time.time(),
+        )
+        await self._store.suggestions.put(row)
+        entry = _entry(row)
         payload = {"sessionId": session_id, "requestKey": request_key, "entry": entry}
         self._hub.publish("suggested_request_updated", session_id, payload)
         return entry
 
-    def get(self, session_id: str, request_key: str) -> Json | None:
-        return self._entries.get((session_id, request_key))
+    async def get(self, session_id: str, request_key: str) -> Json | None:
+        row = await self._store.suggestions.get(session_id, request_key)
+        return None if row is None else _entry(row)
+
+
+def _entry(row: SuggestedRequestRow) -> Json:
+    entry: Json = {"status": row.status, "updatedAt": iso(row.updated_at)}
+    if row.suggestion is not None:
+        entry["suggestion"] = row.suggestion
+    if row.error is not None:
+        entry["error"] = row.error
+    return entry
 
 
 class AgentJobs:
@@ -128,7 +135,7 @@ class AgentJobs:
         suggestion = ran["reply"].strip()
         if not suggestion:
             raise TransientFailure("the agent answered with no suggestion")
-        self.suggestions.put(session_id, request_key, "complete", suggestion=suggestion)
+        await self.suggestions.put(session_id, request_key, "complete", suggestion=suggestion)
         return {
             "sessionId": session_id,
             "requestKey": request_key,

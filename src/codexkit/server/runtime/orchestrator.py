@@ -3,6 +3,7 @@ suggested-request jobs of a chat."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .agent_jobs import AgentJobs, Suggestions
@@ -24,10 +25,26 @@ class Orchestrator:
         self._parts = parts
         self.queue = queue
         self.workers = workers
-        self.suggestions = Suggestions(parts.hub)
+        self.suggestions = Suggestions(parts.store, parts.hub)
         jobs = AgentJobs(parts.store, workers, self.suggestions)
         queue.register("agent_instruction", jobs.agent_instruction)
         queue.register("suggest_request", jobs.suggest_request)
+
+    async def health(self) -> Json:
+        """The queue's counters for ``/api/health``: jobs by state, the age of the
+        oldest queued one (seconds; None when none waits), and the limits."""
+        counts = await self._parts.store.jobs.counts()
+        oldest = await self._parts.store.jobs.oldest_queued()
+        settings = self.queue.settings
+        return {
+            **{state: counts.get(state, 0) for state in _STATES},
+            "oldestQueuedSeconds": None if oldest is None else max(0.0, time.time() - oldest),
+            "limits": {
+                "concurrency": settings.concurrency,
+                "perProject": settings.per_project,
+                "maxActive": settings.max_active,
+            },
+        }
 
     async def get(self, job_id: str) -> Json:
         return {"status": "ok", "job": job_view(await self.queue.get(job_id))}
@@ -135,7 +152,7 @@ class Orchestrator:
                 "code": "missing_suggestion",
                 "message": "a complete suggested request needs its suggestion",
             }
-        entry = self.suggestions.put(
+        entry = await self.suggestions.put(
             row.id, request_key, status, suggestion=suggestion, error=error
         )
         return 200, {"status": "ok", "sessionId": row.id, "requestKey": request_key, "entry": entry}

@@ -9,12 +9,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from .base import _Repo
-from .models import JobRow, WorkerSessionRow
+from .models import JobRow, SuggestedRequestRow, WorkerSessionRow
 
-__all__ = ["ACTIVE", "TERMINAL", "JobRepo", "WorkerRepo"]
+__all__ = ["ACTIVE", "TERMINAL", "JobRepo", "SuggestionRepo", "WorkerRepo"]
 
 #: States a job leaves again, and those it never leaves.
 ACTIVE = ("queued", "running")
@@ -41,6 +41,19 @@ class JobRepo(_Repo):
         query = select(func.count()).select_from(JobRow).where(JobRow.state.in_(ACTIVE))
         async with self._maker() as db:
             return int((await db.execute(query)).scalar_one())
+
+    async def counts(self) -> dict[str, int]:
+        """How many jobs are in each state (states without one are left out)."""
+        query = select(JobRow.state, func.count()).group_by(JobRow.state)
+        async with self._maker() as db:
+            return {state: int(n) for state, n in (await db.execute(query)).all()}
+
+    async def oldest_queued(self) -> float | None:
+        """When the oldest queued job was queued (None: none is)."""
+        query = select(func.min(JobRow.created_at)).where(JobRow.state == "queued")
+        async with self._maker() as db:
+            value = (await db.execute(query)).scalar_one()
+        return None if value is None else float(value)
 
     async def list(self, project_id: str, state: str | None = None) -> Sequence[JobRow]:
         """A project's jobs, oldest first."""
@@ -111,3 +124,40 @@ class WorkerRepo(_Repo):
     async def all(self) -> builtins.list[WorkerSessionRow]:
         async with self._maker() as db:
             return list((await db.scalars(select(WorkerSessionRow))).all())
+
+
+class SuggestionRepo(_Repo):
+    """The suggested requests' states, by chat and request key; a chat keeps its
+    ``PER_SESSION`` most recently updated keys."""
+
+    PER_SESSION = 64
+
+    async def put(self, row: SuggestedRequestRow) -> None:
+        """Set the state of ``row``'s key (replacing the one it had)."""
+        async with self._write() as db:
+            key = (row.session_id, row.request_key)
+            found = await db.get(SuggestedRequestRow, key, with_for_update=True)
+            if found is None:
+                db.add(row)
+            else:
+                found.status, found.suggestion = row.status, row.suggestion
+                found.error, found.updated_at = row.error, row.updated_at
+            await db.flush()
+            stale = (
+                select(SuggestedRequestRow.request_key)
+                .where(SuggestedRequestRow.session_id == row.session_id)
+                .order_by(SuggestedRequestRow.updated_at.desc())
+                .offset(self.PER_SESSION)
+            )
+            old = list((await db.scalars(stale)).all())
+            if old:
+                await db.execute(
+                    delete(SuggestedRequestRow).where(
+                        SuggestedRequestRow.session_id == row.session_id,
+                        SuggestedRequestRow.request_key.in_(old),
+                    )
+                )
+
+    async def get(self, session_id: str, request_key: str) -> SuggestedRequestRow | None:
+        async with self._maker() as db:
+            return await db.get(SuggestedRequestRow, (session_id, request_key))

@@ -185,3 +185,18 @@ class WorkerSessionRow(Base):
     agent: Mapped[str] = mapped_column(String(128), primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class SuggestedRequestRow(Base):
+    """The state of one suggested request of a chat (``requestKey``), as the suggest
+    jobs and the upsert route leave it: ``streaming``, ``complete`` (with its
+    ``suggestion``), ``error`` (with its ``error``) or ``canceled``."""
+
+    __tablename__ = "suggested_requests"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    suggestion: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[float] = mapped_column(Float)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from .base import Gate, Maker, _Repo
 from .engine import make_engine, migrate
-from .jobs import JobRepo, WorkerRepo
+from .jobs import JobRepo, SuggestionRepo, WorkerRepo
 from .models import Defaults, Project, ServerRequestRow, SessionRow, TranscriptEntry, TurnRow
 from .writes import Writes, write_gate, writes
 
@@ -341,6 +341,7 @@ class Store:
         self.requests = RequestRepo(*parts)
         self.jobs = JobRepo(*parts)
         self.workers = WorkerRepo(*parts)
+        self.suggestions = SuggestionRepo(*parts)
 
     def writes(self) -> AbstractAsyncContextManager[Writes]:
         """Turn, transcript and session writes in one transaction (committed on a
