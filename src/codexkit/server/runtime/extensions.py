@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from ...tools import ToolRegistry
 from ..store.models import JobRow
 from .errors import Conflict, Invalid, NotFound
 from .hub import Frame
@@ -163,10 +164,13 @@ class Actions:
     async def set_setting(self, session_id: str, key: str, value: Any) -> Json:
         return await self._rt.controls.set_settings(session_id, {"key": key, "value": value})
 
-    async def run_agent(self, owner_id: str, agent: str, text: str) -> Json:
+    async def run_agent(
+        self, owner_id: str, agent: str, text: str, tools: ToolRegistry | None = None
+    ) -> Json:
         """One turn of ``agent`` in the worker session of ``owner_id`` (a project id, or
-        ``session:<id>``): ``{sessionId, turnId, reply}``."""
-        return await self._rt.orchestrator.workers.run(owner_id, agent, text)
+        ``session:<id>``): ``{sessionId, turnId, reply}``. The agent may call ``tools``
+        (Python tools, answered by the worker as it calls them)."""
+        return await self._rt.orchestrator.workers.run(owner_id, agent, text, tools=tools)
 
     @staticmethod
     def owner(project_id: str | None, session_id: str) -> str:

@@ -268,8 +268,10 @@ class _Supervisor:
             except Exception as exc:  # the turn ended meanwhile: nothing to steer
                 steer = f"could not steer: {exc}"
             await self._write(actions, event, "supervisor.steer", "steer", steer)
-        steered = policy.steers(level)
-        can_act = policy.approve or policy.reject or (policy.steer and not steered)
+        # Something left for the agent: an enabled action the rules did not take.
+        can_act = bool(
+            policy.approve or policy.reject or (policy.steer and not policy.steers(level))
+        )
         if decision is None and (can_act or unexplained):
             await self._review(event, actions, kind, level, reasons, what, subject)
 
@@ -292,7 +294,7 @@ class _Supervisor:
             "level": level,
             "reasons": reasons,
             "turnId": event.payload.get("turnId"),
-            "subject": subject,
+            "subject": _bounded(subject),
         }
         await actions.enqueue(
             REVIEW_JOB,
@@ -330,6 +332,23 @@ class _Supervisor:
             "status": "complete",
         }
         await actions.upsert_transcript(str(event.session_id), entry)
+
+
+#: What of a file change the review job keeps: its first changes, the start of each diff.
+_REVIEW_CHANGES, _REVIEW_DIFF_CHARS = 50, 2000
+
+
+def _bounded(subject: Json) -> Json:
+    """``subject`` with at most ``_REVIEW_CHANGES`` changes, each diff cut to
+    ``_REVIEW_DIFF_CHARS``: a job's payload stays small whatever the change."""
+    changes = subject.get("changes")
+    if not isinstance(changes, list):
+        return subject
+    kept = [
+        {**change, "diff": str(change.get("diff") or "")[:_REVIEW_DIFF_CHARS]}
+        for change in changes[:_REVIEW_CHANGES]
+    ]
+    return {**subject, "changes": kept, "changesOmitted": max(0, len(changes) - len(kept))}
 
 
 def _params(event: ExtensionEvent) -> Json:
