@@ -37,6 +37,8 @@ __all__ = ["SUPERVISOR_AGENT", "SupervisorAgent", "refusal"]
 Json = dict[str, Any]
 SUPERVISOR_AGENT = "supervisor"
 Risk = Literal["low", "med", "high"]
+#: Characters of the request (command, paths and diffs) the agent is shown.
+_SUBJECT_CHARS = 8000
 
 
 def refusal(policy: Policy, action: str, risk: str, rules_level: str) -> str | None:
@@ -121,7 +123,7 @@ class _Review:
             return "a person already decided this request: nothing more to do"
         text = f"The supervisor agent {verb} the {self.what}: risk {risk} ({reason})."
         await self._write("decision", "supervisor.decision", text)
-        return f"{verb}"
+        return verb
 
     async def steer(self, message: str, risk: Risk) -> str | ToolResult:
         """Send the chat's running turn a message (a warning, a safer way), if the chat's
@@ -228,7 +230,3 @@ def _prompt(payload: Json, review: _Review) -> str:
         f"(low, med, high). The settings let you: {may}. Call decide or steer only "
         "within them; otherwise leave the request to a person. End with one line."
     )
-
-
-#: Characters of the request (command, paths and diffs) the agent is shown.
-_SUBJECT_CHARS = 8000
