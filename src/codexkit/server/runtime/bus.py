@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -61,7 +62,9 @@ _SCHEMA = [
 ]
 
 # One statement, one transaction: the lock, the rows (a retried batch inserts nothing
-# twice), and the notification, sent on commit only when rows went in.
+# twice), and the notifications, one for each part of the batch that fits in one (its
+# frames inline; a frame too big for one goes alone, and readers read it back), sent on
+# commit in this order, and only when rows went in.
 _PUBLISH = f"""
 WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock({ORDER_LOCK}) AS ok),
 ins AS (
@@ -73,8 +76,9 @@ ins AS (
     RETURNING id
 ),
 made AS (SELECT min(id) AS first, count(*) AS size FROM ins)
-SELECT pg_notify('{CHANNEL}', made.first::text || ' ' || made.size::text || ' ' || $4::text)
-FROM made WHERE made.size > 0
+SELECT pg_notify('{CHANNEL}', (made.first + p.skip)::text || ' ' || p.size::text || ' ' || p.inline)
+FROM made, unnest($4::bigint[], $5::bigint[], $6::text[]) AS p(skip, size, inline)
+WHERE made.size > 0
 """
 
 
@@ -94,7 +98,7 @@ class BusSettings:
     outbox: int = 10_000
     #: Notifications waiting to be handled; past it the reader catches up from the table.
     inbox: int = 10_000
-    #: Frames in one INSERT (and at most one notification).
+    #: At most this many frames in one INSERT (and its notification).
     batch: int = 500
     #: Frames the table keeps for readers that catch up; older ones are deleted.
     keep: int = 200_000
@@ -131,6 +135,27 @@ def decode(seq: int, body: Json) -> Frame:
 
 
 #: What a call to the database may raise when the database or the network fails.
+def _parts(bodies: list[str]) -> tuple[list[int], list[int], list[str]]:
+    """A batch cut into notifications: (first frame, frames, inline JSON array or "" for
+    a frame too big to travel inline) for each. Bodies are ASCII (``json.dumps`` escapes
+    the rest), so characters are bytes."""
+    skips: list[int] = []
+    sizes: list[int] = []
+    inlines: list[str] = []
+    start = 0
+    while start < len(bodies):
+        end, size = start + 1, len(bodies[start]) + 2
+        while end < len(bodies) and size + len(bodies[end]) + 1 <= INLINE_LIMIT:
+            size += len(bodies[end]) + 1
+            end += 1
+        inline = "[" + ",".join(bodies[start:end]) + "]" if size <= INLINE_LIMIT else ""
+        skips.append(start)
+        sizes.append(end - start)
+        inlines.append(inline)
+        start = end
+    return skips, sizes, inlines
+
+
 _FAILURES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError)
 
 _CATCH_UP = object()  # in the inbox: read from the table what notifications did not bring
@@ -222,7 +247,7 @@ class FrameBus:
             self._wake.clear()
             while self._outbox:
                 size = min(len(self._outbox), self.settings.batch)
-                bodies = [self._outbox[i] for i in range(size)]
+                bodies = list(itertools.islice(self._outbox, size))
                 self._batches += 1
                 await self._write(self._batches, bodies)
                 for _ in range(size):
@@ -234,15 +259,20 @@ class FrameBus:
     async def _write(self, batch: int, bodies: list[str]) -> None:
         """Insert and announce one batch, reconnecting until it is done (a retry after
         an unknown outcome inserts nothing twice: the rows' key is the batch's)."""
-        inline = "[" + ",".join(bodies) + "]"
-        if len(inline.encode()) > INLINE_LIMIT:
-            inline = ""
+        skips, sizes, inlines = _parts(bodies)
         while True:
             try:
                 if self._writer_conn is None or self._writer_conn.is_closed():
                     self._writer_conn = await self._connect("write")
                 await self._writer_conn.execute(
-                    _PUBLISH, self.origin, batch, bodies, inline, timeout=self.settings.timeout
+                    _PUBLISH,
+                    self.origin,
+                    batch,
+                    bodies,
+                    skips,
+                    sizes,
+                    inlines,
+                    timeout=self.settings.timeout,
                 )
                 return
             except _FAILURES as error:
