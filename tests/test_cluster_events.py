@@ -19,6 +19,7 @@ from support.serve import ServeProcess
 from support.serve_rest import create, ok, send, start_server
 from support.stream import Stream, completed
 
+from codexkit.server.runtime.bus import cut_into_notifications
 from codexkit.testing import ScriptedModel, shell, text
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
@@ -205,3 +206,21 @@ def test_a_dropped_listening_connection_loses_nothing(
                 stream.close()
     for server in (a, b, c):
         assert "the listening connection closed; reconnecting" in server.text()
+
+
+def test_a_batch_is_cut_into_notifications_under_postgresqls_limit() -> None:
+    bodies = [json.dumps({"n": n, "text": "x" * (n * 37 % 3000)}) for n in range(60)]
+    bodies.insert(30, json.dumps({"big": "y" * 20_000}))
+    skips, sizes, inlines = cut_into_notifications(bodies)
+    rebuilt: list[str] = []
+    for skip, size, inline in zip(skips, sizes, inlines, strict=True):
+        header = f"{skip + 1000} {size} "
+        assert len((header + inline).encode()) < NOTIFY_LIMIT
+        assert skip == len(rebuilt)
+        if inline:
+            rebuilt += [json.dumps(frame) for frame in json.loads(inline)]
+        else:  # too big: it goes alone and is read back from the table
+            assert size == 1
+            assert len(bodies[skip]) > NOTIFY_LIMIT
+            rebuilt.append(bodies[skip])
+    assert rebuilt == bodies

@@ -135,7 +135,7 @@ def decode(seq: int, body: Json) -> Frame:
 
 
 #: What a call to the database may raise when the database or the network fails.
-def _parts(bodies: list[str]) -> tuple[list[int], list[int], list[str]]:
+def cut_into_notifications(bodies: list[str]) -> tuple[list[int], list[int], list[str]]:
     """A batch cut into notifications: (first frame, frames, inline JSON array or "" for
     a frame too big to travel inline) for each. Bodies are ASCII (``json.dumps`` escapes
     the rest), so characters are bytes."""
@@ -259,7 +259,7 @@ class FrameBus:
     async def _write(self, batch: int, bodies: list[str]) -> None:
         """Insert and announce one batch, reconnecting until it is done (a retry after
         an unknown outcome inserts nothing twice: the rows' key is the batch's)."""
-        skips, sizes, inlines = _parts(bodies)
+        skips, sizes, inlines = cut_into_notifications(bodies)
         while True:
             try:
                 if self._writer_conn is None or self._writer_conn.is_closed():
