@@ -233,3 +233,27 @@ def test_frames_the_bus_lost_end_every_subscription_and_every_replay_before() ->
     assert [f.seq for f in hub.replay(7, "t").frames] == [8]
     assert hub.replay(7, "t").complete
     assert not hub.replay(1, "t").complete  # 2..7 may have existed
+
+
+def test_a_client_ahead_of_this_process_gets_nothing_twice() -> None:
+    """Reconnected to a process whose hub has not yet delivered what the client saw on
+    another one: the frames up to its ``since`` are not sent again, and ``ready`` does
+    not go back (which would read as a server started afresh)."""
+    hub = EventHub()
+    hub.relay(lambda frame: None, since=0)
+    hub.deliver(Frame(1, "a", "t", {}))
+    subscription, replay = hub.subscribe("t", since=3)
+    assert replay is not None
+    assert replay.frames == []
+    assert hub.ready_seq(3) == 3
+    for seq in (2, 3, 4):
+        hub.deliver(Frame(seq, "a", "t", {}))
+    assert [f.seq for f in _drain(subscription)] == [4]
+
+
+def test_without_a_bus_a_since_from_an_earlier_run_still_gets_new_frames() -> None:
+    hub = EventHub()  # SQLite: seqs start again at 1 when the server does
+    subscription, _ = hub.subscribe("t", since=500)
+    assert hub.ready_seq(500) == 0
+    hub.publish("a", "t", {})
+    assert [f.seq for f in _drain(subscription)] == [1]

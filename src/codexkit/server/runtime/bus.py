@@ -355,11 +355,15 @@ class FrameBus:
             for offset, body in enumerate(json.loads(inline)):
                 self.hub.deliver(decode(first + offset, body))
         else:
-            await self._fetch(first - 1, first + size - 1)
+            last = first + size - 1
+            if await self._fetch(first - 1, last) < size:  # deleted before it was read
+                self.hub.lost(last, "events were lost: reconnect with since= and re-read")
 
-    async def _fetch(self, after: int, upto: int | None) -> None:
-        """Deliver the table's frames after ``after`` (up to ``upto``), in order."""
+    async def _fetch(self, after: int, upto: int | None) -> int:
+        """Deliver the table's frames after ``after`` (up to ``upto``), in order; how
+        many the table had."""
         assert self._reader_conn is not None
+        found = 0
         while True:
             rows = await self._reader_conn.fetch(
                 "SELECT id, body FROM codexkit_frames WHERE id > $1 AND ($2::bigint IS NULL "
@@ -370,8 +374,9 @@ class FrameBus:
             )
             for row in rows:
                 self.hub.deliver(decode(row["id"], json.loads(row["body"])))
+            found += len(rows)
             if len(rows) < 1000:
-                return
+                return found
             after = rows[-1]["id"]
 
     async def _catch_up(self) -> None:

@@ -97,6 +97,8 @@ class Subscription:
         self._limit = limit
         self.dropped: str | None = None
         self.closed = False
+        #: Frames up to this seq are not sent: the client has them (see ``subscribe``).
+        self.had_upto = 0
 
     def wants(self, frame: Frame) -> bool:
         if frame.broadcast:
@@ -106,7 +108,7 @@ class Subscription:
         return frame.thread_id == self.thread_id
 
     def offer(self, frame: Frame) -> None:
-        if self.closed:
+        if self.closed or frame.seq <= self.had_upto:
             return
         if self._queue.qsize() >= self._limit:
             self.drop(f"slow subscriber: {self._limit} frames waited unread")
@@ -190,6 +192,14 @@ class EventHub:
     def last_seq(self) -> int:
         return self._last
 
+    def ready_seq(self, since: int | None) -> int:
+        """The seq a new socket is told every later frame reaches it after: the last
+        delivered, or on a bus the client's ``since`` when this process is behind it
+        (a lower seq would read as a server that started again)."""
+        if since is None or self._relay is None:
+            return self._last
+        return max(self._last, since)
+
     def publish(
         self,
         type: str,
@@ -260,6 +270,10 @@ class EventHub:
         the same step, so nothing published meanwhile is lost or doubled)."""
         subscription = Subscription(self, thread_id, self.queue_size)
         replay = None
+        if since is not None and self._relay is not None:
+            # Seqs are the database's, the same on every process: a client coming from
+            # a process that was ahead of this one has the frames up to ``since``.
+            subscription.had_upto = since
         if since is not None:
             replay = self.replay(since, thread_id)
             for frame in replay.frames:
