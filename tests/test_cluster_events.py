@@ -8,18 +8,20 @@ one that starts on a database settles what it finds unfinished as its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
-from support.postgres import Cluster, postgres_cluster  # noqa: F401 (fixture)
+from support.postgres import Cluster, postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 from support.serve import ServeProcess
 from support.serve_rest import create, ok, send, start_server
 from support.stream import Stream, completed
 
-from codexkit.server.runtime.bus import cut_into_notifications
+from codexkit.server.runtime.bus import FrameBus, asyncpg_dsn, cut_into_notifications
+from codexkit.server.runtime.hub import EventHub, Frame, Subscription
 from codexkit.testing import ScriptedModel, shell, text
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
@@ -224,3 +226,71 @@ def test_a_batch_is_cut_into_notifications_under_postgresqls_limit() -> None:
             assert len(bodies[skip]) > NOTIFY_LIMIT
             rebuilt.append(bodies[skip])
     assert rebuilt == bodies
+
+
+# -- two buses in this process (each its own connections: two processes to PostgreSQL) ----
+
+
+@pytest.fixture
+async def buses(postgres_url: str) -> AsyncIterator[tuple[FrameBus, FrameBus]]:  # noqa: F811
+    pair = (FrameBus(EventHub(), postgres_url), FrameBus(EventHub(), postgres_url))
+    try:
+        for bus in pair:
+            await bus.start()
+        yield pair
+    finally:
+        for bus in pair:
+            await bus.close()
+
+
+async def _next(subscription: Subscription) -> Frame:
+    frame = await subscription.get(timeout=30)
+    assert frame is not None, subscription.dropped
+    return frame
+
+
+async def test_private_frames_reach_only_their_threads_subscribers_everywhere(
+    buses: tuple[FrameBus, FrameBus],
+) -> None:
+    a, b = buses
+    every, _ = b.hub.subscribe()
+    worker, _ = b.hub.subscribe("worker")
+    a.hub.publish("job_turn", "worker", {"n": 1}, private=True)
+    a.hub.publish("account_updated", None, {"n": 2}, broadcast=True)
+    a.hub.publish("turn", "user", {"n": 3})
+    assert [(await _next(worker)).type for _ in range(2)] == ["job_turn", "account_updated"]
+    assert [(await _next(every)).type for _ in range(2)] == ["account_updated", "turn"]
+
+
+async def test_frames_gone_from_the_table_while_a_process_was_away_end_its_streams(
+    buses: tuple[FrameBus, FrameBus],
+    postgres_cluster: Cluster,  # noqa: F811 (fixture)
+    postgres_url: str,  # noqa: F811 (fixture)
+) -> None:
+    """b's listening connection is killed and b cannot connect back while a's frames
+    are written and then deleted: when b is back, its subscribers are told (dropped
+    with the reason) and replays from before the gap are incomplete."""
+    a, b = buses
+    database = postgres_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
+    subscription, _ = b.hub.subscribe("t")
+    try:
+        a.hub.publish("before", "t", {})
+        seen = await _next(subscription)
+        postgres_cluster.psql(f"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false")
+        await admin.execute("SELECT pg_terminate_backend($1)", b.listening_pid())
+        for n in range(5):
+            a.hub.publish("missed", "t", {"n": n})
+        await a.flushed(timeout=30)
+        await admin.execute("DELETE FROM codexkit_frames")
+        postgres_cluster.psql(f"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true")
+        assert await subscription.get(timeout=30) is None  # the stream ends...
+        assert subscription.dropped is not None
+        assert "events were lost" in subscription.dropped  # ...saying why
+        assert not b.hub.replay(seen.seq, "t").complete
+        later, _ = b.hub.subscribe("t")
+        a.hub.publish("after", "t", {})
+        assert (await _next(later)).type == "after"
+    finally:
+        postgres_cluster.psql(f"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true")
+        await admin.close()

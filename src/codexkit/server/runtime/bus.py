@@ -203,10 +203,21 @@ class FrameBus:
             asyncio.create_task(self._read_loop(), name="codexkit-bus-reader"),
         ]
 
+    async def flushed(self, timeout: float) -> None:
+        """Return once every frame sent so far is written and announced (raises
+        ``TimeoutError`` past ``timeout`` seconds)."""
+        await asyncio.wait_for(self._written.wait(), timeout)
+
+    def listening_pid(self) -> int | None:
+        """The PostgreSQL backend that listens for this process (None while it
+        reconnects)."""
+        conn = self._reader_conn
+        return None if conn is None else int(conn.get_server_pid())
+
     async def close(self) -> None:
         """Write what waits (for at most ``flush`` seconds), then stop."""
         with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-            await asyncio.wait_for(self._written.wait(), self.settings.flush)
+            await self.flushed(self.settings.flush)
         self._closing = True
         for task in self._tasks:
             task.cancel()
