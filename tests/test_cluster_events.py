@@ -294,3 +294,19 @@ async def test_frames_gone_from_the_table_while_a_process_was_away_end_its_strea
     finally:
         postgres_cluster.psql(f"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true")
         await admin.close()
+
+
+async def test_a_stranger_notifying_the_channel_breaks_nothing(
+    buses: tuple[FrameBus, FrameBus],
+    postgres_url: str,  # noqa: F811 (fixture)
+) -> None:
+    a, b = buses
+    subscription, _ = b.hub.subscribe("t")
+    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
+    try:
+        for garbage in ("hello", "1 2 [nope", "3 1 [{}]"):
+            await admin.execute("SELECT pg_notify('codexkit_frames', $1)", garbage)
+    finally:
+        await admin.close()
+    a.hub.publish("still", "t", {})
+    assert (await _next(subscription)).type == "still"

@@ -286,6 +286,16 @@ class FrameBus:
                     timeout=self.settings.timeout,
                 )
                 return
+            except asyncpg.PostgresError as error:
+                if self._writer_conn is not None and not self._writer_conn.is_closed():
+                    # The statement itself was refused, on a sound connection: sending it
+                    # again would block every frame after it.
+                    _log.error("event bus: PostgreSQL refused %d frames: %s", len(bodies), error)
+                    self.hub.lost(self.hub.last_seq, "events were lost: the database refused them")
+                    return
+                _log.warning("event bus: writing frames failed (%s); retrying", error)
+                await self._drop_conn("_writer_conn")
+                await asyncio.sleep(self.settings.retry)
             except _FAILURES as error:
                 _log.warning("event bus: writing frames failed (%s); retrying", error)
                 await self._drop_conn("_writer_conn")
@@ -350,6 +360,9 @@ class FrameBus:
                 elif not self._behind:  # when behind, the queued catch-up reads it
                     assert isinstance(item, str)
                     await self._received(item)
+            except (ValueError, KeyError, TypeError) as error:
+                # Someone else's NOTIFY on the channel: nothing of ours to deliver.
+                _log.warning("event bus: a notification not of this bus (%s)", error)
             except _FAILURES as error:
                 _log.warning("event bus: reading frames failed (%s); catching up", error)
                 await self._drop_conn("_reader_conn")
