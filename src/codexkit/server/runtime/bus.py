@@ -94,8 +94,10 @@ def asyncpg_dsn(database_url: str) -> str:
 
 @dataclass
 class BusSettings:
-    #: Frames waiting to be written; past it they are lost (the hub is told).
+    #: Frames waiting to be written, and their bytes; past either, new frames are lost
+    #: (the hub is told).
     outbox: int = 10_000
+    outbox_bytes: int = 64 << 20
     #: Notifications waiting to be handled; past it the reader catches up from the table.
     inbox: int = 10_000
     #: At most this many frames in one INSERT (and its notification).
@@ -170,6 +172,7 @@ class FrameBus:
         self.settings = settings or BusSettings()
         self.origin = uuid.uuid4().hex
         self._outbox: deque[str] = deque()
+        self._outbox_bytes = 0
         self._wake = asyncio.Event()
         self._written = asyncio.Event()  # set while nothing waits to be written
         self._written.set()
@@ -241,14 +244,19 @@ class FrameBus:
 
     def send(self, frame: Frame) -> None:
         """The hub's relay: queue ``frame`` to be numbered and sent to every process."""
-        if len(self._outbox) >= self.settings.outbox:
+        body = encode(frame)
+        if (
+            len(self._outbox) >= self.settings.outbox
+            or self._outbox_bytes + len(body) > self.settings.outbox_bytes
+        ):
             self.lost_frames += 1
             if self.lost_frames == 1 or self.lost_frames % 1000 == 0:
                 _log.error("event bus: %d frames lost (PostgreSQL too slow)", self.lost_frames)
             # Subscribers here learn of it; the frame never got a seq, so nothing else can.
             self.hub.lost(self.hub.last_seq, "events were lost: the database fell behind")
             return
-        self._outbox.append(encode(frame))
+        self._outbox.append(body)
+        self._outbox_bytes += len(body)
         self._written.clear()
         self._wake.set()
 
@@ -262,7 +270,7 @@ class FrameBus:
                 self._batches += 1
                 await self._write(self._batches, bodies)
                 for _ in range(size):
-                    self._outbox.popleft()
+                    self._outbox_bytes -= len(self._outbox.popleft())
                 if time.monotonic() - self._pruned > self.settings.prune_every:
                     await self._prune()
             self._written.set()
