@@ -196,3 +196,64 @@ def test_a_tap_sees_every_frame_at_once_and_a_failing_one_stops_nothing() -> Non
     untap()
     hub.publish("three", "t", {})
     assert seen == ["one", "two"]
+
+
+def test_on_a_bus_frames_are_numbered_elsewhere_and_delivered_once_in_order() -> None:
+    """On PostgreSQL the hub hands what it publishes to the bus and fans out only what
+    the bus delivers, numbered: a frame delivered twice reaches a subscriber once."""
+    hub = EventHub()
+    relayed: list[Frame] = []
+    tapped: list[str] = []
+    hub.tap(lambda frame: tapped.append(frame.type))
+    hub.relay(relayed.append, since=40)
+    subscription, _ = hub.subscribe("t")
+    hub.publish("mine", "t", {"n": 1})
+    assert [f.type for f in relayed] == ["mine"]
+    assert tapped == ["mine"]  # this process's automation sees it at once
+    assert subscription.pending() == 0  # not before the bus numbered it
+    assert hub.deliver(Frame(42, "mine", "t", {"n": 1}))
+    assert hub.deliver(Frame(45, "theirs", "t", {"n": 2}))
+    assert not hub.deliver(Frame(45, "theirs", "t", {"n": 2}))
+    assert [(f.seq, f.type) for f in _drain(subscription)] == [(42, "mine"), (45, "theirs")]
+    assert tapped == ["mine"]  # another process's frame: its automation ran there
+    assert hub.last_seq == 45
+    assert hub.replay(42, "t").complete
+    assert not hub.replay(39, "t").complete  # before this hub listened
+
+
+def test_frames_the_bus_lost_end_every_subscription_and_every_replay_before() -> None:
+    hub = EventHub()
+    hub.relay(lambda frame: None, since=0)
+    subscription, _ = hub.subscribe()
+    hub.deliver(Frame(1, "a", "t", {}))
+    hub.lost(7, "events were lost")
+    assert subscription.dropped == "events were lost"
+    assert subscription.closed
+    hub.deliver(Frame(8, "b", "t", {}))
+    assert [f.seq for f in hub.replay(7, "t").frames] == [8]
+    assert hub.replay(7, "t").complete
+    assert not hub.replay(1, "t").complete  # 2..7 may have existed
+
+
+def test_a_client_ahead_of_this_process_gets_nothing_twice() -> None:
+    """Reconnected to a process whose hub has not yet delivered what the client saw on
+    another one: the frames up to its ``since`` are not sent again, and ``ready`` does
+    not go back (which would read as a server started afresh)."""
+    hub = EventHub()
+    hub.relay(lambda frame: None, since=0)
+    hub.deliver(Frame(1, "a", "t", {}))
+    subscription, replay = hub.subscribe("t", since=3)
+    assert replay is not None
+    assert replay.frames == []
+    assert hub.ready_seq(3) == 3
+    for seq in (2, 3, 4):
+        hub.deliver(Frame(seq, "a", "t", {}))
+    assert [f.seq for f in _drain(subscription)] == [4]
+
+
+def test_without_a_bus_a_since_from_an_earlier_run_still_gets_new_frames() -> None:
+    hub = EventHub()  # SQLite: seqs start again at 1 when the server does
+    subscription, _ = hub.subscribe("t", since=500)
+    assert hub.ready_seq(500) == 0
+    hub.publish("a", "t", {})
+    assert [f.seq for f in _drain(subscription)] == [1]

@@ -12,6 +12,7 @@ Use from a test module::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -65,32 +66,32 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[Cluster]:
-    """A running cluster; fails (never skips) when PostgreSQL is not installed: `.ci/run`
-    installs it."""
+@contextlib.contextmanager
+def running_cluster() -> Iterator[Cluster]:
+    """A cluster started in a temporary directory, stopped and removed at the end (the
+    fixture below; the benchmarks use it directly)."""
     if not (BIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL is not installed ({BIN}/initdb missing); run .ci/run")
+        raise RuntimeError(f"PostgreSQL is not installed ({BIN}/initdb missing); run .ci/run")
     directory = Path(tempfile.mkdtemp(prefix="codexkit-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
     data = directory / "data"
-    subprocess.run(
-        _as_postgres(BIN / "initdb", "-D", data, "-A", "trust", "-U", "postgres"),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    port = _free_port()
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        _as_postgres(BIN / "pg_ctl", "-D", data, "-o", options, "-l", directory / "log",
-                     "-w", "-t", "60", "start"),
-        check=True,
-        capture_output=True,
-        timeout=90,
-    )  # fmt: skip
     try:
+        subprocess.run(
+            _as_postgres(BIN / "initdb", "-D", data, "-A", "trust", "-U", "postgres"),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        port = _free_port()
+        options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            _as_postgres(BIN / "pg_ctl", "-D", data, "-o", options, "-l", directory / "log",
+                         "-w", "-t", "60", "start"),
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )  # fmt: skip
         yield Cluster(directory, port)
     finally:
         subprocess.run(
@@ -99,6 +100,16 @@ def postgres_cluster() -> Iterator[Cluster]:
             timeout=60,
         )
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """A running cluster; fails (never skips) when PostgreSQL is not installed: `.ci/run`
+    installs it."""
+    if not (BIN / "initdb").exists():
+        pytest.fail(f"PostgreSQL is not installed ({BIN}/initdb missing); run .ci/run")
+    with running_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -110,6 +110,9 @@ class ServeProcess:
         return env
 
     def start(self) -> ServeProcess:
+        # A restart listens on a new port; the lines of the last run are read already.
+        self.url = self.login_link = ""
+        self._lines = queue.Queue()
         self._proc = subprocess.Popen(
             self.command(),
             stdout=subprocess.PIPE,

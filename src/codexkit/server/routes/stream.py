@@ -159,7 +159,7 @@ async def stream(socket: WebSocket) -> None:
     client = _Socket(socket, engine)
     # Subscribed first: every frame after the `seq` that `ready` names reaches the socket.
     replay = client.swap(thread_id, since)
-    await client.send({"type": "ready", "threadId": thread_id, "seq": engine.hub.last_seq})
+    await client.send({"type": "ready", "threadId": thread_id, "seq": engine.hub.ready_seq(since)})
     if since is not None:
         await client.send(_replay_frame(replay, thread_id, since))
     pump = asyncio.create_task(client.pump())

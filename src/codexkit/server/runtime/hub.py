@@ -4,6 +4,10 @@ Each frame gets a sequence number from one counter, so a client that reconnects 
 ``since=SEQ`` gets exactly what it missed, in order, from the bounded log this hub keeps
 per thread (and one for frames of no thread). Subscribers have bounded queues: one that
 falls behind is dropped with a reason rather than slowing the others or the agent.
+
+On PostgreSQL the counter is the database's (``runtime/bus.py``): ``publish`` hands the
+frame to the bus, and every process's hub gets every frame back, numbered, through
+``deliver``, in the same order.
 """
 
 from __future__ import annotations
@@ -93,6 +97,8 @@ class Subscription:
         self._limit = limit
         self.dropped: str | None = None
         self.closed = False
+        #: Frames up to this seq are not sent: the client has them (see ``subscribe``).
+        self.had_upto = 0
 
     def wants(self, frame: Frame) -> bool:
         if frame.broadcast:
@@ -102,14 +108,17 @@ class Subscription:
         return frame.thread_id == self.thread_id
 
     def offer(self, frame: Frame) -> None:
-        if self.closed:
+        if self.closed or frame.seq <= self.had_upto:
             return
         if self._queue.qsize() >= self._limit:
-            self._drop(f"slow subscriber: {self._limit} frames waited unread")
+            self.drop(f"slow subscriber: {self._limit} frames waited unread")
             return
         self._queue.put_nowait(frame)
 
-    def _drop(self, reason: str) -> None:
+    def drop(self, reason: str) -> None:
+        """End this subscription with ``reason`` (its stream ends)."""
+        if self.closed:
+            return
         _log.warning("dropping an event subscriber: %s", reason)
         self.dropped = reason
         self.close()
@@ -176,10 +185,20 @@ class EventHub:
     _taps: list[Callable[[Frame], None]] = field(default_factory=list)
     _logs: OrderedDict[str | None, _Log] = field(default_factory=OrderedDict)
     _forgotten_upto: int = 0  # the highest seq of a whole thread log evicted
+    #: Where published frames go to be numbered (the bus); None: numbered here.
+    _relay: Callable[[Frame], None] | None = None
 
     @property
     def last_seq(self) -> int:
         return self._last
+
+    def ready_seq(self, since: int | None) -> int:
+        """The seq a new socket is told every later frame reaches it after: the last
+        delivered, or on a bus the client's ``since`` when this process is behind it
+        (a lower seq would read as a server that started again)."""
+        if since is None or self._relay is None:
+            return self._last
+        return max(self._last, since)
 
     def publish(
         self,
@@ -190,12 +209,12 @@ class EventHub:
         broadcast: bool = False,
         private: bool = False,
     ) -> Frame:
-        frame = Frame(next(self._seq), type, thread_id, payload, broadcast, private)
-        self._last = frame.seq
-        self._remember(frame)
-        for subscriber in list(self._subscribers):
-            if subscriber.wants(frame):
-                subscriber.offer(frame)
+        frame = Frame(0, type, thread_id, payload, broadcast, private)
+        if self._relay is None:
+            frame.seq = next(self._seq)
+            self._fan_out(frame)
+        else:  # numbered by the bus; it comes back through deliver()
+            self._relay(frame)
         for tap in list(self._taps):
             try:
                 tap(frame)
@@ -203,10 +222,44 @@ class EventHub:
                 _log.exception("an event tap failed on %s", frame.type)
         return frame
 
+    def relay(self, relay: Callable[[Frame], None], *, since: int) -> None:
+        """Send published frames to ``relay`` to be numbered; they come back, with the
+        frames of other processes, through ``deliver``. This hub heard nothing before
+        ``since``: replays from before it are incomplete."""
+        self._relay = relay
+        self._last = max(self._last, since)
+        self._forgotten_upto = max(self._forgotten_upto, since)
+
+    def deliver(self, frame: Frame) -> bool:
+        """A numbered frame from the bus, to the subscribers that want it. Frames come
+        in ``seq`` order: one at or below the last delivered is a duplicate (False)."""
+        if frame.seq <= self._last:
+            return False
+        self._fan_out(frame)
+        return True
+
+    def lost(self, upto: int, reason: str) -> None:
+        """Frames up to ``upto`` may never arrive: every subscriber is dropped with
+        ``reason`` (its client reconnects with ``since`` and learns of the gap from an
+        incomplete replay) and replays from before ``upto`` are incomplete."""
+        self._last = max(self._last, upto)
+        self._forgotten_upto = max(self._forgotten_upto, upto)
+        for subscriber in list(self._subscribers):
+            subscriber.drop(reason)
+
+    def _fan_out(self, frame: Frame) -> None:
+        self._last = frame.seq
+        self._remember(frame)
+        for subscriber in list(self._subscribers):
+            if subscriber.wants(frame):
+                subscriber.offer(frame)
+
     def tap(self, callback: Callable[[Frame], None]) -> Callable[[], None]:
         """Call ``callback`` with every frame as it is published (private ones too), in
         the publisher's step: it must not block. Not a subscriber (nothing is queued for
-        it, it is never dropped). Returns the function that removes the tap."""
+        it, it is never dropped). Only this process's frames reach its taps; on
+        PostgreSQL their ``seq`` is still 0 (the bus numbers them after). Returns the
+        function that removes the tap."""
         self._taps.append(callback)
         return lambda: self._taps.remove(callback) if callback in self._taps else None
 
@@ -217,6 +270,10 @@ class EventHub:
         the same step, so nothing published meanwhile is lost or doubled)."""
         subscription = Subscription(self, thread_id, self.queue_size)
         replay = None
+        if since is not None and self._relay is not None:
+            # Seqs are the database's, the same on every process: a client coming from
+            # a process that was ahead of this one has the frames up to ``since``.
+            subscription.had_upto = since
         if since is not None:
             replay = self.replay(since, thread_id)
             for frame in replay.frames:

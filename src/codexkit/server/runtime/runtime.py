@@ -17,6 +17,7 @@ from typing import Any
 from ..store import Store, open_store
 from ..store.models import SessionRow
 from .base import Parts
+from .bus import FrameBus, is_postgres
 from .chat_titles import chat_titles_extension
 from .controls import Controls
 from .extensions import ExtensionHost
@@ -72,6 +73,12 @@ class Runtime:
         self.settings = settings
         self.store = store
         self.hub = EventHub()
+        # On PostgreSQL other processes may share the database: frames go through it.
+        self.bus = (
+            FrameBus(self.hub, settings.database_url)
+            if is_postgres(settings.database_url)
+            else None
+        )
         self.jobs = OrderedJobs()
         directory = SessionDirectory(store)
         self.recorder = Recorder(store, self.hub, self.jobs, directory)
@@ -123,6 +130,8 @@ class Runtime:
         store = await open_store(settings.database_url)
         runtime = cls(settings, store)
         try:
+            if runtime.bus is not None:
+                await runtime.bus.start()
             await runtime._recover_from_last_run()
             if settings.lock_defaults is not None:
                 await store.defaults.update(locked=settings.lock_defaults)
@@ -145,6 +154,8 @@ class Runtime:
         try:
             await self._settle_unfinished(STOP_REASON, "the server stopped while this turn ran")
         finally:
+            if self.bus is not None:
+                await self.bus.close()
             await self.store.close()
 
     async def _live_session(self, session_id: str) -> SessionRow:
