@@ -1,7 +1,8 @@
 """The load test of record: a real ``codexkit serve`` (real binary, scripted model) under
 50 sessions sending 4 messages each at once over REST, watched by 100 websocket
 subscribers (two per session). Every reply lands in its transcript, and every
-subscriber sees every frame of its thread, in order, none lost or doubled.
+subscriber sees every frame of its thread, in order, none lost or doubled. On SQLite
+and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from support.postgres import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 from support.serve import ServeProcess
 from support.serve_client import ServeClient, Stream
 
@@ -29,12 +31,18 @@ def _reply(request: RecordedRequest) -> Reply:
     return text(f"re: {request.last_user_text}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    root = tmp_path_factory.mktemp("serve-load")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServeProcess]:
+    """The server under load, on SQLite in its data dir or on a PostgreSQL database."""
+    root = tmp_path_factory.mktemp(f"serve-load-{request.param}")
+    args = []
+    if request.param == "postgresql":
+        args = ["--database-url", request.getfixturevalue("postgres_url")]
     with (
         ScriptedModel(default=_reply) as model,
-        ServeProcess.scripted(model, root) as running,
+        ServeProcess.scripted(model, root, args=args) as running,
     ):
         yield running
 

@@ -1,5 +1,6 @@
 """Crashes under a real ``codexkit serve``: the server killed with a pending approval and
-started again on the same data dir; an app-server killed mid-turn."""
+started again on the same data dir (SQLite) or database (PostgreSQL); an app-server killed
+mid-turn."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from support.postgres import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 from support.serve_rest import create, ok, refused, replies, send, start_server, turn, workspace
 from support.stream import Stream
 
@@ -16,11 +18,16 @@ from codexkit.testing import ScriptedModel, shell, text
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_a_pending_approval_survives_a_sigkill_of_the_server_as_expired(
-    tmp_path: Path, scripted_model: ScriptedModel
+    tmp_path: Path, scripted_model: ScriptedModel, store: str, request: pytest.FixtureRequest
 ) -> None:
+    # SQLite in the data dir, or one PostgreSQL database the second server opens again.
+    database = []
+    if store == "postgresql":
+        database = ["--database-url", request.getfixturevalue("postgres_url")]
     scripted_model.add(shell("touch never.txt", escalate=True))
-    server = start_server(tmp_path, scripted_model)
+    server = start_server(tmp_path, scripted_model, more=database)
     try:
         with server.client() as client:
             sid = create(client, server, approvalPolicy="on-request", filesystemSandbox="read-only")
@@ -32,7 +39,7 @@ def test_a_pending_approval_survives_a_sigkill_of_the_server_as_expired(
     finally:
         server.stop()
 
-    again = start_server(tmp_path, scripted_model)  # the same data dir and database
+    again = start_server(tmp_path, scripted_model, more=database)  # the same data and database
     try:
         with again.client() as client:
             approvals = f"/api/sessions/{sid}/approvals"

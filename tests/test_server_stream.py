@@ -14,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+from support.postgres import Cluster, postgres_cluster  # noqa: F401 (fixture)
 from support.serve import ServeProcess
 from support.serve_rest import create, ok, start_server
 from support.stream import Stream
@@ -31,10 +32,18 @@ pytestmark = pytest.mark.real
 Json = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServeProcess]:
+    """A real server on SQLite, or on a fresh PostgreSQL database: the stream's tests
+    that use it run on both stores."""
+    cluster: Cluster | None = None
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("postgres_cluster")
     with ScriptedModel() as model:
-        running = start_server(tmp_path_factory.mktemp("serve-stream"), model)
+        root = tmp_path_factory.mktemp(f"serve-stream-{request.param}")
+        running = start_server(root, model, cluster)
         yield running
         running.stop()
 

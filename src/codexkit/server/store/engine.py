@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .sqlite import connector
 
 __all__ = ["HEAD", "default_url", "make_engine", "migrate"]
 
@@ -24,10 +26,11 @@ def default_url(data_dir: str | os.PathLike[str]) -> str:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url``. SQLite gets WAL (readers never wait for the writer),
-    enforced foreign keys and a busy timeout instead of "database is locked" at once."""
+    """An async engine for ``url``. SQLite runs on the event loop's thread (``sqlite.py``)
+    with WAL (readers never wait for the writer) and enforced foreign keys."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        database = make_url(url).database or ":memory:"
+        engine = create_async_engine(url, async_creator=connector(database))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
