@@ -146,4 +146,3 @@ def connector(database: str) -> Callable[[], Awaitable[_Connection]]:
         return await connect(database)
 
     return create
-
