@@ -25,9 +25,11 @@ TURN_GOAL = 1.2
 FANOUT_GOAL = 0.020
 
 
-#: Fan-out runs: name, subscribers (0: the settings' number). The sockets offer
-#: permessage-deflate, as browsers do; the server declines it.
-FANOUTS = (("fanout", 0), ("fanout_one", 1))
+#: Fan-out runs: name, subscribers (0: the settings' number), frame types the sockets
+#: leave out (``fanout_typed``: as codexkit's web page does, the raw fallbacks). The
+#: sockets offer permessage-deflate, as browsers do; the server declines it.
+RAW_FALLBACKS = "notification,server_request"
+FANOUTS = (("fanout", 0, None), ("fanout_typed", 0, RAW_FALLBACKS), ("fanout_one", 1, None))
 
 
 class ServeSettings:
@@ -78,17 +80,18 @@ def bench_serve(settings: ServeSettings, env: dict[str, str], work: Path, codex_
     )
     # With the settings' number of sockets, and with one (the floor: recording,
     # publishing and one send).
-    for name, subscribers in FANOUTS:
+    for name, subscribers, omit in FANOUTS:
         fanout = interleaved(
             "fanout",
             settings.fanout_turns,
             env,
             work,
             codex_bin,
-            {"subscribers": subscribers or settings.subscribers, "deflate": True},
+            {"subscribers": subscribers or settings.subscribers, "deflate": True, "omit": omit},
             clients=("serve",),
         )["serve"]
         fanout["subscribers"] = subscribers or settings.subscribers
+        fanout["omit"] = omit
         fanout["delays"] = [d for s in fanout["samples"] for d in s["delays"]]
         out[name] = loaded(name, fanout)
     sustained = interleaved(
@@ -119,8 +122,9 @@ def _fanout_rows(row: Any, serve: Json, name: str) -> None:
     delays = fan["delays"]
     p99 = percentile(delays, 99.0)
     count = fan.get("subscribers", serve["settings"]["subscribers"])
+    leaving = f" leaving out `{fan['omit']}`" if fan.get("omit") else ""
     row(
-        f"websocket fan-out, {count} subscriber{'s' if count > 1 else ''} of one "
+        f"websocket fan-out, {count} subscriber{'s' if count > 1 else ''}{leaving} of one "
         f"session: `receivedAt` to the client's read, over {len(delays):,} frame receipts "
         f"({len(fan['samples'])} turns)",
         "(no server)",
@@ -190,7 +194,7 @@ def report_serve(results: Json) -> str:
         _ms(lat["serve"]["summary"]["p90"]),
         f"{lat['serve']['summary']['p90'] / lat['codexkit']['summary']['p90']:.2f}x",
     )
-    for name, _ in FANOUTS:
+    for name, _, _ in FANOUTS:
         if name in serve:
             _fanout_rows(row, serve, name)
     sus = serve["sustained"]

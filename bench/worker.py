@@ -228,8 +228,9 @@ class Fanout(Scenario):
         self.session = await adapter.new_thread()
         client = adapter.client
         deflate = self.spec.get("deflate", True)
+        omit = self.spec.get("omit")
         self.sockets = [
-            await client.stream(self.session, deflate=deflate).open()
+            await client.stream(self.session, deflate=deflate, omit=omit).open()
             for _ in range(self.spec["subscribers"])
         ]
         await self.step()

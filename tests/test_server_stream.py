@@ -232,3 +232,43 @@ async def _read_to_the_end(socket: websockets.ClientConnection) -> None:
     """Read what was already on its way until the server closes the socket."""
     while True:
         await asyncio.wait_for(socket.recv(), 30)
+
+
+def test_a_socket_may_leave_the_raw_fallback_frames_out(
+    server: ServeProcess, client: httpx.Client
+) -> None:
+    omit = "omit=notification,server_request"
+    with Stream(server) as every, Stream(server, f"?{omit}") as typed:
+        every.next("ready")
+        typed.next("ready")
+        sid = create(client, server)  # the app-server's thread/started: typed and raw
+
+        def ours(frame: Json) -> bool:
+            return bool(frame.get("threadId") == sid)
+
+        every.next("notification", ours)
+        typed.next("app_server.thread.started", ours)
+        _note(client, sid, "after the start")  # later than the raw frame would be
+        typed.next("transcript_updated", ours)
+        kinds = {f["type"] for f in every.seen if ours(f)}
+        left = {f["type"] for f in typed.seen if ours(f)}
+        assert "notification" in kinds
+        assert "notification" not in left
+        assert {k for k in kinds if k.startswith("app_server.")} <= left
+    # A replay honours it too.
+    with Stream(server, f"?threadId={sid}&since=0&{omit}") as again:
+        again.next("ready")
+        assert again.next("replay")["payload"]["complete"] is True
+        _note(client, sid, "live")
+        again.next("transcript_updated", lambda f: f["payload"]["entry"]["messageId"] == "live")
+        replayed = {f["type"] for f in again.seen}
+        assert "notification" not in replayed
+        assert "app_server.thread.started" in replayed
+
+
+def test_a_bad_omit_is_refused_with_a_reason(server: ServeProcess) -> None:
+    many = ",".join(f"type{n}" for n in range(65))
+    for query in (f"?omit={many}", "?omit=a,,b"):
+        with Stream(server, query) as refused:
+            error = refused.next("error")
+            assert "omit must be" in error["message"]

@@ -63,10 +63,19 @@ class ServeClient:
         entries: list[Json] = answer.json()["transcript"]
         return entries
 
-    def stream(self, thread_id: str, *, since: int | None = None, deflate: bool = True) -> Stream:
+    def stream(
+        self,
+        thread_id: str,
+        *,
+        since: int | None = None,
+        deflate: bool = True,
+        omit: str | None = None,
+    ) -> Stream:
         """A socket on ``thread_id``'s frames (``since``: replay what came after it).
-        ``deflate``: offer permessage-deflate, as browsers and most clients do."""
+        ``deflate``: offer permessage-deflate, as browsers and most clients do; ``omit``:
+        frame types to leave out, comma-separated, as the web page does."""
         query = f"threadId={thread_id}" + (f"&since={since}" if since is not None else "")
+        query += f"&omit={omit}" if omit else ""
         ws_url = self.url.replace("http://", "ws://", 1) + "/api/stream?" + query
         return Stream(ws_url, self.token, thread_id, deflate=deflate)
 

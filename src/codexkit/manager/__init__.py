@@ -36,7 +36,14 @@ from ._skills import (
     SkillRunResult,
     SkillSession,
 )
-from ._socket import AppServerSignal, Backoff, StreamConnection, StreamContext, StreamEvent
+from ._socket import (
+    RAW_FALLBACKS,
+    AppServerSignal,
+    Backoff,
+    StreamConnection,
+    StreamContext,
+    StreamEvent,
+)
 from ._stream import EventStream, StreamRouter
 from ._typed import TYPED_OPERATIONS
 from ._wait import WaitReply
@@ -53,6 +60,7 @@ from .errors import (
 )
 
 __all__ = [
+    "RAW_FALLBACKS",
     "TYPED_OPERATIONS",
     "AppServerSignal",
     "AsyncCodexManager",

@@ -41,7 +41,7 @@ from ._skill_calls import (
     SkillRunResult,
     check_timeout,
 )
-from ._socket import StreamConnection, StreamEvent
+from ._socket import RAW_FALLBACKS, StreamConnection, StreamEvent
 from ._wait import TERMINAL_TURN_STATUSES, TurnEvents, reply_in, turn_status_in
 from .errors import ManagerError, ServerError, TransportError
 
@@ -267,7 +267,9 @@ class SessionSkills:
         stop = self._stop = asyncio.Event()
         if self._stop_requested:
             stop.set()
-        connection = StreamConnection(self._bridge.core, self._session(), connected=self._serving)
+        connection = StreamConnection(
+            self._bridge.core, self._session(), connected=self._serving, omit=RAW_FALLBACKS
+        )
         # Subscribed before the first read of the list, so no call falls in between; a
         # refused connect is tried again by the frames' loop.
         with contextlib.suppress(OSError, WebSocketException, asyncio.TimeoutError, ServerError):
@@ -298,7 +300,9 @@ class SessionSkills:
             loop.call_soon_threadsafe(stop.set)
 
     async def _open(self) -> StreamConnection | None:
-        connection = StreamConnection(self._bridge.core, self._session(), max_failures=3)
+        connection = StreamConnection(
+            self._bridge.core, self._session(), max_failures=3, omit=RAW_FALLBACKS
+        )
         try:
             await connection.open()
         except (OSError, WebSocketException, asyncio.TimeoutError, ManagerError) as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -32,6 +32,10 @@ __all__ = [
 
 log = logging.getLogger("codexkit.manager")
 
+#: The raw fallback frames: each repeats an ``app_server.*`` frame's message. The
+#: client's own streams leave them out (``omit``); codexkit serve honours that, and a
+#: server that does not sends them anyway, which the readers ignore.
+RAW_FALLBACKS = ("notification", "server_request")
 #: Frames about the socket itself, not events: never handed to handlers.
 CONTROL_FRAMES = frozenset({"ready", "pong", "error", "replay"})
 MAX_FRAME = 16 * 1024 * 1024
@@ -135,9 +139,11 @@ class StreamConnection:
         backoff: Backoff | None = None,
         max_failures: int | None = None,
         connected: asyncio.Event | None = None,
+        omit: Sequence[str] = (),
     ) -> None:
         self._core = core
         self.thread_id = thread_id
+        self.omit = tuple(omit)  # frame types the server leaves out (codexkit serve)
         self.last_seq = since
         self.backoff = backoff or Backoff()
         self.max_failures = max_failures  # consecutive failed connects before giving up
@@ -153,6 +159,8 @@ class StreamConnection:
             query["threadId"] = self.thread_id
         if self.last_seq is not None:
             query["since"] = str(self.last_seq)
+        if self.omit:
+            query["omit"] = ",".join(self.omit)
         url = self._core.config.stream_url
         return url + ("?" + urlencode(query) if query else "")
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, overload
 
 from ..contract import app_server_event_type
@@ -174,14 +174,18 @@ class EventStream:
     # -- running ------------------------------------------------------------------------
 
     async def _run_forever(
-        self, thread_id: str | None, since: int | None, stop_event: asyncio.Event | None
+        self,
+        thread_id: str | None,
+        since: int | None,
+        stop_event: asyncio.Event | None,
+        omit: Sequence[str],
     ) -> None:
         self._loop = asyncio.get_running_loop()
         stop = self._stop = stop_event or asyncio.Event()
         if self._stop_requested:
             stop.set()
         self.connection = connection = StreamConnection(
-            self._core, thread_id, since=since, connected=self._connected
+            self._core, thread_id, since=since, connected=self._connected, omit=omit
         )
         frames = connection.frames()
         try:
@@ -212,12 +216,15 @@ class EventStream:
         thread_id: str | None = None,
         stop_event: asyncio.Event | None = None,
         since: int | None = None,
+        omit: Sequence[str] = (),
     ) -> Any:
         """Receive events and run their handlers until :meth:`stop` (from a handler or
         any thread) or ``stop_event`` (async client) is set. ``thread_id`` subscribes to
         one session's thread (broadcasts still come); ``since`` starts after a known
-        ``seq``. Reconnects by itself, replaying what it missed."""
-        return self._run(self._run_forever(thread_id, since, stop_event))
+        ``seq``; ``omit`` names frame types to leave out (``RAW_FALLBACKS`` for the raw
+        ``notification`` and ``server_request`` frames, which repeat the typed ones).
+        Reconnects by itself, replaying what it missed."""
+        return self._run(self._run_forever(thread_id, since, stop_event, omit))
 
     def wait_connected(self, *, timeout: float = 30.0) -> Any:
         """Return once ``run_forever``'s socket is open and subscribed (so what happens
@@ -225,11 +232,12 @@ class EventStream:
         return self._run(asyncio.wait_for(self._connected.wait(), timeout))
 
     def subscribe(
-        self, thread_id: str | None = None, *, since: int | None = None
+        self, thread_id: str | None = None, *, since: int | None = None, omit: Sequence[str] = ()
     ) -> StreamConnection:
         """A connection of your own: ``async for event in conn.frames()`` (async only),
-        with the same reconnect and replay; ``await conn.aclose()`` ends it."""
-        return StreamConnection(self._core, thread_id, since=since)
+        with the same reconnect and replay (and ``omit`` as for ``run_forever``);
+        ``await conn.aclose()`` ends it."""
+        return StreamConnection(self._core, thread_id, since=since, omit=omit)
 
     def stop(self) -> None:
         """End ``run_forever`` (safe from any thread, handlers included)."""

@@ -20,7 +20,7 @@ from typing import Any
 from websockets.exceptions import WebSocketException
 
 from ._bridge import Bridge, body
-from ._socket import StreamConnection, StreamEvent
+from ._socket import RAW_FALLBACKS, StreamConnection, StreamEvent
 from .errors import ManagerError
 
 __all__ = [
@@ -95,7 +95,7 @@ class WaitApi:
         return session
 
     async def _open_watch(self, session_id: str) -> StreamConnection | None:
-        watch = StreamConnection(self._bridge.core, session_id, max_failures=3)
+        watch = StreamConnection(self._bridge.core, session_id, max_failures=3, omit=RAW_FALLBACKS)
         try:
             await watch.open()
         except (OSError, WebSocketException, asyncio.TimeoutError, ManagerError):

@@ -13,6 +13,11 @@ frame ``{since, complete, frames}``, then the frames it missed, then live ones; 
 hub no longer holds everything after ``SEQ``, ``complete`` is false and the client
 should re-read the sessions it follows.
 
+Leaving frames out (also an extension): ``?omit=TYPE,TYPE`` names frame types the socket
+does not want, for its whole life. A client that reads the typed frames only, as the
+web page does, sends ``omit=notification,server_request``: each app-server message
+otherwise comes twice, as ``app_server.*`` and as its raw fallback.
+
 Each socket's frames wait in the hub's bounded queue; a client that falls that far
 behind, or takes longer than ``SEND_TIMEOUT`` to take the frames waiting for it, is
 dropped, and the socket closes with the reason.
@@ -51,9 +56,10 @@ MAX_REASON = 120  # a close reason is at most 123 bytes
 class _Socket:
     """One client: a sender that drains the current subscription, and the commands."""
 
-    def __init__(self, socket: WebSocket, engine: Engine) -> None:
+    def __init__(self, socket: WebSocket, engine: Engine, omit: frozenset[str]) -> None:
         self.socket = socket
         self.engine = engine
+        self.omit = omit
         self.subscription: Subscription | None = None
         self._lock = asyncio.Lock()  # one sender at a time: frames and answers interleave
 
@@ -68,7 +74,9 @@ class _Socket:
     def swap(self, thread_id: str | None, since: int | None) -> Replay | None:
         """A fresh subscription in place of the current one (with its replay queued)."""
         old = self.subscription
-        self.subscription, replay = self.engine.hub.subscribe(thread_id, since=since)
+        self.subscription, replay = self.engine.hub.subscribe(
+            thread_id, since=since, omit=self.omit
+        )
         if old is not None:
             old.close()
         return replay
@@ -137,6 +145,20 @@ def _is_seq(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+#: At most this many frame types in ``?omit=``, each at most ``MAX_TYPE`` characters.
+MAX_OMIT = 64
+MAX_TYPE = 200
+
+
+def _omit(raw: str | None) -> frozenset[str]:
+    if not raw:
+        return frozenset()
+    types = raw.split(",")
+    if len(types) > MAX_OMIT or not all(0 < len(t) <= MAX_TYPE for t in types):
+        raise ValueError(f"omit must be a comma-separated list of at most {MAX_OMIT} frame types")
+    return frozenset(types)
+
+
 def _since(raw: str | None) -> int | None:
     if raw is None:
         return None
@@ -152,11 +174,12 @@ async def stream(socket: WebSocket) -> None:
     await socket.accept()
     try:
         since = _since(socket.query_params.get("since"))
+        omit = _omit(socket.query_params.get("omit"))
     except ValueError as error:
         await socket.send_json({"type": "error", "message": str(error)})
-        await socket.close(POLICY_VIOLATION, str(error))
+        await socket.close(POLICY_VIOLATION, str(error)[:MAX_REASON])
         return
-    client = _Socket(socket, engine)
+    client = _Socket(socket, engine, omit)
     # Subscribed first: every frame after the `seq` that `ready` names reaches the socket.
     replay = client.swap(thread_id, since)
     await client.send({"type": "ready", "threadId": thread_id, "seq": engine.hub.ready_seq(since)})

@@ -90,9 +90,17 @@ class Subscription:
     """One subscriber's view: a thread filter (None: every non-private thread) and a
     bounded queue. Iterate it; it ends when closed or dropped (see ``dropped``)."""
 
-    def __init__(self, hub: EventHub, thread_id: str | None, limit: int) -> None:
+    def __init__(
+        self,
+        hub: EventHub,
+        thread_id: str | None,
+        limit: int,
+        omit: frozenset[str] = frozenset(),
+    ) -> None:
         self._hub = hub
         self.thread_id = thread_id
+        #: Frame types this subscriber left out (``?omit=`` on the websocket).
+        self.omit = omit
         self._queue: asyncio.Queue[Frame | None] = asyncio.Queue()
         self._limit = limit
         self.dropped: str | None = None
@@ -101,6 +109,8 @@ class Subscription:
         self.had_upto = 0
 
     def wants(self, frame: Frame) -> bool:
+        if frame.type in self.omit:
+            return False
         if frame.broadcast:
             return True
         if self.thread_id is None:
@@ -264,18 +274,23 @@ class EventHub:
         return lambda: self._taps.remove(callback) if callback in self._taps else None
 
     def subscribe(
-        self, thread_id: str | None = None, *, since: int | None = None
+        self,
+        thread_id: str | None = None,
+        *,
+        since: int | None = None,
+        omit: frozenset[str] = frozenset(),
     ) -> tuple[Subscription, Replay | None]:
-        """A new subscription; with ``since``, the frames after it are queued first (in
-        the same step, so nothing published meanwhile is lost or doubled)."""
-        subscription = Subscription(self, thread_id, self.queue_size)
+        """A new subscription (leaving out the frame types in ``omit``); with ``since``,
+        the frames after it are queued first (in the same step, so nothing published
+        meanwhile is lost or doubled)."""
+        subscription = Subscription(self, thread_id, self.queue_size, omit)
         replay = None
         if since is not None and self._relay is not None:
             # Seqs are the database's, the same on every process: a client coming from
             # a process that was ahead of this one has the frames up to ``since``.
             subscription.had_upto = since
         if since is not None:
-            replay = self.replay(since, thread_id)
+            replay = self.replay(since, thread_id, omit)
             for frame in replay.frames:
                 subscription.offer(frame)
         self._subscribers.append(subscription)
@@ -289,8 +304,10 @@ class EventHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
-    def replay(self, since: int, thread_id: str | None = None) -> Replay:
-        probe = Subscription(self, thread_id, 0)
+    def replay(
+        self, since: int, thread_id: str | None = None, omit: frozenset[str] = frozenset()
+    ) -> Replay:
+        probe = Subscription(self, thread_id, 0, omit)
         frames: list[Frame] = []
         complete = self._forgotten_upto <= since
         for key, log in self._logs.items():

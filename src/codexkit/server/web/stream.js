@@ -19,8 +19,11 @@ export class Stream {
   open() {
     if (this.closed) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const since = this.seq === null ? "" : `?since=${this.seq}`;
-    const socket = new WebSocket(`${scheme}://${location.host}/api/stream${since}`);
+    // The page reads the typed frames only: the raw fallback of each app-server
+    // message would double what the socket carries.
+    const query = new URLSearchParams({ omit: "notification,server_request" });
+    if (this.seq !== null) query.set("since", String(this.seq));
+    const socket = new WebSocket(`${scheme}://${location.host}/api/stream?${query}`);
     this.socket = socket;
     this.onState("connecting");
     socket.onmessage = (event) => this.receive(JSON.parse(event.data));
