@@ -72,6 +72,32 @@ async def test_session_lifecycle(runtime: Runtime, workspace: Path) -> None:
     assert (await runtime.sessions.list())["data"] == []
 
 
+async def test_pages_of_sessions_neither_repeat_nor_skip_when_sessions_come_and_go(
+    runtime: Runtime,
+) -> None:
+    made = [(await runtime.sessions.create())["session"]["sessionId"] for _ in range(5)]
+    newest_first = made[::-1]
+
+    first = await runtime.sessions.list(limit=2)
+    assert [s["sessionId"] for s in first["data"]] == newest_first[:2]
+    # Between two pages: a new session, and one of the next page deleted.
+    late = (await runtime.sessions.create())["session"]["sessionId"]
+    await runtime.sessions.delete(newest_first[2])
+    second = await runtime.sessions.list(limit=2, cursor=first["nextCursor"])
+    assert [s["sessionId"] for s in second["data"]] == newest_first[3:5]
+    assert second["nextCursor"] is None
+    everything = await runtime.sessions.list()
+    assert [s["sessionId"] for s in everything["data"]] == [
+        late,
+        *newest_first[:2],
+        *newest_first[3:],
+    ]
+
+    for bad in ("12", "not-a-cursor", "WzEsMiwzXQ"):  # an offset, garbage, [1,2,3]
+        with pytest.raises(Invalid, match="cursor"):
+            await runtime.sessions.list(cursor=bad)
+
+
 async def test_the_reply_is_in_the_transcript_before_the_turn_reads_finished(
     runtime: Runtime, scripted_model: ScriptedModel
 ) -> None:

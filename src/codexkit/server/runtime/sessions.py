@@ -7,7 +7,9 @@ operations live in ``turns.py``.
 
 from __future__ import annotations
 
+import base64
 import builtins
+import json
 import logging
 import os
 import time
@@ -114,26 +116,25 @@ class Sessions:
         cursor: str | None = None,
         include_system_owned: bool = False,
     ) -> Json:
-        """``{data, nextCursor, archived}``, newest first; the cursor is an offset.
-        System-owned sessions (the job queue's workers) only with
-        ``include_system_owned``."""
+        """``{data, nextCursor, archived}``, newest first. The cursor names the last
+        session of the page before (opaque to clients), so sessions created or deleted
+        between two pages neither repeat nor skip any. System-owned sessions (the job
+        queue's workers) only with ``include_system_owned``."""
         size = MAX_LIST if limit is None else limit
         if not 1 <= size <= MAX_LIST:
             raise Invalid(f"limit must be 1..{MAX_LIST}", issues=[{"path": ["limit"]}])
-        try:
-            start = int(cursor) if cursor else 0
-        except ValueError:
-            raise Invalid(
-                "cursor is not one this server gave", issues=[{"path": ["cursor"]}]
-            ) from None
-        rows = await self._parts.store.sessions.list(
-            archived=archived, system_owned=None if include_system_owned else False
+        after = _read_cursor(cursor) if cursor else None
+        rows = await self._parts.store.sessions.page(
+            archived=archived,
+            system_owned=None if include_system_owned else False,
+            after=after,
+            limit=size + 1,  # one more: whether there is a next page
         )
-        page = rows[start : start + size]
-        more = start + size < len(rows)
+        page = rows[:size]
+        more = len(rows) > size
         return {
             "data": [await self.summary(r) for r in page],
-            "nextCursor": str(start + size) if more else None,
+            "nextCursor": _cursor(page[-1]) if more else None,
             "archived": archived,
         }
 
@@ -304,3 +305,20 @@ class Sessions:
         client = await parts.client(row)
         await rpc(client, "thread/backgroundTerminals/clean", {"threadId": row.id})
         return {"status": "ok", "sessionId": row.id}
+
+
+def _cursor(row: SessionRow) -> str:
+    """The page cursor after ``row``: its (created_at, id), base64url."""
+    raw = json.dumps([row.created_at, row.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, session_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if isinstance(created_at, int | float) and isinstance(session_id, str):
+            return float(created_at), session_id
+    except (ValueError, TypeError):
+        pass
+    raise Invalid("cursor is not one this server gave", issues=[{"path": ["cursor"]}])

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -70,6 +70,36 @@ class SessionRepo(_Repo):
             query = query.where(SessionRow.deleted_at.is_(None))
         if system_owned is not None:
             query = query.where(SessionRow.system_owned == system_owned)
+        async with self._maker() as db:
+            return (await db.scalars(query)).all()
+
+    async def page(
+        self,
+        *,
+        archived: bool,
+        system_owned: bool | None,
+        after: tuple[float, str] | None,
+        limit: int,
+    ) -> Sequence[SessionRow]:
+        """Up to ``limit`` live sessions, newest first, from just after the session whose
+        (created_at, id) is ``after``: a page that sessions created meanwhile do not
+        shift (they are newer than any page already read)."""
+        query = (
+            select(SessionRow)
+            .where(SessionRow.archived == archived, SessionRow.deleted_at.is_(None))
+            .order_by(SessionRow.created_at.desc(), SessionRow.id)
+            .limit(limit)
+        )
+        if system_owned is not None:
+            query = query.where(SessionRow.system_owned == system_owned)
+        if after is not None:
+            created_at, session_id = after
+            query = query.where(
+                or_(
+                    SessionRow.created_at < created_at,
+                    and_(SessionRow.created_at == created_at, SessionRow.id > session_id),
+                )
+            )
         async with self._maker() as db:
             return (await db.scalars(query)).all()
 
