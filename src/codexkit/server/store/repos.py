@@ -119,17 +119,27 @@ class SessionRepo(_Repo):
 
 
 class DefaultsRepo(_Repo):
-    """The one row of scope ``default`` (made on first read). It is read at every
-    message and written only through this repository, so it is kept in memory (one
-    server per database)."""
+    """The one row of scope ``default`` (made on first read), read at every message.
+    On SQLite one server owns the database (a second one is refused), so the row is kept
+    in memory; on PostgreSQL other processes may change it, so it is read each time."""
 
     def __init__(self, maker: Maker, engine: AsyncEngine, gate: Gate) -> None:
         super().__init__(maker, engine, gate)
         self._row: Defaults | None = None
+        self._keep = engine.dialect.name == "sqlite"
 
     async def get(self) -> Defaults:
         if self._row is not None:
             return self._row
+        async with self._maker() as db:
+            row = await db.get(Defaults, 1)
+        if row is None:
+            row = await self._make()
+        if self._keep:
+            self._row = row
+        return row
+
+    async def _make(self) -> Defaults:
         try:
             async with self._write() as db:
                 row = await db.get(Defaults, 1)
@@ -142,7 +152,6 @@ class DefaultsRepo(_Repo):
             async with self._maker() as db:
                 row = await db.get(Defaults, 1)
             assert row is not None  # the row that made the insert fail
-        self._row = row
         return row
 
     async def update(self, **fields: Any) -> Defaults:
@@ -152,7 +161,8 @@ class DefaultsRepo(_Repo):
             assert row is not None  # made just above; the row is never deleted
             for name, value in fields.items():
                 setattr(row, name, value)
-        self._row = row
+        if self._keep:
+            self._row = row
         return row
 
 
