@@ -147,10 +147,10 @@ class Floor:
             self.process.kill()
 
 
-async def _record(client: ServeClient, session: str) -> list[tuple[float, Json]]:
+async def _record(client: ServeClient, session: str, omit: str | None) -> list[tuple[float, Json]]:
     """The frames of one real turn of ``session`` on one socket, with when each came
     relative to the first."""
-    async with client.stream(session, deflate=False) as stream:
+    async with client.stream(session, deflate=False, omit=omit) as stream:
         turn_id = await client.send(session, "record this turn")
         await stream.wait_turn(turn_id, TURN_TIMEOUT)
         frames = [r for r in stream.take() if "seq" in r.frame]
@@ -163,8 +163,13 @@ def _delays(sockets: list[Stream]) -> list[float]:
     return [r.at - received_at(r.frame) for r in received if r.type.startswith("app_server.")]
 
 
-async def measure(turns: int, subscribers: Sequence[int]) -> Json:
-    results: Json = {"turns": turns, "load_before": os.getloadavg()[0], "runs": {}}
+async def measure(turns: int, subscribers: Sequence[int], omit: str | None) -> Json:
+    results: Json = {
+        "turns": turns,
+        "omit": omit,
+        "load_before": os.getloadavg()[0],
+        "runs": {},
+    }
     with tempfile.TemporaryDirectory(prefix="codexkit-floor-") as scratch:
         root = Path(scratch)
         with ScriptedModel(default=lambda _request: text("ok")) as model:
@@ -173,13 +178,13 @@ async def measure(turns: int, subscribers: Sequence[int]) -> Json:
             try:
                 session = await client.create_session()
                 for _ in range(3):  # warm: the thread loaded, caches filled
-                    await _record(client, session)
-                frames = await _record(client, session)
+                    await _record(client, session, omit)
+                frames = await _record(client, session, omit)
                 floor = Floor(frames, root)
                 try:
                     for count in subscribers:
                         results["runs"][str(count)] = await _side_by_side(
-                            client, session, server, floor, turns, count
+                            client, session, server, floor, turns, count, omit
                         )
                 finally:
                     floor.close()
@@ -198,8 +203,9 @@ async def _side_by_side(
     floor: Floor,
     turns: int,
     count: int,
+    omit: str | None,
 ) -> Json:
-    real = [await client.stream(session, deflate=False).open() for _ in range(count)]
+    real = [await client.stream(session, deflate=False, omit=omit).open() for _ in range(count)]
     bare = [await Stream(floor.url, "", "floor", deflate=False).open() for _ in range(count)]
     out: Json = {}
     try:
@@ -241,7 +247,9 @@ async def _side_by_side(
 
 def report(results: Json) -> str:
     lines = [
-        f"{results['frames_per_turn']} frames a turn, {results['turns']} turns each, "
+        f"{results['frames_per_turn']} frames a turn"
+        + (f" (leaving out {results['omit']})" if results.get("omit") else "")
+        + f", {results['turns']} turns each, "
         f"load average {results['load_before']:.1f} before, {results['load_after']:.1f} after",
         "",
         "| subscribers | server | p50 | p90 | p99 | max | server CPU / turn | client CPU / turn |",
@@ -261,12 +269,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__)
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--subscribers", type=int, nargs="+", default=[100, 1])
+    parser.add_argument(
+        "--omit",
+        metavar="TYPES",
+        help="frame types the sockets leave out, e.g. notification,server_request",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         asyncio.run(_floor_server(int(args.serve[0]), Path(args.serve[1])))
         return 0
-    results = asyncio.run(measure(args.turns, args.subscribers))
+    results = asyncio.run(measure(args.turns, args.subscribers, args.omit))
     out = REPO / "bench" / "results" / "floor.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
