@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -75,6 +76,44 @@ async def test_a_fresh_database_matches_the_models(url: str) -> None:
     engine = make_engine(url)
     try:
         await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_schema_diff) == []
+    finally:
+        await engine.dispose()
+
+
+_OPEN_STORE = """
+import asyncio, sys
+from codexkit.server.store import open_store
+
+async def main() -> None:
+    store = await open_store(sys.argv[1])
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_servers_starting_at_once_on_a_fresh_postgresql_database_all_open_it(
+    request: pytest.FixtureRequest,
+) -> None:
+    # Four processes migrate a fresh database at the same moment: they take turns.
+    url: str = request.getfixturevalue("postgres_url")
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _OPEN_STORE, url, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(process.communicate() for process in processes)), 120
+    )
+    failed = [
+        err.decode()[-500:] for (_, err), p in zip(outcomes, processes, strict=True) if p.returncode
+    ]
+    assert failed == []
+    engine = make_engine(url)
+    try:
         async with engine.connect() as connection:
             assert await connection.run_sync(_schema_diff) == []
     finally:
