@@ -122,6 +122,8 @@ class JobQueue:
         self._wake = asyncio.Event()
         self._enqueue_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
+        #: This process's id in a cluster (``runtime/cluster.py``); None alone.
+        self.runner_id: str | None = None
 
     def register(self, job_type: str, handler: JobHandler) -> None:
         """Run jobs of ``job_type`` with ``handler`` (replacing an earlier one)."""
@@ -133,19 +135,41 @@ class JobQueue:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Settle what a killed server left running, then start scheduling."""
-        for row in await self._store.jobs.running():
-            if row.attempts < row.max_attempts:
-                reason = f"{RESTART_REASON} (attempt {row.attempts}); it is retried"
-                moved = await self._store.jobs.move(
-                    row.id, ("running",), state="queued", error=reason, run_after=time.time()
-                )
-                self._announce(moved, "progress")
-            else:
-                reason = f"{RESTART_REASON} (attempt {row.attempts} of {row.max_attempts})"
-                await self._finish(row.id, "failed", error=reason)
+    async def start(self, *, settle: bool = True) -> None:
+        """Settle what a killed server left running, then start scheduling. In a cluster
+        (``settle`` False) the jobs of dead processes are settled by ``rescue`` instead:
+        others may be running theirs now."""
+        if settle:
+            for row in await self._store.jobs.running():
+                await self._settle(row, None, RESTART_REASON)
         self._loop_task = asyncio.create_task(self._loop(), name="codexkit-job-queue")
+
+    async def rescue(self, runner_ids: list[str | None], why: str) -> int:
+        """Settle the jobs left running by processes found dead: each is queued again
+        (or failed when out of attempts) by one conditional UPDATE, so whichever
+        process wins, it runs again exactly once. The number settled."""
+        settled = 0
+        for row in await self._store.jobs.running_on(runner_ids):
+            if await self._settle(row, row.runner_id, why):
+                settled += 1
+        if settled:
+            self._wake.set()
+        return settled
+
+    async def _settle(self, row: JobRow, runner_id: str | None, why: str) -> bool:
+        jobs = self._store.jobs
+        if row.attempts < row.max_attempts:
+            reason = f"{why} (attempt {row.attempts}); it is retried"
+            values: Json = {"state": "queued", "error": reason, "run_after": time.time()}
+        else:
+            reason = f"{why} (attempt {row.attempts} of {row.max_attempts})"
+            values = {"state": "failed", "error": reason, "completed_at": time.time()}
+        if runner_id is None and self.runner_id is None:
+            moved = await jobs.move(row.id, ("running",), **values)
+        else:
+            moved = await jobs.requeue_from(row.id, runner_id, **values)
+        self._announce(moved, "progress" if values["state"] == "queued" else "failed")
+        return moved is not None
 
     async def close(self) -> None:
         """Stop scheduling; jobs running now go back to the queue without using up an
@@ -307,7 +331,7 @@ class JobQueue:
             owners = [owner for owner, _ in self._running.values()]
             if owners.count(row.project_id) >= self.settings.per_project:
                 continue
-            claimed = await self._store.jobs.claim(row.id)
+            claimed = await self._store.jobs.claim(row.id, self.runner_id)
             if claimed is None:  # canceled meanwhile
                 continue
             task = asyncio.create_task(self._run(claimed), name=f"codexkit-job-{row.id}")

@@ -100,6 +100,7 @@ class Sessions:
             dynamic_tools=specs,
         )
         await parts.store.sessions.add(row)
+        await parts.claim(row.id)
         parts.pool.bind(row.id, index)
         return {"session": await self.summary(row), "thread": await self._thread(row)}
 
