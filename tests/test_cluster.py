@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from support.postgres import Cluster, postgres_cluster  # noqa: F401 (fixture)
-from support.serve import ServeProcess
+from support.serve import ServeProcess, run_serve
 from support.serve_rest import create, ok, replies, send
 from support.stream import Stream, completed
 
@@ -48,6 +48,25 @@ class Service:
             )
             for _ in range(3)
         ]
+        self._api: ServeProcess | None = None
+
+    def api_process(self) -> ServeProcess:
+        """A fourth process, ``--role api`` (no app-server), started on first use."""
+        if self._api is None:
+            first = self.processes[0]
+            (self.root / "api-home").mkdir(exist_ok=True)
+            self._api = ServeProcess(
+                data_dir=first.data_dir,
+                codex_home=self.root / "api-home",  # an api process needs none
+                config_home=first.config_home,
+                args=[*first.args, "--role", "api"],
+            ).start()
+        return self._api
+
+    def stop(self) -> None:
+        for process in [*self.processes, self._api]:
+            if process is not None:
+                process.stop()
 
     def client(self, index: int) -> httpx.Client:
         return self.processes[index].client()
@@ -95,8 +114,7 @@ def service(
             process.start()
         yield service
     finally:
-        for process in service.processes:
-            process.stop()
+        service.stop()
 
 
 def test_the_health_of_any_process_shows_the_cluster(service: Service) -> None:
@@ -135,6 +153,46 @@ def test_a_turn_started_through_one_process_is_approved_through_another(
         again = c1.post(f"/api/approvals/{approval}/decision", json={"decision": "accept"})
         assert again.status_code == 409
         assert again.json()["status"] == "reconciled"
+
+
+def test_a_runner_on_another_codex_home_is_refused(
+    service: Service, model: ScriptedModel, tmp_path: Path
+) -> None:
+    first = service.processes[0]
+    elsewhere = model.codex_home(tmp_path / "another-home")
+    args = [*first.command()[4:]]  # serve's own options
+    args[args.index("--codex-home") + 1] = str(elsewhere)
+    refused = run_serve(args, env=first.env())
+    assert refused.returncode != 0
+    out = refused.stdout + refused.stderr
+    assert f"CODEX_HOME {elsewhere} is not the one the other processes" in out, out
+
+
+def test_an_api_process_sends_session_work_to_the_runners(
+    service: Service, model: ScriptedModel
+) -> None:
+    api = service.api_process()
+    with api.client() as client:
+        health = ok(client.get("/api/health"))
+        me = next(p for p in health["cluster"]["processes"] if p["self"])
+        assert (me["role"], me["sessions"]) == ("api", [])
+        assert health["codex"]["running"] is False  # no app-server here
+        sid = create(client, api, approvalPolicy="on-request", filesystemSandbox="read-only")
+        owner = service.owner(sid)
+        assert owner is not None  # one of the runners
+        model.extend([shell("touch via-api.txt", escalate=True), text("done via api")])
+        with Stream(service.processes[owner], f"?threadId={sid}") as stream:
+            stream.next("ready")
+            turn_id = send(client, sid, "make it")
+            approval = stream.next("approval")["payload"]["approvalId"]
+            [listed] = ok(client.get(f"/api/sessions/{sid}/approvals"))["data"]
+            assert listed["approvalId"] == approval
+            body = {"decision": "accept"}
+            assert ok(client.post(f"/api/approvals/{approval}/decision", json=body))
+            stream.next("app_server.turn.completed", completed(turn_id))
+        assert replies(ok(client.get(f"/api/sessions/{sid}")))[-1] == "done via api"
+        assert ok(client.get("/api/models", params={"limit": 1}))["data"]  # a passthrough
+    assert (service.work / "via-api.txt").exists()
 
 
 def test_a_killed_process_has_its_session_and_job_taken_over(
