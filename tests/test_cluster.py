@@ -19,7 +19,7 @@ import httpx
 import pytest
 from support.postgres import Cluster, postgres_cluster  # noqa: F401 (fixture)
 from support.serve import ServeProcess, run_serve
-from support.serve_rest import create, ok, replies, send
+from support.serve_rest import create, ok, replies, send, start_server
 from support.stream import Stream, completed
 
 from codexkit.testing import ScriptedModel, shell, stall, text
@@ -254,3 +254,17 @@ def test_a_killed_process_has_its_session_and_job_taken_over(
             stream.next("app_server.turn.completed", completed(again))
         assert replies(ok(other.get(f"/api/sessions/{sid}")))[-1] == "back again"
     assert not (service.work / "never.txt").exists()
+
+
+def test_a_second_server_on_one_sqlite_file_is_refused(
+    model: ScriptedModel, tmp_path: Path
+) -> None:
+    alone = start_server(tmp_path, model)  # SQLite in its data dir
+    try:
+        again = run_serve(alone.command()[4:], env=alone.env(), timeout=60)
+        assert again.returncode == 2
+        assert "another codexkit serve runs on" in again.stderr + again.stdout
+        with alone.client() as client:  # the first one is untouched
+            assert ok(client.get("/api/health"))["status"] == "ok"
+    finally:
+        alone.stop()

@@ -12,6 +12,7 @@ Use from a test module::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -65,12 +66,9 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[Cluster]:
-    """A running cluster; fails (never skips) when PostgreSQL is not installed: `.ci/run`
-    installs it."""
-    if not (BIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL is not installed ({BIN}/initdb missing); run .ci/run")
+@contextlib.contextmanager
+def running_cluster() -> Iterator[Cluster]:
+    """A cluster started for the ``with`` block and removed after it."""
     directory = Path(tempfile.mkdtemp(prefix="codexkit-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
@@ -99,6 +97,16 @@ def postgres_cluster() -> Iterator[Cluster]:
             timeout=60,
         )
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """A running cluster; fails (never skips) when PostgreSQL is not installed: `.ci/run`
+    installs it."""
+    if not (BIN / "initdb").exists():
+        pytest.fail(f"PostgreSQL is not installed ({BIN}/initdb missing); run .ci/run")
+    with running_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture
