@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,8 +30,9 @@ pytestmark = [pytest.mark.real, pytest.mark.slow]
 Json = dict[str, Any]
 T = TypeVar("T")
 
-#: Short, so that a takeover is quick; a heartbeat every second.
-LEASE = 3.0
+#: Short, so that a takeover is quick, yet long enough that a process starved of CPU on
+#: a loaded machine is not taken for dead; a heartbeat every third of it.
+LEASE = 4.0
 
 
 class Service:
@@ -110,8 +112,13 @@ def service(
         tmp_path_factory.mktemp("cluster"), model, postgres_cluster.url("cluster_service")
     )
     try:
-        for process in service.processes:
-            process.start()
+        # The first alone (app-servers started at once on a fresh CODEX_HOME race to
+        # create its databases), then the other two together.
+        first, *others = service.processes
+        first.start()
+        with ThreadPoolExecutor(len(others)) as starting:
+            for started in starting.map(ServeProcess.start, others):
+                assert started.url
         yield service
     finally:
         service.stop()

@@ -164,11 +164,14 @@ class ClusterMember:
         self._task = asyncio.create_task(self._loop(), name="codexkit-cluster")
 
     async def leave(self) -> None:
-        """Stop heartbeating and let this process's leases go at once (a clean stop)."""
+        """Stop heartbeating and give this process's leases up (a clean stop: what its
+        sessions ran is settled already, so they are claimed again only when used, not
+        all resumed at once by whoever sweeps first)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self.store.cluster.stop([self.id])
+        await self.store.cluster.release_all(self.id)
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -217,24 +220,35 @@ class ClusterMember:
     # -- the heartbeat -----------------------------------------------------------------------
 
     async def _loop(self) -> None:
+        # The sweep runs beside the heartbeat, never in its way: taking sessions over
+        # (resuming threads) can take longer than a lease, and a heartbeat late by that
+        # much would make the others take this process's sessions in turn.
         interval = self.lease / 3
-        while True:
-            started = time.monotonic()
-            try:
-                await self.beat()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a database hiccup: the next beat tries again
-                _log.exception("cluster heartbeat failed")
-            await asyncio.sleep(max(0.05, interval - (time.monotonic() - started)))
+        sweeping: asyncio.Task[None] | None = None
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    alive = await self.store.cluster.heartbeat(self.id, self.lease)
+                except Exception:  # a database hiccup: the next beat tries again
+                    _log.exception("cluster heartbeat failed")
+                    alive = True
+                if not alive:
+                    # Only a process that found this one's pid gone does that.
+                    _log.critical("cluster: this process was declared stopped")
+                elif self.settings.runs_sessions and (sweeping is None or sweeping.done()):
+                    sweeping = asyncio.create_task(self._sweep_safely(), name="codexkit-sweep")
+                await asyncio.sleep(max(0.05, interval - (time.monotonic() - started)))
+        finally:
+            if sweeping is not None:
+                sweeping.cancel()
+                await asyncio.gather(sweeping, return_exceptions=True)
 
-    async def beat(self) -> None:
-        if not await self.store.cluster.heartbeat(self.id, self.lease):
-            # Only a process that found this one's pid gone does that: not while it runs.
-            _log.critical("cluster: this process was declared stopped")
-            return
-        if self.settings.runs_sessions:
+    async def _sweep_safely(self) -> None:
+        try:
             await self._sweep()
+        except Exception:
+            _log.exception("cluster sweep failed")
 
     async def _sweep(self) -> None:
         """Take over the sessions and jobs of processes found dead."""

@@ -139,6 +139,11 @@ class ClusterRepo(_Repo):
         async with self._write() as db:
             await db.execute(statement)
 
+    async def release_all(self, process_id: str) -> None:
+        """Drop every lease of ``process_id`` (it stopped cleanly)."""
+        async with self._write() as db:
+            await db.execute(delete(LeaseRow).where(LeaseRow.process_id == process_id))
+
     # -- shared settings ---------------------------------------------------------------------
 
     async def setting(self, key: str, default: str) -> str:
