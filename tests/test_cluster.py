@@ -250,7 +250,7 @@ def test_a_killed_process_has_its_session_and_job_taken_over(
 
         job = wait_for(finished, 60, "the job retried")
         assert job["state"] == "completed", job
-        assert job["attempts"] == 2  # the killed run, and exactly one more
+        assert job["attempts"] == 2, job  # the killed run, and exactly one more
         assert job["result"]["suggestion"] == "Now run the tests"
 
         # A new message through the process that does not run it.

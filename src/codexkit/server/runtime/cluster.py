@@ -253,7 +253,7 @@ class ClusterMember:
     async def _sweep(self) -> None:
         """Take over the sessions and jobs of processes found dead."""
         processes = {row.id: row for row in await self.store.cluster.processes()}
-        for lease in await self.store.cluster.lapsed():
+        for lease in await self.store.cluster.lapsed(self.lease):
             session = await self.store.sessions.get(lease.session_id)
             if session is not None and session.system_owned and session.deleted_at is None:
                 # A job's worker session: the process that runs the job again claims

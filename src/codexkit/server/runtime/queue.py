@@ -387,6 +387,7 @@ class JobQueue:
             )
 
     async def _retry_or_fail(self, job: JobRow, reason: str) -> None:
+        _log.warning("job %s (%s) attempt %d failed: %s", job.id, job.type, job.attempts, reason)
         if job.attempts >= job.max_attempts:
             error = f"{reason} (attempt {job.attempts} of {job.max_attempts})"
             await self._finish(job.id, "failed", error=error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +19,15 @@ from .base import _Repo
 from .models import ClusterSetting, LeaseRow, ProcessRow
 
 __all__ = ["ClusterRepo"]
+
+
+def _gone(lease_seconds: float, now: float) -> Any:
+    """The ids of processes that stopped, or whose heartbeat is older than the lease
+    time: a lease of theirs is free even before its own ``expires_at`` (a lease claimed
+    between two heartbeats would otherwise outlive the process's death)."""
+    return select(ProcessRow.id).where(
+        or_(ProcessRow.stopped_at.is_not(None), ProcessRow.heartbeat_at < now - lease_seconds)
+    )
 
 
 class ClusterRepo(_Repo):
@@ -108,7 +118,11 @@ class ClusterRepo(_Repo):
                 "expires_at": now + lease_seconds,
                 "claimed_at": insert.excluded.claimed_at,
             },
-            where=or_(current.expires_at < now, current.process_id == process_id),
+            where=or_(
+                current.expires_at < now,
+                current.process_id == process_id,
+                current.process_id.in_(_gone(lease_seconds, now)),
+            ),
         ).returning(current.process_id)
         async with self._write() as db:
             won = (await db.execute(statement)).scalar_one_or_none()
@@ -125,9 +139,12 @@ class ClusterRepo(_Repo):
         async with self._maker() as db:
             return list((await db.scalars(select(LeaseRow))).all())
 
-    async def lapsed(self) -> builtins.list[LeaseRow]:
-        """The leases whose holder stopped renewing them."""
-        query = select(LeaseRow).where(LeaseRow.expires_at < time.time())
+    async def lapsed(self, lease_seconds: float) -> builtins.list[LeaseRow]:
+        """The leases whose holder stopped renewing them, or is gone."""
+        now = time.time()
+        query = select(LeaseRow).where(
+            or_(LeaseRow.expires_at < now, LeaseRow.process_id.in_(_gone(lease_seconds, now)))
+        )
         async with self._maker() as db:
             return list((await db.scalars(query)).all())
 
