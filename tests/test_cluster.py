@@ -162,6 +162,31 @@ def test_a_turn_started_through_one_process_is_approved_through_another(
         assert again.json()["status"] == "reconciled"
 
 
+def test_a_project_s_sessions_run_elsewhere_are_archived_and_deleted_by_their_runners(
+    service: Service, model: ScriptedModel
+) -> None:
+    with service.client(0) as c0, service.client(1) as c1, service.client(2) as c2:
+        pid = ok(c0.post("/api/projects", json={"name": "spread"}))["project"]["projectId"]
+        model.extend([text("one"), text("two")])
+        sessions = []
+        for client, process in ((c1, service.processes[1]), (c2, service.processes[2])):
+            sid = create(client, process)
+            with Stream(process, f"?threadId={sid}") as stream:  # a thread codex stored
+                stream.next("ready")
+                stream.next("app_server.turn.completed", completed(send(client, sid, "hi")))
+            ok(c0.post(f"/api/sessions/{sid}/project", json={"projectId": pid}))
+            sessions.append(sid)
+        # Through the process that runs neither: each goes to its own runner.
+        body = {"destination": "archive"}
+        ok(c0.post(f"/api/projects/{pid}/chats/move-all", json=body))
+        archived = ok(c2.get("/api/sessions", params={"archived": "true"}))["data"]
+        assert set(sessions) <= {s["sessionId"] for s in archived}
+        deleted = ok(c0.post(f"/api/projects/{pid}/chats/delete-all"))
+        assert set(deleted["deletedSessionIds"]) == set(sessions)
+        for client in (c0, c1, c2):
+            assert client.get(f"/api/sessions/{sessions[0]}").status_code == 410
+
+
 def test_a_runner_on_another_codex_home_is_refused(
     service: Service, model: ScriptedModel, tmp_path: Path
 ) -> None:

@@ -19,18 +19,17 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_body
+from .runtime.cluster import FORWARDED, unreachable
 
 if TYPE_CHECKING:
     from .deps import Runtime
     from .runtime import Runtime as Engine
     from .store.models import ProcessRow
 
-__all__ = ["FORWARDED", "ClusterForward"]
+__all__ = ["ClusterForward"]
 
 _log = logging.getLogger("codexkit.server")
 
-FORWARDED = "x-codexkit-forwarded"
 #: Seconds a forwarded request may take (a message's answer comes before its turn ends).
 FORWARD_TIMEOUT = 120.0
 #: Headers that describe one hop, not the request.
@@ -107,12 +106,8 @@ class ClusterForward:
         except httpx.HTTPError as error:
             # The owner stopped answering: once its lease lapses another process takes
             # the session over and the request can be sent again.
-            await _send_json(send, 503, error_body(
-                "owner_unreachable",
-                f"the process running this ({target.id} at {target.url}) did not answer "
-                f"({type(error).__name__}); retry after the lease time",
-                processId=target.id,
-            ), retry_after=engine.cluster.lease)  # fmt: skip
+            refusal = unreachable(target, error)
+            await _send_json(send, 503, refusal, retry_after=engine.cluster.lease)
             return
         out = [
             (k.encode("latin-1"), v.encode("latin-1"))

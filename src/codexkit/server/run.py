@@ -44,10 +44,13 @@ def bind(settings: ServeSettings) -> socket.socket:
     return sock
 
 
-def runtime_settings(settings: ServeSettings, url: str | None = None) -> RuntimeSettings:
+def runtime_settings(
+    settings: ServeSettings, url: str | None = None, token: str = ""
+) -> RuntimeSettings:
     """The runtime's settings from the server's: the database (SQLite in the data dir
     unless ``--database-url``), the app-servers' home and number, the allowed roots;
-    on PostgreSQL, this process's place in the cluster (``url``: where it listens)."""
+    on PostgreSQL, this process's place in the cluster (``url``: where it listens;
+    ``token``: what it sends the others)."""
     from .runtime.cluster import ClusterSettings
     from .runtime.queue import QueueSettings
     from .store import default_url
@@ -71,17 +74,18 @@ def runtime_settings(settings: ServeSettings, url: str | None = None) -> Runtime
             role=settings.role,
             url=settings.advertise_url or url or settings.url(),
             lease_seconds=settings.lease_seconds,
+            token=token,
         )
         if settings.clustered
         else None,
     )
 
 
-def _default_runtime(settings: ServeSettings, url: str) -> Runtime:
+def _default_runtime(settings: ServeSettings, url: str, token: str) -> Runtime:
     from .host import RuntimeHost
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return RuntimeHost(runtime_settings(settings, url))
+    return RuntimeHost(runtime_settings(settings, url, token))
 
 
 def lock_database(settings: ServeSettings) -> TextIO | None:
@@ -143,7 +147,7 @@ async def serve(
 
     app = create_app(
         ServeSettings(**{**vars(settings), "token": token}),
-        runtime or _default_runtime(settings, base_url),
+        runtime or _default_runtime(settings, base_url, token),
         login_links=links,
         on_ready=announce,
     )

@@ -31,6 +31,10 @@ async def _alone(_session_id: str) -> None:
     """Alone on its database, a server runs every session."""
 
 
+async def _here(_session_id: str, _method: str, _path: str) -> Json | None:
+    return None
+
+
 @dataclass
 class Parts:
     store: Store
@@ -43,6 +47,9 @@ class Parts:
     #: Take the session's lease before running it on this process (a cluster's
     #: ``ClusterMember.claim``: ``Conflict`` when a live process runs it).
     claim: Callable[[str], Awaitable[object]] = _alone
+    #: ``elsewhere(session_id, method, path)``: the answer of the process that runs the
+    #: session when it is another one (a cluster's ``ClusterMember.elsewhere``).
+    elsewhere: Callable[[str, str, str], Awaitable[Json | None]] = _here
 
     async def row(self, session_id: str, *, system: bool = True) -> SessionRow:
         """The live session ``session_id``: ``NotFound``, ``SessionDeleted`` (410) and,

@@ -24,11 +24,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from ..store import Store
 from ..store.models import ProcessRow
-from .errors import Conflict, RuntimeFailure
+from .errors import Conflict, RuntimeFailure, ServeError
 
-__all__ = ["ROLES", "ClusterMember", "ClusterSettings", "host_identity", "marker_id"]
+__all__ = [
+    "FORWARDED",
+    "ROLES",
+    "ClusterMember",
+    "ClusterSettings",
+    "PeerRefused",
+    "host_identity",
+    "marker_id",
+]
 
 _log = logging.getLogger("codexkit.server")
 Json = dict[str, Any]
@@ -38,6 +48,10 @@ ROLES = ("all", "api", "runner")
 MARKER = ".codexkit-cluster-id"
 #: Rows of processes gone this long are dropped from the table.
 FORGET_AFTER = 3600.0
+#: The header of a request one process sends another: the receiver answers it itself.
+FORWARDED = "x-codexkit-forwarded"
+#: Seconds a call to another process may take.
+PEER_TIMEOUT = 120.0
 
 #: ``take_over(session_id, reason, resume)``: settle what a dead holder left of a
 #: session, and with ``resume`` load its thread here at once.
@@ -53,6 +67,8 @@ class ClusterSettings:
     url: str = ""
     #: Seconds without a heartbeat after which a process counts as dead.
     lease_seconds: float = 10.0
+    #: The bearer token every process of the cluster accepts ("" when auth is off).
+    token: str = ""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -122,6 +138,7 @@ class ClusterMember:
         self._rescue_jobs: Callable[[list[str | None], str], Awaitable[int]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._host = host_identity()
+        self._peers: httpx.AsyncClient | None = None
 
     @property
     def lease(self) -> float:
@@ -172,6 +189,8 @@ class ClusterMember:
             await asyncio.gather(self._task, return_exceptions=True)
         await self.store.cluster.stop([self.id])
         await self.store.cluster.release_all(self.id)
+        if self._peers is not None:
+            await self._peers.aclose()
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -201,6 +220,30 @@ class ClusterMember:
             return None
         row = await self.store.cluster.process(lease.process_id)
         return row if row is not None and self.alive(row) else None
+
+    async def elsewhere(self, session_id: str, method: str, path: str) -> Json | None:
+        """When another live process runs ``session_id``: ``method path`` answered by
+        it (``PeerRefused`` with its status and body when it refuses). None: run it
+        here. For work on sessions that reaches a process through another route (a
+        project's sessions archived or deleted all at once)."""
+        owner = await self.owner(session_id)
+        if owner is None:
+            return None
+        headers = {FORWARDED: self.id}
+        if self.settings.token:
+            headers["Authorization"] = f"Bearer {self.settings.token}"
+        if self._peers is None:
+            self._peers = httpx.AsyncClient(timeout=PEER_TIMEOUT)
+        try:
+            answer = await self._peers.request(
+                method, owner.url.rstrip("/") + path, headers=headers
+            )
+        except httpx.HTTPError as error:
+            raise PeerRefused(503, unreachable(owner, error)) from None
+        body: Json = answer.json()
+        if answer.is_success:
+            return body
+        raise PeerRefused(answer.status_code, body)
 
     def alive(self, row: ProcessRow) -> bool:
         return row.stopped_at is None and row.heartbeat_at >= time.time() - self.lease
@@ -293,6 +336,29 @@ class ClusterMember:
             if row.stopped_at is None
         ]
         return {"self": self.id, "leaseSeconds": self.lease, "processes": processes}
+
+
+class PeerRefused(ServeError):
+    """Another process's refusal, passed on with its status and body as they are."""
+
+    def __init__(self, http_status: int, body: Json) -> None:
+        super().__init__(str(body.get("message") or body))
+        self.http_status = http_status
+        self._body = body
+
+    def body(self) -> Json:
+        return self._body
+
+
+def unreachable(owner: ProcessRow, error: BaseException) -> Json:
+    """The body of a 503: the process running the session did not answer."""
+    return {
+        "status": "error",
+        "code": "owner_unreachable",
+        "message": f"the process running this ({owner.id} at {owner.url}) did not answer "
+        f"({type(error).__name__}); retry after the lease time",
+        "processId": owner.id,
+    }
 
 
 def _reason(old: ProcessRow | None, old_id: str, lease: float, new_id: str) -> str:

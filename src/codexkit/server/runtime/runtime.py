@@ -113,6 +113,7 @@ class Runtime:
         )
         if self.cluster is not None:
             self.parts.claim = self.cluster.claim
+            self.parts.elsewhere = self.cluster.elsewhere
         self.sessions = Sessions(
             self.parts, default_cwd=settings.default_cwd, allowed_roots=settings.allowed_roots
         )
