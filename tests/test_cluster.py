@@ -224,6 +224,8 @@ def test_an_api_process_sends_session_work_to_the_runners(
             stream.next("app_server.turn.completed", completed(turn_id))
         assert replies(ok(client.get(f"/api/sessions/{sid}")))[-1] == "done via api"
         assert ok(client.get("/api/models", params={"limit": 1}))["data"]  # a passthrough
+        listed = ok(client.get("/api/sessions"))["data"]  # answered from the database
+        assert sid in [s["sessionId"] for s in listed]
     assert (service.work / "via-api.txt").exists()
 
 
