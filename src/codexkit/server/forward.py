@@ -141,6 +141,8 @@ async def _owner(engine: Engine, method: str, path: str) -> ProcessRow | None:
         owner = await cluster.owner(session_id)
         if owner is not None:
             return owner
+        if cluster.settings.runs_sessions:
+            await cluster.adopt(session_id)
     if cluster.settings.runs_sessions or (method, path.rstrip("/") or "/") in _API_LOCAL:
         return None
     return await cluster.runner()

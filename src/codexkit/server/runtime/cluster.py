@@ -245,6 +245,16 @@ class ClusterMember:
             return body
         raise PeerRefused(answer.status_code, body)
 
+    async def adopt(self, session_id: str) -> None:
+        """Take ``session_id`` over now if its holder is gone (before the sweep gets to
+        it): a request for it finds what the dead process left settled (a decision on
+        its request answers 409, the request expired) and the thread resumed here."""
+        lease = await self.store.cluster.lease(session_id)
+        if lease is None or lease.process_id == self.id:
+            return
+        with contextlib.suppress(Conflict):  # a live process holds it, or won it now
+            await self.claim(session_id, resume=True)
+
     def alive(self, row: ProcessRow) -> bool:
         return row.stopped_at is None and row.heartbeat_at >= time.time() - self.lease
 

@@ -349,7 +349,7 @@ class JobQueue:
             await self._stopped(job)
             raise
         except InvalidPayload as exc:
-            await self._finish(job.id, "failed", error=f"invalid payload: {exc}")
+            await self._finish(job.id, "failed", error=f"invalid payload: {exc}", mine=True)
         except (TransientFailure, TimeoutError, TransportClosedError, CodexTimeoutError) as exc:
             await self._retry_or_fail(job, _reason(exc, job))
         except ServeError as exc:
@@ -357,16 +357,16 @@ class JobQueue:
             if exc.http_status in _TRANSIENT_STATUSES:
                 await self._retry_or_fail(job, exc.message)
             else:
-                await self._finish(job.id, "failed", error=exc.message)
+                await self._finish(job.id, "failed", error=exc.message, mine=True)
         except Exception as exc:
             _log.exception("job %s (%s) failed", job.id, job.type)
-            await self._finish(job.id, "failed", error=f"{type(exc).__name__}: {exc}")
+            await self._finish(job.id, "failed", error=f"{type(exc).__name__}: {exc}", mine=True)
         else:
             if not isinstance(result, dict):
                 error = f"the handler answered {type(result).__name__}, not a JSON object"
-                await self._finish(job.id, "failed", error=error)
+                await self._finish(job.id, "failed", error=error, mine=True)
             else:
-                await self._finish(job.id, "completed", result=result)
+                await self._finish(job.id, "completed", result=result, mine=True)
         finally:
             self._running.pop(job.id, None)
             self._wake.set()
@@ -375,11 +375,12 @@ class JobQueue:
         """A running job's task was cancelled: by ``cancel`` or by closing the queue."""
         if job.id in self._canceled:
             self._canceled.discard(job.id)
-            await self._finish(job.id, "canceled", error="canceled while it ran")
+            await self._finish(job.id, "canceled", error="canceled while it ran", mine=True)
         elif self._closing:
             await self._store.jobs.move(
                 job.id,
                 ("running",),
+                held_by=self.runner_id,
                 state="queued",
                 attempts=max(job.attempts - 1, 0),
                 error="the server stopped while this job ran; it runs again on the next start",
@@ -390,11 +391,16 @@ class JobQueue:
         _log.warning("job %s (%s) attempt %d failed: %s", job.id, job.type, job.attempts, reason)
         if job.attempts >= job.max_attempts:
             error = f"{reason} (attempt {job.attempts} of {job.max_attempts})"
-            await self._finish(job.id, "failed", error=error)
+            await self._finish(job.id, "failed", error=error, mine=True)
             return
         run_after = time.time() + self.settings.retry_delay * job.attempts
         moved = await self._store.jobs.move(
-            job.id, ("running",), state="queued", error=reason, run_after=run_after
+            job.id,
+            ("running",),
+            held_by=self.runner_id,
+            state="queued",
+            error=reason,
+            run_after=run_after,
         )
         self._announce(moved, "progress")
 
@@ -406,11 +412,16 @@ class JobQueue:
         result: Json | None = None,
         error: str | None = None,
         from_states: tuple[str, ...] = ("running",),
+        mine: bool = False,
     ) -> None:
+        """Move the job to ``state``; ``mine``: the run of this process ends, which
+        counts only while the job still runs here (in a cluster, a process taken for
+        dead may finish a run that was already given to another)."""
         values: Json = {"state": state, "completed_at": time.time(), "error": error}
         if result is not None:
             values["result"] = result
-        moved = await self._store.jobs.move(job_id, from_states, **values)
+        held_by = self.runner_id if mine else None
+        moved = await self._store.jobs.move(job_id, from_states, held_by=held_by, **values)
         self._announce(moved, state)
 
     def _announce(self, row: JobRow | None, event: str) -> None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from .base import _Repo
 from .models import JobRow, WorkerSessionRow
@@ -65,15 +65,20 @@ class JobRepo(_Repo):
         async with self._maker() as db:
             return (await db.scalars(select(JobRow).where(JobRow.state == "running"))).all()
 
-    async def move(self, job_id: str, from_states: Sequence[str], **values: Any) -> JobRow | None:
-        """Set ``values`` if the job is in one of ``from_states``: the row after, or None
-        when it was not (another change won)."""
+    async def move(
+        self, job_id: str, from_states: Sequence[str], *, held_by: str | None = None, **values: Any
+    ) -> JobRow | None:
+        """Set ``values`` if the job is in one of ``from_states`` (and, with ``held_by``,
+        not running on another process: one found dead, whose job runs elsewhere now):
+        the row after, or None when it was not (another change won)."""
         statement = (
             update(JobRow)
             .where(JobRow.id == job_id, JobRow.state.in_(list(from_states)))
             .values(**values)
             .returning(JobRow)
         )
+        if held_by is not None:
+            statement = statement.where(or_(JobRow.state != "running", JobRow.runner_id == held_by))
         async with self._write() as db:
             return (await db.scalars(statement)).first()
 
@@ -81,7 +86,7 @@ class JobRepo(_Repo):
         """queued -> running on ``runner_id``, counting the attempt. On PostgreSQL the
         row is locked ``FOR UPDATE SKIP LOCKED`` first: a scheduler of another process
         claiming it at that moment is skipped at once instead of waiting to lose."""
-        values = {
+        values: dict[str, Any] = {
             "state": "running",
             "attempts": JobRow.attempts + 1,
             "started_at": time.time(),
