@@ -267,6 +267,9 @@ def test_a_killed_process_has_its_session_and_job_taken_over(
         [expired] = ok(other.get(history, params={"history": "true"}))["data"]
         assert (expired["approvalId"], expired["status"]) == (approval, "expired")
         assert "stopped (no heartbeat" in expired["expiryReason"]
+        late = other.post(f"/api/approvals/{approval}/decision", json={"decision": "accept"})
+        assert late.status_code == 409  # done, and said so
+        assert late.json()["status"] == "reconciled"
         turns = ok(other.get(f"/api/sessions/{sid}"))["thread"]["turns"]
         assert {t["id"]: t["status"] for t in turns}[turn_id] == "failed"
 
