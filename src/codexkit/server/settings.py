@@ -91,6 +91,12 @@ class ServeSettings:
             raise InvalidArgumentError("job_timeout must be positive")
         if self.role not in ("all", "api", "runner"):
             raise InvalidArgumentError(f"role must be all, api or runner, not {self.role!r}")
+        if self.advertise_url is not None and not self.advertise_url.startswith(
+            ("http://", "https://")
+        ):
+            raise InvalidArgumentError(
+                f"advertise_url must be an http:// or https:// URL, not {self.advertise_url!r}"
+            )
         if self.lease_seconds < 1:
             raise InvalidArgumentError("lease_seconds must be at least 1")
         if self.role != "all" and not self.clustered:

@@ -31,7 +31,7 @@ def _gone(lease_seconds: float, now: float) -> Any:
 
 
 class ClusterRepo(_Repo):
-    def _insert(self, table: type[LeaseRow] | type[ClusterSetting]):  # type: ignore[no-untyped-def]
+    def _insert(self, table: type[LeaseRow] | type[ClusterSetting]) -> Any:
         if self._engine.dialect.name == "postgresql":
             return postgresql.insert(table)
         return sqlite.insert(table)
