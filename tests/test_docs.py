@@ -24,6 +24,7 @@ EXCLUDED = {
     "README.md": 3,  # make (the whole suite), pip install, ChatGPT sign-in
     "cli.md": 2,  # ChatGPT sign-in
     "compatibility.md": 2,  # npm install, the whole real suite
+    "deploy.md": 3,  # a PostgreSQL server; two example deployments (compose, systemd)
     "mcp.md": 1,  # an MCP server on the network
     "protocol.md": 1,  # regenerates the committed models
     "benchmarks.md": 2,  # pip install, minutes of benchmarks (Ray's in a netns)

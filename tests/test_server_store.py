@@ -305,3 +305,30 @@ def _suggestion(key: str, status: str, at: float, **fields: Any) -> SuggestedReq
     return SuggestedRequestRow(
         session_id="s1", request_key=key, status=status, updated_at=at, **fields
     )
+
+
+async def test_of_processes_claiming_one_lease_at_once_exactly_one_wins(store: Store) -> None:
+    from sqlalchemy import update
+
+    from codexkit.server.store.models import ProcessRow
+
+    now = time.time()
+    for name in ("a", "b", "c", "d"):
+        await store.cluster.register(
+            ProcessRow(id=name, role="all", url=f"http://{name}", host="h", pid=1,
+                       started_at=now, heartbeat_at=now, stopped_at=None)
+        )  # fmt: skip
+    holders = await asyncio.gather(
+        *(store.cluster.claim("s1", name, 30.0) for name in ("a", "b", "c", "d"))
+    )
+    [winner] = set(holders)  # every claimer sees the same holder
+    assert (await store.cluster.lease("s1")).process_id == winner  # type: ignore[union-attr]
+    # A live holder keeps it; once the holder is gone, the lease is free before expiry.
+    other = next(name for name in ("a", "b", "c", "d") if name != winner)
+    assert await store.cluster.claim("s1", other, 30.0) == winner
+    async with store.engine.begin() as db:  # the winner's heartbeat stops: 100 s old
+        await db.execute(
+            update(ProcessRow).where(ProcessRow.id == winner).values(heartbeat_at=now - 100)
+        )
+    assert [lease.session_id for lease in await store.cluster.lapsed(30.0)] == ["s1"]
+    assert await store.cluster.claim("s1", other, 30.0) == other

@@ -129,6 +129,17 @@ def test_settings_refuse_what_cannot_work(tmp_path: Path) -> None:
         ServeSettings(data_dir=tmp_path, app_servers=0)
     with pytest.raises(ValueError, match="not a directory"):
         ServeSettings(data_dir=tmp_path, allowed_roots=[tmp_path / "missing"])
+    # A cluster's settings: roles other than `all` need PostgreSQL (they share its work).
+    postgres = "postgresql+asyncpg://db/codexkit"
+    with pytest.raises(ValueError, match="role api needs a cluster"):
+        ServeSettings(data_dir=tmp_path, role="api")
+    assert ServeSettings(data_dir=tmp_path, role="runner", database_url=postgres).clustered
+    with pytest.raises(ValueError, match="role must be"):
+        ServeSettings(data_dir=tmp_path, role="leader", database_url=postgres)
+    with pytest.raises(ValueError, match="advertise_url"):
+        ServeSettings(data_dir=tmp_path, database_url=postgres, advertise_url="host:3001")
+    with pytest.raises(ValueError, match="lease_seconds"):
+        ServeSettings(data_dir=tmp_path, database_url=postgres, lease_seconds=0.5)
 
 
 def test_a_cwd_must_exist_be_absolute_and_lie_under_an_allowed_root(tmp_path: Path) -> None:

@@ -92,6 +92,30 @@ def serve(
             "the group codexkit.extensions load too).",
         ),
     ] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="In a cluster (PostgreSQL): all, api (no app-server; session work goes "
+            "to a runner) or runner.",
+        ),
+    ] = "all",
+    advertise_url: Annotated[
+        str | None,
+        typer.Option(
+            "--advertise-url",
+            help="Where the other processes of a cluster reach this one (default: "
+            "http://HOST:PORT).",
+        ),
+    ] = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            "--lease-seconds",
+            help="In a cluster: seconds without a heartbeat after which a process is "
+            "dead and its sessions are taken over.",
+        ),
+    ] = 10.0,
     debug: DebugOption = False,
 ) -> None:
     """Serve codex-manager's REST and websocket API for many agent sessions.
@@ -123,10 +147,16 @@ def serve(
                 job_attempts=job_attempts,
                 job_timeout=job_timeout,
                 extensions=list(extension or []),
+                role=role,
+                advertise_url=advertise_url,
+                lease_seconds=lease_seconds,
             )
         except InvalidArgumentError as error:
             raise CliError(str(error), code=2) from None
-        await run_server(settings)
+        try:
+            await run_server(settings)
+        except InvalidArgumentError as error:  # e.g. a second server on one SQLite file
+            raise CliError(str(error), code=2) from None
         return 0
 
     execute(main, debug=debug)

@@ -16,6 +16,7 @@ from ..contract import load_openapi
 from .auth import AuthMiddleware, LoginLinks, load_or_create_token
 from .deps import Runtime
 from .errors import install_error_handlers
+from .forward import ClusterForward
 from .limits import BodyLimit
 from .page import mount_page
 from .routes import ROUTERS
@@ -75,7 +76,9 @@ def create_app(
         app.include_router(router)
     _document_websockets(app)
     mount_page(app)
-    # The last added runs first: the size limit, then authentication.
+    # The last added runs first: the size limit, then authentication, then (in a
+    # cluster) sending a request on to the process that runs its session.
+    app.add_middleware(ClusterForward, runtime=runtime)
     if token:
         app.add_middleware(AuthMiddleware, token=token)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import socket
 import sys
+from pathlib import Path
 from typing import TextIO
 
+from ..errors import InvalidArgumentError
 from .auth import LOGIN_PATH, LoginLinks, load_or_create_token
 from .deps import Runtime
 from .profile import merge_local_profile
@@ -41,9 +44,14 @@ def bind(settings: ServeSettings) -> socket.socket:
     return sock
 
 
-def runtime_settings(settings: ServeSettings) -> RuntimeSettings:
+def runtime_settings(
+    settings: ServeSettings, url: str | None = None, token: str = ""
+) -> RuntimeSettings:
     """The runtime's settings from the server's: the database (SQLite in the data dir
-    unless ``--database-url``), the app-servers' home and number, the allowed roots."""
+    unless ``--database-url``), the app-servers' home and number, the allowed roots;
+    on PostgreSQL, this process's place in the cluster (``url``: where it listens;
+    ``token``: what it sends the others)."""
+    from .runtime.cluster import ClusterSettings
     from .runtime.queue import QueueSettings
     from .store import default_url
 
@@ -62,14 +70,45 @@ def runtime_settings(settings: ServeSettings) -> RuntimeSettings:
         lock_defaults=settings.lock_defaults,
         queue=queue,
         extensions=list(settings.extensions),
+        cluster=ClusterSettings(
+            role=settings.role,
+            url=settings.advertise_url or url or settings.url(),
+            lease_seconds=settings.lease_seconds,
+            token=token,
+        )
+        if settings.clustered
+        else None,
     )
 
 
-def _default_runtime(settings: ServeSettings) -> Runtime:
+def _default_runtime(settings: ServeSettings, url: str, token: str) -> Runtime:
     from .host import RuntimeHost
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return RuntimeHost(runtime_settings(settings))
+    return RuntimeHost(runtime_settings(settings, url, token))
+
+
+def lock_database(settings: ServeSettings) -> TextIO | None:
+    """Alone on a SQLite file: a second ``codexkit serve`` on it is refused at once (it
+    would run the same sessions twice). The lock is the kernel's, so it goes with the
+    process, ``kill -9`` too. The open lock file is returned (keep it open)."""
+    from .store import default_url
+
+    url = settings.database_url or default_url(settings.data_dir)
+    if not url.startswith("sqlite") or ":memory:" in url or "///" not in url:
+        return None
+    path = Path(url.split("///", 1)[1].split("?", 1)[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path.with_name(path.name + ".serve-lock"), "w")  # noqa: SIM115 (held)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise InvalidArgumentError(
+            f"another codexkit serve runs on {path}: one process per SQLite database. "
+            "Several processes need a PostgreSQL --database-url (docs/deploy.md)"
+        ) from None
+    return handle
 
 
 async def serve(
@@ -84,6 +123,7 @@ async def serve(
 
     from .app import create_app
 
+    lock = lock_database(settings) if runtime is None else None
     redactor = RedactSecrets()
     token = settings.token
     if token is None:
@@ -107,7 +147,7 @@ async def serve(
 
     app = create_app(
         ServeSettings(**{**vars(settings), "token": token}),
-        runtime or _default_runtime(settings),
+        runtime or _default_runtime(settings, base_url, token),
         login_links=links,
         on_ready=announce,
     )
@@ -139,3 +179,5 @@ async def serve(
         await server.serve(sockets=[sock])
     finally:
         sock.close()
+        if lock is not None:
+            lock.close()

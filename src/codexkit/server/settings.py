@@ -67,6 +67,13 @@ class ServeSettings:
     #: Agent extensions to load (``module:name``), besides the ``codexkit.extensions``
     #: entry points.
     extensions: list[str] = field(default_factory=list)
+    #: In a cluster (several processes on one PostgreSQL, ``docs/deploy.md``): this
+    #: process's role (``all``, ``api``, ``runner``), the URL the others reach it on
+    #: (default ``http://HOST:PORT``), and the seconds without a heartbeat after which
+    #: a process counts as dead.
+    role: str = "all"
+    advertise_url: str | None = None
+    lease_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().absolute()
@@ -82,6 +89,20 @@ class ServeSettings:
                 raise InvalidArgumentError(f"{name} must be at least 1")
         if self.job_timeout <= 0:
             raise InvalidArgumentError("job_timeout must be positive")
+        if self.role not in ("all", "api", "runner"):
+            raise InvalidArgumentError(f"role must be all, api or runner, not {self.role!r}")
+        if self.advertise_url is not None and not self.advertise_url.startswith(
+            ("http://", "https://")
+        ):
+            raise InvalidArgumentError(
+                f"advertise_url must be an http:// or https:// URL, not {self.advertise_url!r}"
+            )
+        if self.lease_seconds < 1:
+            raise InvalidArgumentError("lease_seconds must be at least 1")
+        if self.role != "all" and not self.clustered:
+            raise InvalidArgumentError(
+                f"role {self.role} needs a cluster: a PostgreSQL --database-url"
+            )
         if self.max_body_bytes < 1:
             raise InvalidArgumentError("max_body_bytes must be positive")
         if self.token == "" and not is_loopback(self.host):
@@ -92,6 +113,11 @@ class ServeSettings:
         for root in self.allowed_roots:
             if not root.is_dir():
                 raise InvalidArgumentError(f"allowed root {root} is not a directory")
+
+    @property
+    def clustered(self) -> bool:
+        """Whether this process is one of a cluster: its database is PostgreSQL."""
+        return (self.database_url or "").startswith("postgresql")
 
     @property
     def auth_enabled(self) -> bool:

@@ -21,7 +21,7 @@ from ...contract import (
 )
 from ...errors import CodexError, MethodNotFoundError
 from ..deps import Runtime, RuntimeDep, SettingsDep
-from ..runtime.errors import RuntimeFailure
+from ..runtime.errors import RuntimeFailure, ServeError
 from ._common import contract_route, params, passthrough
 
 router = APIRouter(tags=["system"])
@@ -32,11 +32,13 @@ def _now() -> str:
 
 
 @contract_route(router, "getHealth")
-async def get_health(runtime: RuntimeDep, settings: SettingsDep) -> dict[str, Any]:
+async def get_health(
+    runtime: RuntimeDep, settings: SettingsDep, request: Request
+) -> dict[str, Any]:
     home = Path(settings.codex_home or codex_home_dir(os.environ))
     has_key = bool(os.environ.get("OPENAI_API_KEY", "").strip())
     auth_file = (home / "auth.json").is_file()
-    return {
+    body = {
         "status": "ok",
         "service": "codexkit",
         "timestamp": _now(),
@@ -48,6 +50,29 @@ async def get_health(runtime: RuntimeDep, settings: SettingsDep) -> dict[str, An
         },
         "queue": await _queue_health(runtime),
     }
+    cluster = await _cluster(runtime, request)
+    if cluster is not None:
+        body["cluster"] = cluster
+    return body
+
+
+async def _cluster(runtime: Runtime, request: Request) -> dict[str, Any] | None:
+    """In a cluster, its processes (``ClusterMember.status``). Health needs no token, so
+    without one each process shows how many sessions it runs, not which."""
+    try:
+        member = runtime.engine.cluster
+    except ServeError:
+        return None
+    if member is None:
+        return None
+    status = await member.status()
+    token = request.app.state.token
+    shown = not token or request.headers.get("authorization") == f"Bearer {token}"
+    for process in status["processes"]:
+        process["sessionCount"] = len(process["sessions"])
+        if not shown:
+            del process["sessions"]
+    return status
 
 
 async def _queue_health(runtime: Runtime) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ app-server client with the thread loaded, and the runtime's parts."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,14 @@ _log = logging.getLogger("codexkit.server")
 Json = dict[str, Any]
 
 
+async def _alone(_session_id: str) -> None:
+    """Alone on its database, a server runs every session."""
+
+
+async def _here(_session_id: str, _method: str, _path: str) -> Json | None:
+    return None
+
+
 @dataclass
 class Parts:
     store: Store
@@ -35,6 +44,12 @@ class Parts:
     recorder: Recorder
     broker: RequestBroker
     controls: Controls
+    #: Take the session's lease before running it on this process (a cluster's
+    #: ``ClusterMember.claim``: ``Conflict`` when a live process runs it).
+    claim: Callable[[str], Awaitable[object]] = _alone
+    #: ``elsewhere(session_id, method, path)``: the answer of the process that runs the
+    #: session when it is another one (a cluster's ``ClusterMember.elsewhere``).
+    elsewhere: Callable[[str, str, str], Awaitable[Json | None]] = _here
 
     async def row(self, session_id: str, *, system: bool = True) -> SessionRow:
         """The live session ``session_id``: ``NotFound``, ``SessionDeleted`` (410) and,
@@ -58,6 +73,7 @@ class Parts:
         origin = self.pool.origin(index)
         if self.pool.loaded.get(row.id) == origin:
             return client
+        await self.claim(row.id)
         if not row.materialized:
             raise Conflict(
                 f"session {row.id} had no turn when its app-server stopped; codex stored "

@@ -29,6 +29,9 @@ HandlerFactory = Callable[[Callable[[], str]], RequestHandler]
 ExitHook = Callable[[int, str, BaseException, list[str]], Awaitable[None]]
 RestartHook = Callable[[int, list[str]], Awaitable[None]]
 
+#: Why a pool of no app-servers (a cluster's ``api`` process) cannot run a session.
+_NO_APP_SERVER = "this process runs no app-server (role api): session work goes to a runner"
+
 
 @dataclass
 class PoolSettings:
@@ -65,8 +68,8 @@ class AppServerPool:
         on_exit: ExitHook,
         on_restart: RestartHook,
     ) -> None:
-        if settings.size < 1:
-            raise ValueError("the pool needs at least one app-server")
+        if settings.size < 0:
+            raise ValueError("the pool cannot have fewer than no app-servers")
         self.settings = settings
         self._on_notification = on_notification
         self._handler = handler
@@ -105,6 +108,8 @@ class AppServerPool:
         return index
 
     def least_loaded(self) -> int:
+        if not self._slots:
+            raise RuntimeFailure(_NO_APP_SERVER)
         counts = [0] * len(self._slots)
         for slot_index in self.assigned.values():
             counts[slot_index] += 1
@@ -121,6 +126,8 @@ class AppServerPool:
 
     async def client(self, index: int, timeout: float | None = None) -> AsyncCodex:
         """Slot ``index``'s running client, waiting for a restart under way."""
+        if not 0 <= index < len(self._slots):
+            raise RuntimeFailure(_NO_APP_SERVER)
         slot = self._slots[index]
         limit = timeout if timeout is not None else self.settings.startup_timeout * 2
         try:
@@ -141,7 +148,7 @@ class AppServerPool:
 
     def running(self, index: int) -> bool:
         """Whether slot ``index``'s app-server runs (not exited, not being restarted)."""
-        return self._slots[index].ready.is_set()
+        return 0 <= index < len(self._slots) and self._slots[index].ready.is_set()
 
     def slots(self) -> range:
         return range(len(self._slots))

@@ -122,6 +122,8 @@ class JobQueue:
         self._wake = asyncio.Event()
         self._enqueue_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
+        #: This process's id in a cluster (``runtime/cluster.py``); None alone.
+        self.runner_id: str | None = None
 
     def register(self, job_type: str, handler: JobHandler) -> None:
         """Run jobs of ``job_type`` with ``handler`` (replacing an earlier one)."""
@@ -133,19 +135,41 @@ class JobQueue:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Settle what a killed server left running, then start scheduling."""
-        for row in await self._store.jobs.running():
-            if row.attempts < row.max_attempts:
-                reason = f"{RESTART_REASON} (attempt {row.attempts}); it is retried"
-                moved = await self._store.jobs.move(
-                    row.id, ("running",), state="queued", error=reason, run_after=time.time()
-                )
-                self._announce(moved, "progress")
-            else:
-                reason = f"{RESTART_REASON} (attempt {row.attempts} of {row.max_attempts})"
-                await self._finish(row.id, "failed", error=reason)
+    async def start(self, *, settle: bool = True) -> None:
+        """Settle what a killed server left running, then start scheduling. In a cluster
+        (``settle`` False) the jobs of dead processes are settled by ``rescue`` instead:
+        others may be running theirs now."""
+        if settle:
+            for row in await self._store.jobs.running():
+                await self._settle(row, None, RESTART_REASON)
         self._loop_task = asyncio.create_task(self._loop(), name="codexkit-job-queue")
+
+    async def rescue(self, runner_ids: list[str | None], why: str) -> int:
+        """Settle the jobs left running by processes found dead: each is queued again
+        (or failed when out of attempts) by one conditional UPDATE, so whichever
+        process wins, it runs again exactly once. The number settled."""
+        settled = 0
+        for row in await self._store.jobs.running_on(runner_ids):
+            if await self._settle(row, row.runner_id, why):
+                settled += 1
+        if settled:
+            self._wake.set()
+        return settled
+
+    async def _settle(self, row: JobRow, runner_id: str | None, why: str) -> bool:
+        jobs = self._store.jobs
+        if row.attempts < row.max_attempts:
+            reason = f"{why} (attempt {row.attempts}); it is retried"
+            values: Json = {"state": "queued", "error": reason, "run_after": time.time()}
+        else:
+            reason = f"{why} (attempt {row.attempts} of {row.max_attempts})"
+            values = {"state": "failed", "error": reason, "completed_at": time.time()}
+        if runner_id is None and self.runner_id is None:
+            moved = await jobs.move(row.id, ("running",), **values)
+        else:
+            moved = await jobs.requeue_from(row.id, runner_id, **values)
+        self._announce(moved, "progress" if values["state"] == "queued" else "failed")
+        return moved is not None
 
     async def close(self) -> None:
         """Stop scheduling; jobs running now go back to the queue without using up an
@@ -307,7 +331,7 @@ class JobQueue:
             owners = [owner for owner, _ in self._running.values()]
             if owners.count(row.project_id) >= self.settings.per_project:
                 continue
-            claimed = await self._store.jobs.claim(row.id)
+            claimed = await self._store.jobs.claim(row.id, self.runner_id)
             if claimed is None:  # canceled meanwhile
                 continue
             task = asyncio.create_task(self._run(claimed), name=f"codexkit-job-{row.id}")
@@ -325,7 +349,7 @@ class JobQueue:
             await self._stopped(job)
             raise
         except InvalidPayload as exc:
-            await self._finish(job.id, "failed", error=f"invalid payload: {exc}")
+            await self._finish(job.id, "failed", error=f"invalid payload: {exc}", mine=True)
         except (TransientFailure, TimeoutError, TransportClosedError, CodexTimeoutError) as exc:
             await self._retry_or_fail(job, _reason(exc, job))
         except ServeError as exc:
@@ -333,16 +357,16 @@ class JobQueue:
             if exc.http_status in _TRANSIENT_STATUSES:
                 await self._retry_or_fail(job, exc.message)
             else:
-                await self._finish(job.id, "failed", error=exc.message)
+                await self._finish(job.id, "failed", error=exc.message, mine=True)
         except Exception as exc:
             _log.exception("job %s (%s) failed", job.id, job.type)
-            await self._finish(job.id, "failed", error=f"{type(exc).__name__}: {exc}")
+            await self._finish(job.id, "failed", error=f"{type(exc).__name__}: {exc}", mine=True)
         else:
             if not isinstance(result, dict):
                 error = f"the handler answered {type(result).__name__}, not a JSON object"
-                await self._finish(job.id, "failed", error=error)
+                await self._finish(job.id, "failed", error=error, mine=True)
             else:
-                await self._finish(job.id, "completed", result=result)
+                await self._finish(job.id, "completed", result=result, mine=True)
         finally:
             self._running.pop(job.id, None)
             self._wake.set()
@@ -351,11 +375,12 @@ class JobQueue:
         """A running job's task was cancelled: by ``cancel`` or by closing the queue."""
         if job.id in self._canceled:
             self._canceled.discard(job.id)
-            await self._finish(job.id, "canceled", error="canceled while it ran")
+            await self._finish(job.id, "canceled", error="canceled while it ran", mine=True)
         elif self._closing:
             await self._store.jobs.move(
                 job.id,
                 ("running",),
+                held_by=self.runner_id,
                 state="queued",
                 attempts=max(job.attempts - 1, 0),
                 error="the server stopped while this job ran; it runs again on the next start",
@@ -363,13 +388,19 @@ class JobQueue:
             )
 
     async def _retry_or_fail(self, job: JobRow, reason: str) -> None:
+        _log.warning("job %s (%s) attempt %d failed: %s", job.id, job.type, job.attempts, reason)
         if job.attempts >= job.max_attempts:
             error = f"{reason} (attempt {job.attempts} of {job.max_attempts})"
-            await self._finish(job.id, "failed", error=error)
+            await self._finish(job.id, "failed", error=error, mine=True)
             return
         run_after = time.time() + self.settings.retry_delay * job.attempts
         moved = await self._store.jobs.move(
-            job.id, ("running",), state="queued", error=reason, run_after=run_after
+            job.id,
+            ("running",),
+            held_by=self.runner_id,
+            state="queued",
+            error=reason,
+            run_after=run_after,
         )
         self._announce(moved, "progress")
 
@@ -381,11 +412,16 @@ class JobQueue:
         result: Json | None = None,
         error: str | None = None,
         from_states: tuple[str, ...] = ("running",),
+        mine: bool = False,
     ) -> None:
+        """Move the job to ``state``; ``mine``: the run of this process ends, which
+        counts only while the job still runs here (in a cluster, a process taken for
+        dead may finish a run that was already given to another)."""
         values: Json = {"state": state, "completed_at": time.time(), "error": error}
         if result is not None:
             values["result"] = result
-        moved = await self._store.jobs.move(job_id, from_states, **values)
+        held_by = self.runner_id if mine else None
+        moved = await self._store.jobs.move(job_id, from_states, held_by=held_by, **values)
         self._announce(moved, state)
 
     def _announce(self, row: JobRow | None, event: str) -> None:

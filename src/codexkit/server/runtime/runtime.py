@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..store import Store, open_store
@@ -19,6 +20,7 @@ from ..store.models import SessionRow
 from .base import Parts
 from .bus import FrameBus, is_postgres
 from .chat_titles import chat_titles_extension
+from .cluster import ClusterMember, ClusterSettings
 from .controls import Controls
 from .extensions import ExtensionHost
 from .hub import EventHub
@@ -66,6 +68,9 @@ class RuntimeSettings:
     queue: QueueSettings = field(default_factory=QueueSettings)
     #: Agent extensions to load (``module:name``), besides the entry points.
     extensions: list[str] = field(default_factory=list)
+    #: Run as one process of a cluster on a shared PostgreSQL (``runtime/cluster.py``);
+    #: None: the only process on its database.
+    cluster: ClusterSettings | None = None
 
 
 class Runtime:
@@ -89,10 +94,16 @@ class Runtime:
             "features": {"default_mode_request_user_input": True},
             **settings.config,
         }
+        self.cluster = (
+            None
+            if settings.cluster is None
+            else ClusterMember(store, settings.cluster, self._take_over)
+        )
+        runs_sessions = self.cluster is None or self.cluster.settings.runs_sessions
         self.pool = AppServerPool(
             PoolSettings(
                 codex_home=settings.codex_home,
-                size=settings.app_servers,
+                size=settings.app_servers if runs_sessions else 0,
                 cwd=settings.default_cwd,
                 codex_bin=settings.codex_bin,
                 config=config,
@@ -108,12 +119,16 @@ class Runtime:
         self.parts = Parts(
             store, self.hub, self.pool, self.jobs, self.recorder, self.broker, self.controls
         )
+        if self.cluster is not None:
+            self.parts.claim = self.cluster.claim
+            self.parts.elsewhere = self.cluster.elsewhere
         self.sessions = Sessions(
             self.parts, default_cwd=settings.default_cwd, allowed_roots=settings.allowed_roots
         )
         self.turns = Turns(self.parts, self.sessions)
         self.projects = Projects(self.parts, self.sessions)
         self.queue = JobQueue(store, self.hub, settings.queue)
+        self.queue.runner_id = None if self.cluster is None else self.cluster.id
         workers = WorkerSessions(store, self.hub, self.sessions, self.turns, self.broker)
         self.orchestrator = Orchestrator(self.parts, self.queue, workers)
         self.extensions = ExtensionHost(
@@ -132,16 +147,34 @@ class Runtime:
         try:
             if runtime.bus is not None:
                 await runtime.bus.start()
-            await runtime._recover_from_last_run()
-            if settings.lock_defaults is not None:
-                await store.defaults.update(locked=settings.lock_defaults)
-            await runtime.pool.start()
-            await runtime.extensions.start()  # their job types, before jobs are run
-            await runtime.queue.start()
+            await runtime._start()
         except BaseException:
             await runtime.close()
             raise
         return runtime
+
+    async def _start(self) -> None:
+        cluster = self.cluster
+        if cluster is None:
+            await self._recover_from_last_run()
+        else:
+            # Alone on its database a server settles everything left unfinished; in a
+            # cluster others run their sessions now: what a dead process left is settled
+            # when its leases lapse (the first heartbeat's sweep, for a predecessor on
+            # this machine).
+            home = self.settings.codex_home
+            await cluster.join(None if home is None else Path(home))
+        if self.settings.lock_defaults is not None:
+            await self.store.defaults.update(locked=self.settings.lock_defaults)
+        await self.pool.start()
+        await self.extensions.start()  # their job types, before jobs are run
+        if cluster is None:
+            await self.queue.start()
+        elif cluster.settings.runs_sessions:
+            await self.queue.start(settle=False)
+            cluster.start(self.queue.rescue)
+        else:
+            cluster.start(_no_rescue)
 
     async def close(self) -> None:
         """Stop the app-servers. What they were asked and what they ran ends with them:
@@ -152,7 +185,11 @@ class Runtime:
         await self.pool.close()
         await self.jobs.close()
         try:
-            await self._settle_unfinished(STOP_REASON, "the server stopped while this turn ran")
+            if self.cluster is None:
+                await self._settle_unfinished(STOP_REASON, "the server stopped while this turn ran")
+            else:
+                await self._settle_own(STOP_REASON, "the server stopped while this turn ran")
+                await self.cluster.leave()
         finally:
             if self.bus is not None:
                 await self.bus.close()
@@ -194,6 +231,52 @@ class Runtime:
             _log.warning("%d pending requests expired: %s", len(expired), request_reason)
         for turn in await self.store.turns.unfinished():
             await self._fail_turn(turn.session_id, turn.id, turn_reason)
+
+    async def _settle_own(self, request_reason: str, turn_reason: str) -> None:
+        """In a cluster, on a clean stop: settle the sessions this process ran."""
+        assert self.cluster is not None
+        mine = [
+            lease.session_id
+            for lease in await self.store.cluster.leases()
+            if lease.process_id == self.cluster.id
+        ]
+        for session_id in mine:
+            await self.broker.expire_session(session_id, request_reason)
+            for turn in await self.store.turns.unfinished(session_id):
+                await self._fail_turn(session_id, turn.id, turn_reason)
+
+    async def _take_over(self, session_id: str, reason: str, resume: bool) -> None:
+        """A session whose process died is now ours: what that process was asking
+        expires with ``reason``, its running turn fails with it, and the thread is
+        resumed here (frame ``session_taken_over``)."""
+        row = await self.store.sessions.get(session_id)
+        self.pool.forget(session_id)  # loaded here before? codex's copy may be stale
+        if row is None or row.deleted_at is not None:
+            await self.store.cluster.release(session_id)
+            return
+        expired = await self.broker.expire_session(session_id, reason)
+
+        async def settle() -> list[str]:
+            failed = []
+            for turn in await self.store.turns.unfinished(session_id):
+                for entry in await self._fail_turn(session_id, turn.id, reason):
+                    view = {"sessionId": session_id, "entry": entry}
+                    self.hub.publish("transcript_updated", session_id, view)
+                failed.append(turn.id)
+            return failed
+
+        failed = await self.jobs.call(session_id, settle)
+        if resume and row.materialized:
+            await self.parts.client(row)
+        assert self.cluster is not None
+        payload: Json = {
+            "sessionId": session_id,
+            "processId": self.cluster.id,
+            "reason": reason,
+            "failedTurnIds": failed,
+            "expiredRequestIds": expired,
+        }
+        self.hub.publish("session_taken_over", session_id, payload)
 
     async def _fail_turn(self, session_id: str, turn_id: str, reason: str) -> list[Json]:
         async with self.store.writes() as writes:
@@ -241,3 +324,7 @@ class Runtime:
                 continue
             payload = {"sessionId": session_id, "appServer": index}
             self.hub.publish("session_resumed", session_id, payload)
+
+
+async def _no_rescue(_runner_ids: list[str | None], _why: str) -> int:
+    return 0  # an api process runs no jobs: runners rescue them

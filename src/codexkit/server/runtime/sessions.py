@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from ..store.models import SessionRow
 from .base import Parts, rpc
@@ -102,6 +103,7 @@ class Sessions:
             dynamic_tools=specs,
         )
         await parts.store.sessions.add(row)
+        await parts.claim(row.id)
         parts.pool.bind(row.id, index)
         return {"session": await self.summary(row), "thread": await self._thread(row)}
 
@@ -185,6 +187,9 @@ class Sessions:
     async def archive(self, session_id: str) -> Json:
         parts = self._parts
         row = await parts.row(session_id)
+        remote = await parts.elsewhere(row.id, "POST", f"/api/sessions/{quote(row.id)}/archive")
+        if remote is not None:
+            return remote
         if await parts.running_turn(row.id) is not None:
             raise Conflict(
                 "a turn is in progress; interrupt it first", code="in_flight", sessionId=row.id
@@ -197,6 +202,9 @@ class Sessions:
     async def unarchive(self, session_id: str) -> Json:
         parts = self._parts
         row = await parts.row(session_id)
+        path = f"/api/sessions/{quote(row.id)}/unarchive"
+        if (remote := await parts.elsewhere(row.id, "POST", path)) is not None:
+            return remote
         if row.archived and row.materialized:
             client = await parts.pool.client(parts.pool.assign(row.id))
             await rpc(client, "thread/unarchive", {"threadId": row.id})
@@ -208,6 +216,9 @@ class Sessions:
         expire and its thread is removed from codex's storage."""
         parts = self._parts
         row = await parts.row(session_id)
+        path = f"/api/sessions/{quote(row.id)}"
+        if (remote := await parts.elsewhere(row.id, "DELETE", path)) is not None:
+            return remote
         running = await parts.running_turn(row.id)
         if running is not None:
             client = await parts.client(row)

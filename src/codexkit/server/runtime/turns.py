@@ -77,6 +77,8 @@ class Turns:
         controls = {**await parts.controls.effective(row), **check_controls(given, partial=True)}
         if dynamic_tools is not None:
             await self._sessions.resume(row.id, dynamic_tools)
+        # In a cluster: run it here, settling first what a dead holder left (its turn).
+        await parts.claim(row.id)
         if await parts.running_turn(row.id) is not None:
             raise Conflict(
                 "a turn is already in progress; steer or interrupt it",
@@ -224,6 +226,7 @@ class Turns:
         )
         await parts.store.sessions.add(fork)
         await self._copy_history(row.id, fork.id)
+        await parts.claim(fork.id)
         parts.pool.bind(fork.id, parts.pool.assign(row.id))
         return await self._sessions.read(fork.id)
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 
 from .base import _Repo
 from .models import JobRow, SuggestedRequestRow, WorkerSessionRow
@@ -78,27 +78,70 @@ class JobRepo(_Repo):
         async with self._maker() as db:
             return (await db.scalars(select(JobRow).where(JobRow.state == "running"))).all()
 
-    async def move(self, job_id: str, from_states: Sequence[str], **values: Any) -> JobRow | None:
-        """Set ``values`` if the job is in one of ``from_states``: the row after, or None
-        when it was not (another change won)."""
+    async def move(
+        self, job_id: str, from_states: Sequence[str], *, held_by: str | None = None, **values: Any
+    ) -> JobRow | None:
+        """Set ``values`` if the job is in one of ``from_states`` (and, with ``held_by``,
+        not running on another process: one found dead, whose job runs elsewhere now):
+        the row after, or None when it was not (another change won)."""
         statement = (
             update(JobRow)
             .where(JobRow.id == job_id, JobRow.state.in_(list(from_states)))
             .values(**values)
             .returning(JobRow)
         )
+        if held_by is not None:
+            statement = statement.where(or_(JobRow.state != "running", JobRow.runner_id == held_by))
         async with self._write() as db:
             return (await db.scalars(statement)).first()
 
-    async def claim(self, job_id: str) -> JobRow | None:
-        """queued -> running, counting the attempt."""
-        return await self.move(
-            job_id,
-            ("queued",),
-            state="running",
-            attempts=JobRow.attempts + 1,
-            started_at=time.time(),
+    async def claim(self, job_id: str, runner_id: str | None = None) -> JobRow | None:
+        """queued -> running on ``runner_id``, counting the attempt. On PostgreSQL the
+        row is locked ``FOR UPDATE SKIP LOCKED`` first: a scheduler of another process
+        claiming it at that moment is skipped at once instead of waiting to lose."""
+        values: dict[str, Any] = {
+            "state": "running",
+            "attempts": JobRow.attempts + 1,
+            "started_at": time.time(),
+            "runner_id": runner_id,
+        }
+        if self._engine.dialect.name != "postgresql":
+            return await self.move(job_id, ("queued",), **values)
+        free = (
+            select(JobRow.id)
+            .where(JobRow.id == job_id, JobRow.state == "queued")
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
+        statement = update(JobRow).where(JobRow.id == free).values(**values).returning(JobRow)
+        async with self._write() as db:
+            return (await db.scalars(statement)).first()
+
+    async def running_on(self, runner_ids: Sequence[str | None]) -> Sequence[JobRow]:
+        """The running jobs of these runners (``None``: started before there was a
+        cluster)."""
+        known = [r for r in runner_ids if r is not None]
+        where: ColumnElement[bool] = JobRow.runner_id.in_(known)
+        if None in runner_ids:
+            where = where | JobRow.runner_id.is_(None)
+        query = select(JobRow).where(JobRow.state == "running", where)
+        async with self._maker() as db:
+            return (await db.scalars(query)).all()
+
+    async def requeue_from(
+        self, job_id: str, runner_id: str | None, **values: Any
+    ) -> JobRow | None:
+        """Move a job still ``running`` on ``runner_id`` (a process found dead): one
+        conditional UPDATE, so of the processes that noticed, one moves it."""
+        runner = JobRow.runner_id.is_(None) if runner_id is None else JobRow.runner_id == runner_id
+        statement = (
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.state == "running", runner)
+            .values(runner_id=None, **values)
+            .returning(JobRow)
+        )
+        async with self._write() as db:
+            return (await db.scalars(statement)).first()
 
 
 class WorkerRepo(_Repo):

@@ -14,8 +14,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "ClusterSetting",
     "Defaults",
     "JobRow",
+    "LeaseRow",
+    "ProcessRow",
     "Project",
     "ServerRequestRow",
     "SessionRow",
@@ -174,6 +177,8 @@ class JobRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float)
     completed_at: Mapped[float | None] = mapped_column(Float)
+    #: The ``cluster_processes`` id of the process running it (while ``running``).
+    runner_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class WorkerSessionRow(Base):
@@ -200,3 +205,44 @@ class SuggestedRequestRow(Base):
     suggestion: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ProcessRow(Base):
+    """One ``codexkit serve`` process of a cluster (PostgreSQL only).
+
+    ``role`` is ``api``, ``runner`` or ``all``; ``url`` is where the others reach it
+    (``--advertise-url``); ``host`` names its machine and pid namespace, so a process
+    restarted there can tell its killed predecessor is gone. It is alive while
+    ``heartbeat_at`` is younger than the lease time and ``stopped_at`` is unset."""
+
+    __tablename__ = "cluster_processes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(400))
+    host: Mapped[str] = mapped_column(String(400))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+    stopped_at: Mapped[float | None] = mapped_column(Float)
+
+
+class LeaseRow(Base):
+    """The process that runs a session until ``expires_at`` (renewed by its heartbeat)."""
+
+    __tablename__ = "session_leases"
+    __table_args__ = (Index("ix_session_leases_process", "process_id"),)
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float)
+    claimed_at: Mapped[float] = mapped_column(Float)
+
+
+class ClusterSetting(Base):
+    """What every process of a cluster must agree on (``codex_home_id``)."""
+
+    __tablename__ = "cluster_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(400))

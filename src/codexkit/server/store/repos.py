@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from .base import Gate, Maker, _Repo
+from .cluster import ClusterRepo
 from .engine import make_engine, migrate
 from .jobs import JobRepo, SuggestionRepo, WorkerRepo
 from .models import Defaults, Project, ServerRequestRow, SessionRow, TranscriptEntry, TurnRow
@@ -382,6 +383,7 @@ class Store:
         self.jobs = JobRepo(*parts)
         self.workers = WorkerRepo(*parts)
         self.suggestions = SuggestionRepo(*parts)
+        self.cluster = ClusterRepo(*parts)
 
     def writes(self) -> AbstractAsyncContextManager[Writes]:
         """Turn, transcript and session writes in one transaction (committed on a
