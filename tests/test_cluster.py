@@ -3,9 +3,9 @@ reach the process that runs their session, and a process killed with SIGKILL has
 sessions and jobs taken over by the others within the lease time.
 
 The processes share one data dir (one token) and one ``CODEX_HOME`` (a cluster needs
-both shared). Frames reach only the websocket of the process that publishes them here
-(cross-process fan-out is a separate piece), so waits for what happens on a process the
-test does not know beforehand poll the REST API, always with a deadline.
+both shared). Every frame reaches the websockets of every process (the events bus,
+``tests/test_cluster_events.py`` tests it on its own); waits for what happens after a
+kill poll the REST API, always with a deadline.
 """
 
 from __future__ import annotations
@@ -145,7 +145,8 @@ def test_a_turn_started_through_one_process_is_approved_through_another(
         sid = create(c0, first, approvalPolicy="on-request", filesystemSandbox="read-only")
         assert service.owner(sid, via=2) == 0
         model.extend([shell("touch approved.txt", escalate=True), text("made it")])
-        with Stream(first, f"?threadId={sid}") as stream:  # where the session runs
+        # Watched from the third process: the frames of a session run on the first.
+        with Stream(service.processes[2], f"?threadId={sid}") as stream:
             stream.next("ready")
             turn_id = send(c1, sid, "make the file")  # through the second process
             approval = stream.next("approval")["payload"]["approvalId"]
@@ -160,6 +161,24 @@ def test_a_turn_started_through_one_process_is_approved_through_another(
         again = c1.post(f"/api/approvals/{approval}/decision", json={"decision": "accept"})
         assert again.status_code == 409
         assert again.json()["status"] == "reconciled"
+
+
+def test_a_default_set_through_one_process_holds_on_the_others(service: Service) -> None:
+    with service.client(0) as c0, service.client(1) as c1:
+        on_first, on_second = create(c0, service.processes[0]), create(c1, service.processes[1])
+        assert (service.owner(on_first), service.owner(on_second)) == (0, 1)
+        read = f"/api/sessions/{on_second}/settings"
+        query = {"scope": "default", "key": "cluster-team"}
+        assert ok(c1.get(read, params=query))["found"] is False  # the second has read it
+        body = {"scope": "default", "key": "cluster-team", "value": "blue"}
+        ok(c0.post(f"/api/sessions/{on_first}/settings", json=body))  # the first writes it
+        assert ok(c1.get(read, params=query))["value"] == "blue"
+        ok(
+            c0.delete(
+                f"/api/sessions/{on_first}/settings/cluster-team", params={"scope": "default"}
+            )
+        )
+        assert ok(c1.get(read, params=query))["found"] is False
 
 
 def test_a_project_s_sessions_run_elsewhere_are_archived_and_deleted_by_their_runners(

@@ -1,8 +1,6 @@
 """Events across processes: three real ``codexkit serve`` on one PostgreSQL; websocket
 subscribers on any of them see every frame of a session run by another, in order, once.
 
-The processes all start before any session exists: until processes know of each other,
-one that starts on a database settles what it finds unfinished as its own.
 """
 
 from __future__ import annotations
@@ -46,15 +44,15 @@ def database(postgres_cluster: Cluster) -> str:  # noqa: F811 (fixture)
 def servers(
     model: ScriptedModel, database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[ServeProcess]]:
-    """Processes a, b and c on one database, each with its own data dir and CODEX_HOME.
-    a first (it creates the tables: migrations of processes started at once race), then
-    b and c at once (each takes seconds to get its app-server ready)."""
+    """Processes a, b and c on one database, each with its own data dir, all on one
+    CODEX_HOME (a cluster's runners share it). a first (app-servers started at once on a
+    fresh CODEX_HOME race to create its databases), then b and c at once."""
     root = tmp_path_factory.mktemp("cluster-events")
 
     started: dict[str, ServeProcess] = {}
 
     def start(name: str) -> None:
-        started[name] = start_server(root / name, model, more=["--database-url", database])
+        started[name] = start_server(root, model, data=name, more=["--database-url", database])
 
     try:
         start("a")
