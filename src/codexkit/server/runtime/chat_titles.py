@@ -9,14 +9,12 @@ proposes a title, and the chat is renamed if it still has none by then.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..store.models import JobRow
 from .extensions import Actions, Extension, ExtensionEvent
 from .queue import InvalidPayload, TransientFailure
-
-if TYPE_CHECKING:
-    from .runtime import Runtime
+from .services import Services
 
 __all__ = ["JOB_TYPE", "chat_titles_extension"]
 
@@ -38,7 +36,7 @@ def _title(reply: str) -> str:
 
 
 class _ChatTitles:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Services) -> None:
         self._rt = runtime
 
     async def turn_completed(self, event: ExtensionEvent, actions: Actions) -> None:
@@ -83,7 +81,7 @@ class _ChatTitles:
         return {"sessionId": row.id, "renamed": True, "title": title}
 
 
-def chat_titles_extension(runtime: Runtime) -> Extension:
+def chat_titles_extension(runtime: Services) -> Extension:
     """The built-in chat namer, as an extension of ``runtime`` (its job type is
     registered on the runtime's queue)."""
     titles = _ChatTitles(runtime)

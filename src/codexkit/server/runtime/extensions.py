@@ -26,18 +26,16 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...tools import ToolRegistry
 from ..store.models import JobRow
 from .errors import Conflict, Invalid, NotFound
 from .hub import Frame
 from .queue import job_view
+from .services import Services
 from .views import iso
 from .workers import owner_of
-
-if TYPE_CHECKING:
-    from .runtime import Runtime
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -117,7 +115,7 @@ class Actions:
     """What an extension's handler may do, in the name of the extension (its name is
     the ``actor`` of its decisions)."""
 
-    def __init__(self, runtime: Runtime, actor: str) -> None:
+    def __init__(self, runtime: Services, actor: str) -> None:
         self._rt = runtime
         self.actor = actor
 
@@ -212,7 +210,7 @@ class ExtensionHost:
     """Loads the extensions, feeds them the hub's events, and reports on them."""
 
     def __init__(
-        self, runtime: Runtime, specs: list[str], builtins: list[Extension] | None = None
+        self, runtime: Services, specs: list[str], builtins: list[Extension] | None = None
     ) -> None:
         self._rt = runtime
         self._specs = list(specs)

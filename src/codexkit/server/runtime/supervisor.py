@@ -31,13 +31,11 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...types import unwrap_shell
 from .extensions import Actions, Extension, ExtensionEvent
-
-if TYPE_CHECKING:
-    from .runtime import Runtime
+from .services import Services
 
 __all__ = [
     "LEVELS",
@@ -181,7 +179,7 @@ def _threshold(action: Any, default: str) -> str | None:
     return value if value in LEVELS else default
 
 
-async def policy_of(runtime: Runtime, session_id: str, kind: str) -> Policy:
+async def policy_of(runtime: Services, session_id: str, kind: str) -> Policy:
     """The session's policy for ``kind`` (``fileChange``, ``command``) as its effective
     settings (the defaults, then its own) say now."""
     row = await runtime.store.sessions.get(session_id)
@@ -192,7 +190,7 @@ async def policy_of(runtime: Runtime, session_id: str, kind: str) -> Policy:
 
 
 class _Supervisor:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Services) -> None:
         self._rt = runtime
 
     async def command(self, event: ExtensionEvent, actions: Actions) -> None:
@@ -359,7 +357,7 @@ def _params(event: ExtensionEvent) -> Json:
 Review = Callable[[Json, Actions], Awaitable[Json]]
 
 
-def supervisor_extension(runtime: Runtime, review: Review) -> Extension:
+def supervisor_extension(runtime: Services, review: Review) -> Extension:
     """The built-in supervisor, as an extension of ``runtime``; ``review`` runs its
     ``supervisor_review`` jobs (the supervisor agent)."""
     supervisor = _Supervisor(runtime)

@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ...tools import ToolRegistry, ToolResult
 from .extensions import Actions
 from .queue import InvalidPayload
+from .services import Services
 from .supervisor import LEVELS, Policy, policy_of
-
-if TYPE_CHECKING:
-    from .runtime import Runtime
 
 __all__ = ["SUPERVISOR_AGENT", "SupervisorAgent", "refusal"]
 
@@ -156,7 +154,7 @@ class _Review:
 class SupervisorAgent:
     """The handler of ``supervisor_review`` jobs."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Services) -> None:
         self._rt = runtime
 
     async def review(self, job: Json, actions: Actions) -> Json:
