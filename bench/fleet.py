@@ -29,14 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.steps import CODEX_CONFIG
 from codexkit import AsyncCodex
 from codexkit.fleet import BatchSettings, LocalExecutor, Task, arun_batch
 from codexkit.testing import RecordedRequest, Reply, ScriptedModel, shell, stall, text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fleet.json"
 LEVELS = (1, 2, 4, 8, 16)
-#: As in bench/run.py: the shell snapshot runs the login shell at every thread start.
-CODEX_CONFIG: dict[str, Any] = {"features": {"shell_snapshot": False}}
 
 
 def replies(latency: float) -> Any:

@@ -1,7 +1,7 @@
 """``python -m bench --serve``: ``codexkit serve`` beside a bare ``AsyncCodex``, one run.
 
 Both clients get their own ``CODEX_HOME`` on the same scripted model and the same
-binary, in worker processes stepped in turn (``bench.run.interleaved``). The serve
+binary, in worker processes stepped in turn (``bench.steps.interleaved``). The serve
 worker starts a real ``codexkit serve`` and talks to it like a web client: REST for
 sessions and messages, a websocket per session (``/api/stream?threadId=``) to learn
 that a turn ended. See ``docs/benchmarks.md``.
@@ -14,6 +14,8 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from bench.steps import interleaved, log, paired_ratio
 
 Json = dict[str, Any]
 
@@ -54,8 +56,6 @@ def percentile(samples: Sequence[float], q: float) -> float:
 
 
 def bench_serve(settings: ServeSettings, env: dict[str, str], work: Path, codex_bin: str) -> Json:
-    from bench.run import interleaved, log
-
     def loaded(name: str, block: Json) -> Json:
         block["load_average_after"] = list(os.getloadavg())
         log(f"serve {name}: load average {os.getloadavg()[0]:.2f}")
@@ -148,8 +148,6 @@ def _fanout_rows(row: Any, serve: Json, name: str) -> None:
 
 
 def report_serve(results: Json) -> str:
-    from bench.run import paired_ratio
-
     serve = results["serve"]
     lines = [
         "| benchmark | codexkit `AsyncCodex` | `codexkit serve` | serve / AsyncCodex, goal |",
