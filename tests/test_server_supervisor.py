@@ -373,3 +373,42 @@ def test_a_person_deciding_while_the_supervisor_agent_runs_wins(
         "The supervisor agent would have accepted the file change (risk low: harmless), "
         "but it was already decided."
     ]
+
+
+def test_the_supervisor_agent_steers_a_turn_it_judges_risky(
+    server: ServeProcess, client: httpx.Client, model: ScriptedModel
+) -> None:
+    # Steering from high: the rules rate the change medium and leave it to the agent,
+    # which judges it high and steers.
+    steer_high: Json = {
+        "fileChange": {"autoActions": {"steer": {"enabled": True, "threshold": "high"}}}
+    }
+    chat = _supervised(client, server, steer_high)
+    message = "Do not add CI requirements: the pipeline installs its own."
+    model.extend(
+        [
+            apply_patch(pin("requirements-ci.txt")).matching(working),
+            text("left it out").matching(working),
+        ]
+    )
+    model.extend(
+        [
+            tool_call("steer", {"message": message, "risk": "high"}).matching(reviewing),
+            text("Steered.").matching(reviewing),
+        ]
+    )
+    with Stream(server, f"?threadId={chat}") as stream:
+        stream.next("ready")
+        turn_id = ok(client.post(f"/api/sessions/{chat}/messages", json={"text": "ci"}), 202)[
+            "turnId"
+        ]
+        asked = stream.next("approval")["payload"]["approvalId"]
+        review = job_ended(server, client, _review_job(stream))
+        assert (review["state"], review["result"]["status"]) == ("completed", "left_for_person")
+        ok(client.post(f"/api/approvals/{asked}/decision", json={"decision": "decline"}))
+        stream.next("app_server.turn.completed", completed(turn_id), timeout=60)
+    transcript = ok(client.get(f"/api/sessions/{chat}"))["transcript"]
+    assert _of_type(transcript, "supervisor.steer") == [message]
+    # The working agent's next model call carried the steer.
+    assert any(message in str(r.input) for r in model.requests if working(r))
+    assert not (workspace(server) / "requirements-ci.txt").exists()
