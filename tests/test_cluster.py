@@ -251,65 +251,83 @@ def test_an_api_process_sends_session_work_to_the_runners(
 def test_a_killed_process_has_its_session_and_job_taken_over(
     service: Service, model: ScriptedModel
 ) -> None:
-    victim = service.processes[2]
-    with service.client(2) as c2:
-        sid = create(c2, victim, approvalPolicy="on-request", filesystemSandbox="read-only")
-        model.add(text("Here are the files."))
-        with Stream(victim, f"?threadId={sid}") as stream:
-            stream.next("ready")
-            first = send(c2, sid, "list the files")
-            stream.next("app_server.turn.completed", completed(first))
-            model.add(shell("touch never.txt", escalate=True))
-            turn_id = send(c2, sid, "make the file")
-            approval = stream.next("approval")["payload"]["approvalId"]
-        # A job runs on the victim too: its model call hangs until the kill.
-        model.extend([stall(), text("Now run the tests")])
-        asked = len(model.requests)
-        job_id = ok(c2.post(f"/api/sessions/{sid}/suggested-request/jobs"), 202)["jobId"]
-        wait_for(lambda: len(model.requests) > asked or None, 30, "the job's model call")
-        running = ok(c2.get(f"/api/orchestrator/jobs/{job_id}"))["job"]
-        assert (running["state"], running["attempts"]) == ("running", 1)
-    assert service.owner(sid) == 2
-    victim.kill()
-    killed_at = time.monotonic()
+    # A subscriber on a process that survives, from before the session to the end.
+    with Stream(service.processes[0]) as watcher:
+        watcher.next("ready")
+        sid = ""
 
-    def survivor() -> int | None:
-        found = service.owner(sid)
-        return found if found in (0, 1) else None
+        def ours(frame: Json) -> bool:
+            return bool(sid) and frame.get("threadId") == sid
 
-    owner = wait_for(survivor, 3 * LEASE + 5, "the session taken over")
-    taken_over_in = time.monotonic() - killed_at
-    assert taken_over_in < 2 * LEASE + 3  # a lease time, a heartbeat, room for a busy machine
-    with service.client(1 - owner) as other:
-        history = f"/api/sessions/{sid}/approvals"
-        assert ok(other.get(history))["data"] == []
-        [expired] = ok(other.get(history, params={"history": "true"}))["data"]
-        assert (expired["approvalId"], expired["status"]) == (approval, "expired")
-        assert "stopped (no heartbeat" in expired["expiryReason"]
-        late = other.post(f"/api/approvals/{approval}/decision", json={"decision": "accept"})
-        assert late.status_code == 409  # done, and said so
-        assert late.json()["status"] == "reconciled"
-        turns = ok(other.get(f"/api/sessions/{sid}"))["thread"]["turns"]
-        assert {t["id"]: t["status"] for t in turns}[turn_id] == "failed"
+        victim = service.processes[2]
+        with service.client(2) as c2:
+            sid = create(c2, victim, approvalPolicy="on-request", filesystemSandbox="read-only")
+            model.add(text("Here are the files."))
+            with Stream(victim, f"?threadId={sid}") as stream:
+                stream.next("ready")
+                first = send(c2, sid, "list the files")
+                stream.next("app_server.turn.completed", completed(first))
+                model.add(shell("touch never.txt", escalate=True))
+                turn_id = send(c2, sid, "make the file")
+                approval = stream.next("approval")["payload"]["approvalId"]
+            # A job runs on the victim too: its model call hangs until the kill.
+            model.extend([stall(), text("Now run the tests")])
+            asked = len(model.requests)
+            job_id = ok(c2.post(f"/api/sessions/{sid}/suggested-request/jobs"), 202)["jobId"]
+            wait_for(lambda: len(model.requests) > asked or None, 30, "the job's model call")
+            running = ok(c2.get(f"/api/orchestrator/jobs/{job_id}"))["job"]
+            assert (running["state"], running["attempts"]) == ("running", 1)
+        assert service.owner(sid) == 2
+        victim.kill()
+        killed_at = time.monotonic()
 
-        # The job: queued again once by the survivors and run to its end on one of them.
-        def finished() -> Json | None:
-            job: Json = ok(other.get(f"/api/orchestrator/jobs/{job_id}"))["job"]
-            return job if job["state"] in ("completed", "failed", "canceled") else None
+        def survivor() -> int | None:
+            found = service.owner(sid)
+            return found if found in (0, 1) else None
 
-        job = wait_for(finished, 60, "the job retried")
-        assert job["state"] == "completed", job
-        assert job["attempts"] == 2, job  # the killed run, and exactly one more
-        assert job["result"]["suggestion"] == "Now run the tests"
+        owner = wait_for(survivor, 3 * LEASE + 5, "the session taken over")
+        taken_over_in = time.monotonic() - killed_at
+        assert taken_over_in < 2 * LEASE + 3  # a lease time, a heartbeat, room for a busy machine
+        with service.client(1 - owner) as other:
+            history = f"/api/sessions/{sid}/approvals"
+            assert ok(other.get(history))["data"] == []
+            [expired] = ok(other.get(history, params={"history": "true"}))["data"]
+            assert (expired["approvalId"], expired["status"]) == (approval, "expired")
+            assert "stopped (no heartbeat" in expired["expiryReason"]
+            late = other.post(f"/api/approvals/{approval}/decision", json={"decision": "accept"})
+            assert late.status_code == 409  # done, and said so
+            assert late.json()["status"] == "reconciled"
+            turns = ok(other.get(f"/api/sessions/{sid}"))["thread"]["turns"]
+            assert {t["id"]: t["status"] for t in turns}[turn_id] == "failed"
 
-        # A new message through the process that does not run it.
-        model.add(text("back again"))
-        with Stream(service.processes[owner], f"?threadId={sid}") as stream:
-            stream.next("ready")
-            again = send(other, sid, "still there?")
-            stream.next("app_server.turn.completed", completed(again))
-        assert replies(ok(other.get(f"/api/sessions/{sid}")))[-1] == "back again"
-    assert not (service.work / "never.txt").exists()
+            # The job: queued again once by the survivors and run to its end on one of them.
+            def finished() -> Json | None:
+                job: Json = ok(other.get(f"/api/orchestrator/jobs/{job_id}"))["job"]
+                return job if job["state"] in ("completed", "failed", "canceled") else None
+
+            job = wait_for(finished, 60, "the job retried")
+            assert job["state"] == "completed", job
+            assert job["attempts"] == 2, job  # the killed run, and exactly one more
+            assert job["result"]["suggestion"] == "Now run the tests"
+
+            # A new message through the process that does not run it.
+            model.add(text("back again"))
+            with Stream(service.processes[owner], f"?threadId={sid}") as stream:
+                stream.next("ready")
+                again = send(other, sid, "still there?")
+                stream.next("app_server.turn.completed", completed(again))
+            assert replies(ok(other.get(f"/api/sessions/{sid}")))[-1] == "back again"
+        assert not (service.work / "never.txt").exists()
+        # The watcher saw the whole story, each frame once, in order: the approval, the
+        # takeover, and the new turn after it.
+        watcher.next("app_server.turn.completed", lambda f: completed(again)(f) and ours(f))
+        seen = [f for f in watcher.seen if ours(f)]
+        seqs = [f["seq"] for f in seen]
+        assert seqs == sorted(set(seqs))
+        kinds = [f["type"] for f in seen]
+        assert kinds.index("approval") < kinds.index("session_taken_over")
+        last_turn_end = max(i for i, k in enumerate(kinds) if k == "app_server.turn.completed")
+        assert kinds.index("session_taken_over") < last_turn_end
 
 
 def test_a_second_server_on_one_sqlite_file_is_refused(
