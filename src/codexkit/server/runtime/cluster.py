@@ -373,7 +373,8 @@ def unreachable(owner: ProcessRow, error: BaseException) -> Json:
 
 def _reason(old: ProcessRow | None, old_id: str, lease: float, new_id: str) -> str:
     where = f" at {old.url}" if old is not None else ""
-    return (
-        f"process {old_id}{where} stopped (no heartbeat for {lease:g} s); the session was "
-        f"taken over by process {new_id}"
+    # Marked stopped: it stopped, or a process started on its machine found it gone.
+    how = (
+        "" if old is not None and old.stopped_at is not None else f" (no heartbeat for {lease:g} s)"
     )
+    return f"process {old_id}{where} stopped{how}; the session was taken over by process {new_id}"
