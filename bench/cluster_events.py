@@ -91,10 +91,10 @@ def cross_process(cluster: Cluster, turns: int, work: Path) -> Json:
     cluster.psql("CREATE DATABASE bench_cluster_events")
     url = ["--database-url", cluster.url("bench_cluster_events")]
     with ScriptedModel(lambda _request: text("ok")) as model:
-        a = start_server(work / "a", model, more=url)
+        a = start_server(work, model, data="a", more=url)  # one CODEX_HOME, as a cluster needs
         servers: list[ServeProcess] = [a]
         try:
-            servers.append(start_server(work / "b", model, more=url))
+            servers.append(start_server(work, model, data="b", more=url))
             with a.client() as client:
                 sid = create(client, a)
                 streams = [Stream(server, f"?threadId={sid}") for server in servers]
