@@ -2,7 +2,8 @@
 PostgreSQL (a throwaway cluster, ``tests/support/postgres.py``).
 
 1. **Cross-process latency.** Two real servers, a and b, on one database; a session run
-   by a, one websocket subscriber of it on a and one on b. For every ``app_server.*``
+   by a, one websocket subscriber of it on a and one on b, both read by one event loop
+   of this process. For every ``app_server.*``
    frame each socket reads: the reader's ``time.time()`` minus the envelope's
    ``receivedAt`` (when a read the notification from its app-server). Goal: p99 under
    50 ms on b.
@@ -22,7 +23,6 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,9 +32,8 @@ sys.path.insert(0, str(REPO / "tests"))  # the test helpers: a real server, a Po
 
 from support.postgres import Cluster, running_cluster  # noqa: E402
 from support.serve import ServeProcess  # noqa: E402
-from support.serve_client import received_at  # noqa: E402
-from support.serve_rest import create, send, start_server  # noqa: E402
-from support.stream import Stream  # noqa: E402
+from support.serve_client import Received, ServeClient, received_at  # noqa: E402
+from support.serve_rest import start_server  # noqa: E402
 
 from codexkit.server.runtime.bus import FrameBus  # noqa: E402
 from codexkit.server.runtime.hub import EventHub  # noqa: E402
@@ -47,44 +46,26 @@ GOAL = 0.050  # cross-process p99, seconds
 RESULTS = REPO / "bench" / "results" / "cluster_events.json"
 
 
-class Reader(threading.Thread):
-    """Reads one socket all along, noting when each frame arrived."""
-
-    def __init__(self, stream: Stream) -> None:
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.frames: list[tuple[float, Json]] = []
-        self.changed = threading.Condition()
-
-    def run(self) -> None:
+async def _watch(servers: list[ServeProcess], turns: int) -> list[list[Received]]:
+    """``turns`` turns of a session run by the first server, each socket (one per
+    server) read by a task of one event loop: no reader waits for another's thread."""
+    first = ServeClient(servers[0].url, servers[0].token)
+    clients = [first] + [ServeClient(s.url, s.token) for s in servers[1:]]
+    try:
+        sid = await first.create_session(str(servers[0].data_dir.parent / "work"))
+        streams = [await c.stream(sid, deflate=False).open() for c in clients]
         try:
-            while True:
-                raw = self.stream.socket.recv()
-                now = time.time()
-                with self.changed:
-                    self.frames.append((now, json.loads(raw)))
-                    self.changed.notify_all()
-        except Exception:  # the socket closed: the run is over
-            return
-
-    def wait_for(self, turn_id: str, timeout: float = 60.0) -> None:
-        def done() -> bool:
-            return any(
-                f.get("type") == "app_server.turn.completed"
-                and f["payload"]["context"]["turnId"] == turn_id
-                for _, f in self.frames[-50:]
-            )
-
-        with self.changed:
-            if not self.changed.wait_for(done, timeout):
-                raise TimeoutError(f"turn {turn_id} never completed on a socket")
-
-    def delays(self) -> list[float]:
-        return [
-            now - received_at(f)
-            for now, f in self.frames
-            if f.get("type", "").startswith("app_server.") and "receivedAt" in f["payload"]
-        ]
+            for _ in range(turns):
+                turn_id = await first.send(sid, "hi")
+                for stream in streams:
+                    await stream.wait_turn(turn_id, 60.0)
+            return [stream.take() for stream in streams]
+        finally:
+            for stream in streams:
+                await stream.close()
+    finally:
+        for client in clients:
+            await client.close()
 
 
 def cross_process(cluster: Cluster, turns: int, work: Path) -> Json:
@@ -95,30 +76,17 @@ def cross_process(cluster: Cluster, turns: int, work: Path) -> Json:
         servers: list[ServeProcess] = [a]
         try:
             servers.append(start_server(work, model, data="b", more=url))
-            with a.client() as client:
-                sid = create(client, a)
-                streams = [Stream(server, f"?threadId={sid}") for server in servers]
-                readers = [Reader(stream) for stream in streams]
-                for stream in streams:
-                    stream.next("ready")
-                for reader in readers:
-                    reader.start()
-                for _ in range(turns):
-                    turn_id = send(client, sid, "hi")
-                    for reader in readers:
-                        reader.wait_for(turn_id)
-                for stream in streams:
-                    stream.close()
+            read = asyncio.run(_watch(servers, turns))
         finally:
             for server in servers:
                 server.stop()
     out: Json = {"turns": turns}
     # What the other process adds: when b read a frame, minus when a read the same one.
-    read_on_a = {f["seq"]: now for now, f in readers[0].frames if "seq" in f}
-    later = [now - read_on_a[f["seq"]] for now, f in readers[1].frames if f.get("seq") in read_on_a]
+    read_on_a = {r.frame["seq"]: r.at for r in read[0] if "seq" in r.frame}
+    later = [r.at - read_on_a[r.frame["seq"]] for r in read[1] if r.frame.get("seq") in read_on_a]
     out["b_after_a"] = {"p50": percentile(later, 50.0), "p99": percentile(later, 99.0)}
-    for name, reader in zip(("same_process", "other_process"), readers, strict=True):
-        delays = reader.delays()
+    for name, frames in zip(("same_process", "other_process"), read, strict=True):
+        delays = [r.at - received_at(r.frame) for r in frames if r.type.startswith("app_server.")]
         out[name] = {
             "frames": len(delays),
             "p50": percentile(delays, 50.0),
@@ -177,7 +145,7 @@ async def bus_cost(cluster: Cluster, bursts: int, size: int) -> Json:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=30)
+    parser.add_argument("--turns", type=int, default=100)
     parser.add_argument("--bursts", type=int, default=200)
     parser.add_argument("--burst", type=int, default=30, help="frames a burst (a turn's)")
     args = parser.parse_args(argv)

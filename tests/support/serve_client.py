@@ -43,8 +43,9 @@ class ServeClient:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def create_session(self) -> str:
-        answer = await self.http.post("/api/sessions", json={})
+    async def create_session(self, cwd: str | None = None) -> str:
+        body = {} if cwd is None else {"cwd": cwd}
+        answer = await self.http.post("/api/sessions", json=body)
         answer.raise_for_status()
         session_id: str = answer.json()["session"]["sessionId"]
         return session_id
