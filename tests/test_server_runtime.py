@@ -189,14 +189,14 @@ async def test_a_person_may_take_longer_than_any_request_timeout(
     scripted_model: ScriptedModel, codex_home: Path, workspace: Path, tmp_path: Path
 ) -> None:
     scripted_model.extend([shell("touch pondered.txt", escalate=True), text("done")])
-    async with running(codex_home, workspace, tmp_path / "data", request_timeout=0.5) as rt:
+    async with running(codex_home, workspace, tmp_path / "data", request_timeout=1.0) as rt:
         sid = (
             await rt.sessions.create(approval_policy="on-request", filesystem_sandbox="read-only")
         )["session"]["sessionId"]
         subscription, _ = rt.hub.subscribe(sid)
         turn_id = (await rt.turns.send(sid, "go"))["turnId"]
         approval_id = (await frame(subscription, "approval")).payload["approvalId"]
-        await asyncio.sleep(2.0)  # the person reading it: four times the request timeout
+        await asyncio.sleep(2.0)  # the person reading it: twice the request timeout
         await rt.decide("approval", approval_id, {"decision": "accept"})
         await frame(subscription, "app_server.turn.completed", completed(turn_id))
         [turn] = (await rt.sessions.read(sid))["thread"]["turns"]
