@@ -47,6 +47,13 @@ SERVE_TURN_TIMEOUT = 120.0
 ThreadT = TypeVar("ThreadT")
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds process ``pid`` (all its threads) used so far, from ``/proc``."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Target:
     """Where the server comes from: the ``codex`` executable, its home and working dir."""
@@ -254,9 +261,7 @@ class ServeAdapter(Adapter[str]):
 
     def server_cpu(self) -> float:
         """CPU seconds the ``codexkit serve`` process (all its threads) used so far."""
-        with open(f"/proc/{self.server.pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu(self.server.pid)
 
     async def new_thread(self) -> str:
         """``POST /api/sessions`` only: the socket opens at the session's first turn."""

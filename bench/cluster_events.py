@@ -35,11 +35,10 @@ from support.serve import ServeProcess  # noqa: E402
 from support.serve_client import Received, ServeClient, received_at  # noqa: E402
 from support.serve_rest import start_server  # noqa: E402
 
+from bench.steps import percentile  # noqa: E402
 from codexkit.server.runtime.bus import FrameBus  # noqa: E402
 from codexkit.server.runtime.hub import EventHub  # noqa: E402
 from codexkit.testing import ScriptedModel, text  # noqa: E402
-
-from .serve import percentile  # noqa: E402
 
 Json = dict[str, Any]
 GOAL = 0.050  # cross-process p99, seconds

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import statistics
@@ -35,28 +34,14 @@ sys.path.insert(0, str(REPO / "tests"))  # the real-server fixture and client of
 from support.serve import ServeProcess  # noqa: E402
 from support.serve_client import Received, ServeClient, Stream, received_at  # noqa: E402
 
+from bench.clients import process_cpu  # noqa: E402
+from bench.steps import percentile  # noqa: E402
+from codexkit.server.runtime.views import iso  # noqa: E402
 from codexkit.testing import ScriptedModel, text  # noqa: E402
 
 Json = dict[str, Any]
 GOAL = 0.020
 TURN_TIMEOUT = 60.0
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    ordered = sorted(samples)
-    rank = max(1, min(len(ordered), -(-len(ordered) * q // 100)))
-    return float(ordered[int(rank) - 1])
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds process ``pid`` (all its threads) used so far."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _iso(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 # -- the floor server (a subprocess) ------------------------------------------------------
@@ -90,7 +75,7 @@ async def _floor_server(port: int, frames_file: Path) -> None:
                 await asyncio.sleep(delay)
             payload = frame.get("payload")
             if frame["type"].startswith("app_server.") and isinstance(payload, dict):
-                payload["receivedAt"] = _iso(time.time())
+                payload["receivedAt"] = iso(time.time())
                 if frame["type"] == "app_server.turn.completed":
                     payload["params"]["turn"]["id"] = turn
             broadcast(sockets, json.dumps(frame, separators=(",", ":")))

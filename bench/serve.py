@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.steps import interleaved, log, paired_ratio
+from bench.steps import interleaved, log, paired_ratio, percentile
 
 Json = dict[str, Any]
 
@@ -46,13 +45,6 @@ class ServeSettings:
         self.width = 20
         self.sustained_seconds = 3.0 if quick else 10.0
         self.sustained_reps = 1 if quick else 3
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    """The nearest-rank ``q`` percentile (0-100)."""
-    ordered = sorted(samples)
-    rank = max(1, min(len(ordered), -(-len(ordered) * q // 100)))
-    return float(ordered[int(rank) - 1])
 
 
 def bench_serve(settings: ServeSettings, env: dict[str, str], work: Path, codex_bin: str) -> Json:

@@ -40,6 +40,13 @@ def median_ms(samples: Sequence[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q`` percentile (0-100)."""
+    ordered = sorted(samples)
+    rank = max(1, min(len(ordered), -(-len(ordered) * q // 100)))
+    return float(ordered[int(rank) - 1])
+
+
 def summary(samples: Sequence[float]) -> Json:
     ordered = sorted(samples)
     p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
