@@ -7,10 +7,12 @@ import os
 import shlex
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from codexkit.testing import ScriptedModel
 
 FAKE_SERVER = Path(__file__).parent / "support" / "fake_app_server.py"
 
@@ -41,3 +43,11 @@ def pytest_asyncio_loop_factories(
     import uvloop
 
     return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ScriptedModel]:
+    """One scripted model for a whole test module: the model of the module's real server
+    (``scripted_model`` is one per test)."""
+    with ScriptedModel() as scripted:
+        yield scripted

@@ -96,12 +96,6 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
 def service(
     tmp_path_factory: pytest.TempPathFactory,
     model: ScriptedModel,

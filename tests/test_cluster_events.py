@@ -11,11 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from support.postgres import Cluster, postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 from support.serve import ServeProcess
-from support.serve_rest import create, ok, send, start_server
+from support.serve_rest import create, note, send, start_server
 from support.stream import Stream, completed
 
 from codexkit.server.runtime.bus import FrameBus, asyncpg_dsn, cut_into_notifications
@@ -26,12 +25,6 @@ pytestmark = [pytest.mark.real, pytest.mark.slow]
 
 Json = dict[str, Any]
 NOTIFY_LIMIT = 8000  # PostgreSQL's limit on a NOTIFY payload
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +55,6 @@ def servers(
     finally:
         for server in started.values():
             server.stop()
-
-
-def _note(client: httpx.Client, sid: str, message_id: str) -> None:
-    """A transcript entry written through a process: one ``transcript_updated`` frame."""
-    entry = {
-        "messageId": message_id,
-        "turnId": "notes",
-        "role": "system",
-        "type": "note",
-        "content": message_id,
-        "status": "complete",
-    }
-    ok(client.post(f"/api/sessions/{sid}/transcript/upsert", json=entry))
 
 
 def _events(stream: Stream, upto: Json) -> list[Json]:
@@ -134,16 +114,16 @@ def test_a_reconnect_to_another_process_gets_what_it_missed(
         sid = create(client, a)
         with Stream(a, f"?threadId={sid}") as first:
             first.next("ready")
-            _note(client, sid, "seen")
+            note(client, sid, "seen")
             last = first.next("transcript_updated")["seq"]
         for name in ("missed-1", "missed-2", "missed-3"):
-            _note(client, sid, name)
+            note(client, sid, name)
         with Stream(b, f"?threadId={sid}&since={last}") as again:
             again.next("ready")
             replay = again.next("replay")["payload"]
             assert replay["complete"] is True
             assert _notes(again, 3) == ["missed-1", "missed-2", "missed-3"]
-            _note(client, sid, "live")
+            note(client, sid, "live")
             assert _notes(again, 1) == ["live"]
             got = [f["seq"] for f in again.seen if f.get("type") == "transcript_updated"]
             assert got == sorted(set(got))
@@ -161,16 +141,16 @@ def test_a_process_that_did_not_hear_the_frames_says_so(
         sid = create(client, a)
         with Stream(a, f"?threadId={sid}") as stream:
             stream.next("ready")
-            _note(client, sid, "before")
+            note(client, sid, "before")
             seq = stream.next("transcript_updated")["seq"]
         c.stop()
         c.start()
-        _note(client, sid, "after")
+        note(client, sid, "after")
         with Stream(c, f"?threadId={sid}&since={seq - 1}") as late:
             assert late.next("ready")["seq"] >= seq
             replay = late.next("replay")["payload"]
             assert replay["complete"] is False  # "before" is not there to replay
-            _note(client, sid, "live")
+            note(client, sid, "live")
             assert _notes(late, 2) == ["after", "live"]  # what c heard, then live
             assert replay["frames"] == 1
 
@@ -188,14 +168,14 @@ def test_a_dropped_listening_connection_loses_nothing(
         try:
             for stream in streams:
                 stream.next("ready")
-            _note(client, sid, "n0")
+            note(client, sid, "n0")
             postgres_cluster.psql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = 'cluster_events' AND application_name LIKE 'codexkit-bus listen %'"
             )
             names = [f"n{i}" for i in range(1, 21)]
             for name in names:
-                _note(client, sid, name)
+                note(client, sid, name)
             for stream in streams:
                 assert _notes(stream, 21) == ["n0", *names]
                 stream.synced()  # and nothing more came before the pong

@@ -35,12 +35,6 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
 def server(
     model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:

@@ -24,12 +24,6 @@ pytestmark = pytest.mark.real
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
 def server(
     model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:

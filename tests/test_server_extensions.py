@@ -22,12 +22,6 @@ NAMES = ("broken", "slow", "noter", "approver")
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, model: ScriptedModel
 ) -> Iterator[ServeProcess]:

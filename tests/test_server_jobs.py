@@ -24,12 +24,6 @@ Json = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, model: ScriptedModel
 ) -> Iterator[ServeProcess]:

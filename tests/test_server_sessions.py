@@ -23,12 +23,6 @@ pytestmark = pytest.mark.real
 TERMINAL = {"completed", "failed", "error", "interrupted", "canceled"}
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as scripted:
-        yield scripted
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(
     request: pytest.FixtureRequest, model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory

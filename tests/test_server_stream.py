@@ -16,7 +16,7 @@ import uvicorn
 import websockets
 from support.postgres import Cluster, postgres_cluster  # noqa: F401 (fixture)
 from support.serve import ServeProcess
-from support.serve_rest import create, ok, start_server
+from support.serve_rest import create, note, start_server
 from support.stream import Stream
 from websockets.exceptions import ConnectionClosed
 
@@ -54,19 +54,6 @@ def client(server: ServeProcess) -> Iterator[httpx.Client]:
         yield opened
 
 
-def _note(client: httpx.Client, sid: str, message_id: str) -> None:
-    """A transcript entry written by a client: one ``transcript_updated`` frame."""
-    entry = {
-        "messageId": message_id,
-        "turnId": "notes",
-        "role": "system",
-        "type": "note",
-        "content": message_id,
-        "status": "complete",
-    }
-    ok(client.post(f"/api/sessions/{sid}/transcript/upsert", json=entry))
-
-
 def _notes(stream: Stream, count: int) -> list[Json]:
     return [stream.next("transcript_updated") for _ in range(count)]
 
@@ -99,7 +86,7 @@ def test_a_thread_filter_from_the_start_and_by_command(
         assert only_first.next("ready")["threadId"] == first
         every.next("ready")
         for name in ("a1", "b1", "a2", "b2"):
-            _note(client, first if name.startswith("a") else second, name)
+            note(client, first if name.startswith("a") else second, name)
         assert _ids(_notes(only_first, 2)) == ["a1", "a2"]
         got = _notes(every, 4)
         assert _ids(got) == ["a1", "b1", "a2", "b2"]
@@ -108,12 +95,12 @@ def test_a_thread_filter_from_the_start_and_by_command(
 
         every.send({"type": "subscribe", "threadId": second})
         every.synced()
-        _note(client, first, "a3")
-        _note(client, second, "b3")
+        note(client, first, "a3")
+        note(client, second, "b3")
         assert _ids(_notes(every, 1)) == ["b3"]
         every.send({"type": "unsubscribe"})
         every.synced()
-        _note(client, first, "a4")
+        note(client, first, "a4")
         assert _ids(_notes(every, 1)) == ["a4"]
         assert _ids(_notes(only_first, 2)) == ["a3", "a4"]  # nothing of the other thread
 
@@ -124,10 +111,10 @@ def test_a_reconnecting_client_gets_what_it_missed(
     sid = create(client, server)
     with Stream(server, f"?threadId={sid}") as stream:
         stream.next("ready")
-        _note(client, sid, "seen")
+        note(client, sid, "seen")
         last = stream.next("transcript_updated")["seq"]
     for name in ("missed-1", "missed-2", "missed-3"):
-        _note(client, sid, name)  # while no socket is connected
+        note(client, sid, name)  # while no socket is connected
 
     with Stream(server, f"?threadId={sid}&since={last}") as again:
         again.next("ready")
@@ -135,7 +122,7 @@ def test_a_reconnecting_client_gets_what_it_missed(
         assert replay["payload"] == {"since": last, "complete": True, "frames": 3}
         missed = _notes(again, 3)
         assert _ids(missed) == ["missed-1", "missed-2", "missed-3"]
-        _note(client, sid, "live")
+        note(client, sid, "live")
         assert _ids(_notes(again, 1)) == ["live"]  # then live frames, none twice
 
     # The same through a command, on a socket that was following every thread.
@@ -248,7 +235,7 @@ def test_a_socket_may_leave_the_raw_fallback_frames_out(
 
         every.next("notification", ours)
         typed.next("app_server.thread.started", ours)
-        _note(client, sid, "after the start")  # later than the raw frame would be
+        note(client, sid, "after the start")  # later than the raw frame would be
         typed.next("transcript_updated", ours)
         kinds = {f["type"] for f in every.seen if ours(f)}
         left = {f["type"] for f in typed.seen if ours(f)}
@@ -259,7 +246,7 @@ def test_a_socket_may_leave_the_raw_fallback_frames_out(
     with Stream(server, f"?threadId={sid}&since=0&{omit}") as again:
         again.next("ready")
         assert again.next("replay")["payload"]["complete"] is True
-        _note(client, sid, "live")
+        note(client, sid, "live")
         again.next("transcript_updated", lambda f: f["payload"]["entry"]["messageId"] == "live")
         replayed = {f["type"] for f in again.seen}
         assert "notification" not in replayed

@@ -99,3 +99,17 @@ def job_ended(server: ServeProcess, client: httpx.Client, job_id: str, timeout: 
             stream.next(kinds, lambda f: f["payload"]["jobId"] == job_id, timeout=timeout)
             job = ok(client.get(f"/api/orchestrator/jobs/{job_id}"))["job"]
     return job
+
+
+def note(client: httpx.Client, sid: str, message_id: str) -> None:
+    """A transcript entry written by a client: one ``transcript_updated`` frame, its
+    content the ``message_id``."""
+    entry = {
+        "messageId": message_id,
+        "turnId": "notes",
+        "role": "system",
+        "type": "note",
+        "content": message_id,
+        "status": "complete",
+    }
+    ok(client.post(f"/api/sessions/{sid}/transcript/upsert", json=entry))
