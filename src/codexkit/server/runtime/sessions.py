@@ -126,7 +126,7 @@ class Sessions:
         if not 1 <= size <= MAX_LIST:
             raise Invalid(f"limit must be 1..{MAX_LIST}", issues=[{"path": ["limit"]}])
         after = _read_cursor(cursor) if cursor else None
-        rows = await self._parts.store.sessions.page(
+        rows = await self._parts.store.sessions.list(
             archived=archived,
             system_owned=None if include_system_owned else False,
             after=after,

@@ -60,8 +60,12 @@ class SessionRepo(_Repo):
         project_id: str | None = None,
         include_deleted: bool = False,
         system_owned: bool | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
     ) -> Sequence[SessionRow]:
-        """Newest first; ``system_owned`` None: both kinds."""
+        """Newest first (``system_owned`` None: both kinds), from just after the session
+        whose (created_at, id) is ``after``, at most ``limit``: a page that sessions
+        created meanwhile do not shift (they are newer than any page already read)."""
         query = select(SessionRow).order_by(SessionRow.created_at.desc(), SessionRow.id)
         if archived is not None:
             query = query.where(SessionRow.archived == archived)
@@ -69,28 +73,6 @@ class SessionRepo(_Repo):
             query = query.where(SessionRow.project_id == project_id)
         if not include_deleted:
             query = query.where(SessionRow.deleted_at.is_(None))
-        if system_owned is not None:
-            query = query.where(SessionRow.system_owned == system_owned)
-        async with self._maker() as db:
-            return (await db.scalars(query)).all()
-
-    async def page(
-        self,
-        *,
-        archived: bool,
-        system_owned: bool | None,
-        after: tuple[float, str] | None,
-        limit: int,
-    ) -> Sequence[SessionRow]:
-        """Up to ``limit`` live sessions, newest first, from just after the session whose
-        (created_at, id) is ``after``: a page that sessions created meanwhile do not
-        shift (they are newer than any page already read)."""
-        query = (
-            select(SessionRow)
-            .where(SessionRow.archived == archived, SessionRow.deleted_at.is_(None))
-            .order_by(SessionRow.created_at.desc(), SessionRow.id)
-            .limit(limit)
-        )
         if system_owned is not None:
             query = query.where(SessionRow.system_owned == system_owned)
         if after is not None:
@@ -101,6 +83,8 @@ class SessionRepo(_Repo):
                     and_(SessionRow.created_at == created_at, SessionRow.id > session_id),
                 )
             )
+        if limit is not None:
+            query = query.limit(limit)
         async with self._maker() as db:
             return (await db.scalars(query)).all()
 
