@@ -264,8 +264,14 @@ class ServeAdapter(Adapter[str]):
         return process_cpu(self.server.pid)
 
     async def new_thread(self) -> str:
-        """``POST /api/sessions`` only: the socket opens at the session's first turn."""
-        return await self.client.create_session()
+        """``POST /api/sessions`` only: the socket opens at the session's first turn. The
+        session gets what the other clients' threads get from their ``CODEX_HOME`` and
+        target: the working directory, approval policy ``never`` and a read-only sandbox
+        (the server's own defaults are ``on-request`` and ``workspace-write``, and its
+        working directory is the repository: codex's turns there cost more)."""
+        return await self.client.create_session(
+            self.target.cwd, approvalPolicy="never", filesystemSandbox="read-only"
+        )
 
     async def stream(self, session_id: str) -> Stream:
         stream = self.streams.get(session_id)

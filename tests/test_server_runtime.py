@@ -185,6 +185,45 @@ async def test_a_command_approval_is_a_frame_then_decided_and_the_command_runs(
         await runtime.decide("approval", "no-such-id", {"decision": "accept"})
 
 
+async def test_every_turn_runs_under_the_controls_in_force_when_it_starts(
+    runtime: Runtime, scripted_model: ScriptedModel
+) -> None:
+    # codex keeps a turn's approval policy and sandbox for the turns after it, so the
+    # server sends them only when they change: each turn must still get the session's
+    # controls of its moment, and a message's own ones for that message only.
+    created = await runtime.sessions.create(
+        approval_policy="on-request", filesystem_sandbox="read-only"
+    )
+    sid = created["session"]["sessionId"]
+    subscription, _ = runtime.hub.subscribe(sid)
+
+    async def asks(approval_policy: str | None = None) -> bool:
+        """A turn whose command asks to leave the sandbox: did codex ask a person?"""
+        scripted_model.extend([shell("touch outside.txt", escalate=True), text("done")])
+        sent = await runtime.turns.send(sid, "go", approval_policy=approval_policy)
+        turn_id = sent["turnId"]
+
+        async def until_completed() -> bool:
+            asked = False
+            while (got := await subscription.get()) is not None:
+                if got.type == "approval":
+                    asked = True
+                    decision = {"decision": "decline"}
+                    await runtime.decide("approval", got.payload["approvalId"], decision)
+                elif got.type == "app_server.turn.completed" and completed(turn_id)(got):
+                    return asked
+            raise AssertionError(f"subscription ended ({subscription.dropped})")
+
+        return await asyncio.wait_for(until_completed(), 30)
+
+    assert await asks() is True
+    assert await asks() is True  # the same controls, not sent again
+    await runtime.sessions.set_approval_policy(sid, "never")
+    assert await asks() is False
+    assert await asks(approval_policy="on-request") is True  # this message only
+    assert await asks() is False
+
+
 async def test_a_person_may_take_longer_than_any_request_timeout(
     scripted_model: ScriptedModel, codex_home: Path, workspace: Path, tmp_path: Path
 ) -> None:

@@ -43,8 +43,10 @@ class ServeClient:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def create_session(self, cwd: str | None = None) -> str:
-        body = {} if cwd is None else {"cwd": cwd}
+    async def create_session(self, cwd: str | None = None, **controls: str) -> str:
+        """A new session's id; ``controls``: the contract's fields (``approvalPolicy``,
+        ``filesystemSandbox``, ...) for this session."""
+        body: Json = {**controls} if cwd is None else {"cwd": cwd, **controls}
         answer = await self.http.post("/api/sessions", json=body)
         answer.raise_for_status()
         session_id: str = answer.json()["session"]["sessionId"]

@@ -104,15 +104,23 @@ def terminal_attached() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def execute(main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool) -> None:
+def execute(
+    main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool, uvloop: bool = False
+) -> None:
     """Run a command's coroutine and leave with its exit code: 1 with one red line for a
     codexkit error, 130 after Ctrl-C, 0 (quietly) when whoever read the output went
-    away. ``--debug`` adds tracebacks and debug logs."""
+    away. ``--debug`` adds tracebacks and debug logs. ``uvloop``: on uvloop's event loop
+    when it is installed (the ``server`` extra installs it), for long-running commands
+    whose CPU goes to sockets, pipes and timers."""
     import asyncio  # here, not at the top: `codexkit --help` never needs it
 
     _configure_logging(debug)
+    run: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run
+    if uvloop:
+        with contextlib.suppress(ImportError):
+            from uvloop import run
     try:
-        code = asyncio.run(main())
+        code = run(main())
     except Interrupted as exc:
         err.print(Text.assemble(("Interrupted. ", "bold yellow"), str(exc)))
         code = EXIT_INTERRUPTED

@@ -159,7 +159,7 @@ def serve(
             raise CliError(str(error), code=2) from None
         return 0
 
-    execute(main, debug=debug)
+    execute(main, debug=debug, uvloop=True)
 
 
 def _home(option: Path | None) -> Path | None:

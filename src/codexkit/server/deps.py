@@ -62,21 +62,23 @@ class Runtime(Protocol):
         """The started ``server.runtime.Runtime`` (a ``ServeError`` before it starts)."""
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     runtime: Runtime = request.app.state.runtime
     return runtime.engine
 
 
-def get_settings(request: Request) -> ServeSettings:
+async def get_settings(request: Request) -> ServeSettings:
     settings: ServeSettings = request.app.state.settings
     return settings
 
 
+# Coroutines, though they only read app.state: FastAPI runs a plain function dependency
+# in its thread pool, a hand-off to another thread and back on every request.
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[ServeSettings, Depends(get_settings)]

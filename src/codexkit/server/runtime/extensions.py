@@ -216,6 +216,8 @@ class ExtensionHost:
         self._specs = list(specs)
         self._builtins = list(builtins or [])
         self._states: dict[str, _State] = {}
+        #: Every event name some loaded extension handles: most frames concern none.
+        self._wanted: frozenset[str] = frozenset()
         self._load_errors: list[Json] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._untap: Callable[[], None] = lambda: None
@@ -293,6 +295,9 @@ class ExtensionHost:
         for error in errors:
             _log.error("extension %s not loaded: %s", error["source"], error["error"])
         self._states, self._load_errors = states, errors
+        self._wanted = frozenset(
+            name for state in states.values() for name in state.extension.events
+        )
         for state in states.values():
             for job_type, handler in state.extension.jobs.items():
                 self._rt.queue.register(job_type, self._job(state, handler))
@@ -311,8 +316,11 @@ class ExtensionHost:
         """Called by the hub as each frame is published: start the handlers it wants."""
         if frame.private:  # a worker session's: extensions act on people's chats only
             return
+        names = [name for name in event_names(frame) if name in self._wanted]
+        if not names:
+            return
         payload = frame.payload if isinstance(frame.payload, dict) else {"value": frame.payload}
-        for name in event_names(frame):
+        for name in names:
             event = ExtensionEvent(name, frame.thread_id, payload, frame.type, frame.seq)
             for state in self._states.values():
                 handler = state.extension.events.get(name)

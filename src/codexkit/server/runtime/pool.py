@@ -82,6 +82,9 @@ class AppServerPool:
         self.assigned: dict[str, int] = {}
         #: session id -> the origin (slot:generation) it is loaded on
         self.loaded: dict[str, str] = {}
+        #: session id -> (origin, the approval policy, sandbox and model its last turn
+        #: was started with there): what the thread on that process goes on using
+        self.turn_settings: dict[str, tuple[str, Any]] = {}
 
     async def start(self) -> None:
         # One after another: app-servers started at the same moment on a CODEX_HOME never
@@ -123,6 +126,7 @@ class AppServerPool:
     def forget(self, session_id: str) -> None:
         self.assigned.pop(session_id, None)
         self.loaded.pop(session_id, None)
+        self.turn_settings.pop(session_id, None)
 
     async def client(self, index: int, timeout: float | None = None) -> AsyncCodex:
         """Slot ``index``'s running client, waiting for a restart under way."""

@@ -86,17 +86,26 @@ class Turns:
                 sessionId=row.id,
             )
         client = await parts.client(row)
-        wire: Json = {
-            "threadId": row.id,
-            "input": normalize_input(body),
+        settings: Json = {
             "approvalPolicy": wire_policy(controls["approvalPolicy"]),
             "sandboxPolicy": _sandbox_policy(controls),
         }
         if controls.get("model"):
-            wire["model"] = controls["model"]
+            settings["model"] = controls["model"]
+        wire: Json = {"threadId": row.id, "input": normalize_input(body)}
+        # codex keeps a turn's settings for the turns after it, and taking new ones
+        # costs it a rebuild of the turn's context (a third of turn/start's time): they
+        # go again only when they changed or the thread was loaded anew.
+        sent = parts.pool.turn_settings
+        origin = parts.pool.loaded.get(row.id)
+        if origin is None or sent.get(row.id) != (origin, settings):
+            wire.update(settings)
         if effort is not None:
             wire["effort"] = effort
-        return await self._start(row, client, "turn/start", wire)
+        answer = await self._start(row, client, "turn/start", wire)
+        if origin is not None:
+            sent[row.id] = (origin, settings)
+        return answer
 
     async def _start(self, row: SessionRow, client: Any, method: str, wire: Json) -> Json:
         result = await rpc(client, method, wire)

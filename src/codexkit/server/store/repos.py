@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -37,6 +37,8 @@ __all__ = [
 
 Json = dict[str, Any]
 _SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
+#: Read on every request about a session: built once, one Core select, no ORM session.
+_SESSION_BY_ID = select(_SESSIONS).where(_SESSIONS.c.id == bindparam("id"))
 
 
 class SessionRepo(_Repo):
@@ -46,11 +48,8 @@ class SessionRepo(_Repo):
         return row
 
     async def get(self, session_id: str) -> SessionRow | None:
-        # Read on every request about a session: one Core select, no ORM session.
         async with self._engine.connect() as db:
-            found = (
-                await db.execute(select(_SESSIONS).where(_SESSIONS.c.id == session_id))
-            ).first()
+            found = (await db.execute(_SESSION_BY_ID, {"id": session_id})).first()
         return None if found is None else SessionRow(**found._mapping)
 
     async def list(

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -48,22 +49,122 @@ def write_gate(engine: AsyncEngine) -> Gate:
 @asynccontextmanager
 async def writes(engine: AsyncEngine, gate: Gate) -> AsyncIterator[Writes]:
     """:class:`Writes` in one transaction through ``gate``: committed on a clean exit,
-    rolled back on an error. What was given to ``on_commit`` runs after the commit."""
-    async with gate:
-        async with engine.begin() as db:
-            batch = Writes(db)
-            yield batch
-        for done in batch.committed:
-            done()
+    rolled back on an error. What was given to ``on_commit`` runs after the commit. The
+    transaction (and the gate) is taken at the first statement: most of a turn's
+    notifications change nothing stored, and their batches then cost no transaction."""
+    batch = Writes(engine, gate)
+    try:
+        yield batch
+    except BaseException:
+        await batch.end(commit=False)
+        raise
+    await batch.end(commit=True)
+    for done in batch.committed:
+        done()
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    return _Statements(postgresql.insert if dialect == "postgresql" else sqlite.insert)
+
+
+class _Statements:
+    """The writes' statements, built once per dialect (and per set of columns), their
+    values given at execution: building a statement and its cache key costs more than
+    running it on SQLite."""
+
+    def __init__(self, insert: Any) -> None:
+        self._insert = insert
+        turns = _TURNS.c
+        self.start_turn = insert(_TURNS).on_conflict_do_nothing(index_elements=["session_id", "id"])
+        self.unfinished_turns = (
+            select(_TURNS).where(turns.status == "inProgress").order_by(turns.started_at)
+        )
+        self.unfinished_turns_of = (
+            select(_TURNS)
+            .where(turns.status == "inProgress", turns.session_id == bindparam("session_id"))
+            .order_by(turns.started_at)
+        )
+        # An UPDATE sets every column its values name: the keys that pick the rows are
+        # named apart from the columns.
+        entries = _TRANSCRIPT.c
+        self.end_streaming = (
+            update(_TRANSCRIPT)
+            .where(
+                entries.session_id == bindparam("key_session_id"),
+                entries.turn_id == bindparam("key_turn_id"),
+                entries.status == "streaming",
+            )
+            .values(status=bindparam("new_status"))
+            .returning(*entries)
+        )
+        self.update_entry = (
+            update(_TRANSCRIPT)
+            .where(
+                entries.session_id == bindparam("key_session_id"),
+                entries.message_id == bindparam("key_message_id"),
+            )
+            .returning(*entries)
+        )
+        self.insert_entry = insert(_TRANSCRIPT).returning(*entries)
+        self.update_session = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("key_id"))
+
+    @functools.cache  # noqa: B019 - one instance per dialect, kept for the process
+    def put_turn(self, changed: tuple[str, ...]) -> Any:
+        insert = self._insert(_TURNS)
+        return insert.on_conflict_do_update(
+            index_elements=["session_id", "id"],
+            set_={name: insert.excluded[name] for name in changed},
+        ).returning(*_TURNS.c)
+
+    @functools.cache  # noqa: B019
+    def upsert_entry(self, fields: tuple[str, ...]) -> Any:
+        insert = self._insert(_TRANSCRIPT)
+        return insert.on_conflict_do_update(
+            index_elements=["session_id", "message_id"],
+            set_={name: insert.excluded[name] for name in fields},
+        ).returning(*_TRANSCRIPT.c)
 
 
 class Writes:
-    """Turn, transcript and session writes on one open connection (one transaction)."""
+    """Turn, transcript and session writes in one transaction, begun at the first."""
 
-    def __init__(self, db: AsyncConnection) -> None:
-        self._db = db
-        self._insert = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
+    def __init__(self, engine: AsyncEngine, gate: Gate) -> None:
+        self._engine = engine
+        self._gate = gate
+        self._db: AsyncConnection | None = None
+        self._sql = _statements(engine.dialect.name)
         self.committed: list[Callable[[], None]] = []
+
+    async def _execute(self, statement: Any, values: Json) -> Any:
+        if self._db is None:
+            await self._gate.__aenter__()
+            try:
+                self._db = await self._engine.connect()
+                await self._db.begin()
+            except BaseException:
+                if self._db is not None:
+                    await self._db.close()
+                    self._db = None
+                await self._gate.__aexit__(None, None, None)
+                raise
+        return await self._db.execute(statement, values)
+
+    async def end(self, *, commit: bool) -> None:
+        """Commit (or roll back) what was written, if anything was."""
+        db, self._db = self._db, None
+        if db is None:
+            return
+        try:
+            if commit:
+                await db.commit()
+            else:
+                await db.rollback()
+        finally:
+            try:
+                await db.close()
+            finally:
+                await self._gate.__aexit__(None, None, None)
 
     def on_commit(self, done: Callable[[], None]) -> None:
         """Run ``done`` once the transaction has committed (never, if it rolls back):
@@ -73,12 +174,8 @@ class Writes:
     async def start_turn(self, session_id: str, turn_id: str) -> None:
         """Record a turn as running unless it is known already (its end may have been
         recorded first: a finished turn never reads as running again)."""
-        statement = self._insert(_TURNS).values(
-            session_id=session_id, id=turn_id, status="inProgress", started_at=time.time()
-        )
-        await self._db.execute(
-            statement.on_conflict_do_nothing(index_elements=["session_id", "id"])
-        )
+        values = {"session_id": session_id, "id": turn_id, "status": "inProgress"}
+        await self._execute(self._sql.start_turn, {**values, "started_at": time.time()})
 
     async def put_turn(
         self,
@@ -95,46 +192,32 @@ class Writes:
             changes["completed_at"] = completed_at
         if error is not None:
             changes["error"] = error
-        insert = self._insert(_TURNS).values(
-            session_id=session_id, id=turn_id, started_at=time.time(), **changes
-        )
-        upsert = insert.on_conflict_do_update(index_elements=["session_id", "id"], set_=changes)
-        row = (await self._db.execute(upsert.returning(*_TURNS.c))).one()
+        statement = self._sql.put_turn(tuple(changes))
+        values = {"session_id": session_id, "id": turn_id, "started_at": time.time(), **changes}
+        row = (await self._execute(statement, values)).one()
         return TurnRow(**row._mapping)
 
     async def unfinished_turns(self, session_id: str | None = None) -> Sequence[TurnRow]:
         """Turns recorded as running (of one session, or of all), oldest first."""
-        query = select(_TURNS).where(_TURNS.c.status == "inProgress")
-        if session_id is not None:
-            query = query.where(_TURNS.c.session_id == session_id)
-        rows = await self._db.execute(query.order_by(_TURNS.c.started_at))
+        if session_id is None:
+            rows = await self._execute(self._sql.unfinished_turns, {})
+        else:
+            rows = await self._execute(self._sql.unfinished_turns_of, {"session_id": session_id})
         return [TurnRow(**row._mapping) for row in rows]
 
     async def put_entry(self, session_id: str, message_id: str, **fields: Any) -> TranscriptEntry:
         """Insert the transcript entry or update the one with the same ``message_id`` in
         place (it keeps its position). Updating only some fields needs the entry to
         exist."""
+        names = tuple(fields)
+        values = {"session_id": session_id, "message_id": message_id, **fields}
         if fields.keys() >= _ENTRY_REQUIRED:
-            insert = self._insert(_TRANSCRIPT).values(
-                session_id=session_id, message_id=message_id, **fields
-            )
-            upsert = insert.on_conflict_do_update(
-                index_elements=["session_id", "message_id"], set_=fields
-            )
-            row = (await self._db.execute(upsert.returning(*_TRANSCRIPT.c))).one()
+            row = (await self._execute(self._sql.upsert_entry(names), values)).one()
             return TranscriptEntry(**row._mapping)
-        statement = (
-            update(_TRANSCRIPT)
-            .where(_TRANSCRIPT.c.session_id == session_id, _TRANSCRIPT.c.message_id == message_id)
-            .values(**fields)
-            .returning(*_TRANSCRIPT.c)
-        )
-        found = (await self._db.execute(statement)).one_or_none()
+        keys = {"key_session_id": session_id, "key_message_id": message_id}
+        found = (await self._execute(self._sql.update_entry, {**keys, **fields})).first()
         if found is None:  # fails on the missing fields, as an insert of them should
-            inserted = self._insert(_TRANSCRIPT).values(
-                session_id=session_id, message_id=message_id, **fields
-            )
-            found = (await self._db.execute(inserted.returning(*_TRANSCRIPT.c))).one()
+            found = (await self._execute(self._sql.insert_entry, values)).one()
         return TranscriptEntry(**found._mapping)
 
     async def end_streaming(
@@ -142,22 +225,11 @@ class Writes:
     ) -> Sequence[TranscriptEntry]:
         """Give the turn's entries still streaming their final ``status``; those entries,
         in transcript order."""
-        statement = (
-            update(_TRANSCRIPT)
-            .where(
-                _TRANSCRIPT.c.session_id == session_id,
-                _TRANSCRIPT.c.turn_id == turn_id,
-                _TRANSCRIPT.c.status == "streaming",
-            )
-            .values(status=status)
-            .returning(*_TRANSCRIPT.c)
-        )
-        rows = [TranscriptEntry(**row._mapping) for row in await self._db.execute(statement)]
-        return sorted(rows, key=lambda entry: entry.seq)
+        values = {"key_session_id": session_id, "key_turn_id": turn_id, "new_status": status}
+        rows = await self._execute(self._sql.end_streaming, values)
+        return sorted((TranscriptEntry(**row._mapping) for row in rows), key=lambda e: e.seq)
 
     async def update_session(self, session_id: str, **fields: Any) -> None:
         """Set ``fields`` (and ``updated_at``) of a session."""
         fields.setdefault("updated_at", time.time())
-        await self._db.execute(
-            update(_SESSIONS).where(_SESSIONS.c.id == session_id).values(**fields)
-        )
+        await self._execute(self._sql.update_session, {"key_id": session_id, **fields})
