@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from codexkit.server.app import create_app
 from codexkit.server.host import RuntimeHost
+from codexkit.server.routes import stream as stream_route
 from codexkit.server.run import bind, runtime_settings
 from codexkit.server.runtime import EventHub
 from codexkit.server.settings import ServeSettings
@@ -195,6 +197,36 @@ async def test_a_slow_client_is_dropped_with_the_reason(
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1013
         assert "slow subscriber" in closed.value.rcvd.reason
+        async with websockets.connect(url) as fresh:  # the server goes on
+            assert json.loads(await fresh.recv())["type"] == "ready"
+
+
+async def test_a_client_whose_frames_cannot_leave_is_dropped_after_the_send_timeout(
+    tmp_path: Path, scripted_model: ScriptedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames that wait ``SEND_TIMEOUT`` to leave (the client reads nothing, its socket's
+    buffers are full) end the socket with 1013 and the reason, though its queue has
+    room left; the server goes on."""
+    monkeypatch.setattr(stream_route, "SEND_TIMEOUT", 1.0)
+    async with _in_process(tmp_path, scripted_model) as (stream, hub):
+        hub.queue_size = 10_000
+        url = stream + "?threadId=bulk"
+        async with websockets.connect(url, max_size=None, compression=None) as slow:
+            assert json.loads(await slow.recv())["type"] == "ready"
+            block = "x" * 200_000
+            for index in range(200):  # 40 MB: more than every buffer on the way holds
+                hub.publish("bulk", "bulk", {"index": index, "block": block})
+                await asyncio.sleep(0)
+            started = time.monotonic()
+            while hub.subscribers and time.monotonic() - started < 30:
+                await asyncio.sleep(0.05)
+            assert hub.subscribers == 0, "the stuck socket was never dropped"
+            assert time.monotonic() - started >= 0.5  # not before its frames waited
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await _read_to_the_end(slow)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013
+        assert "slow client: its frames waited 1 s" in closed.value.rcvd.reason
         async with websockets.connect(url) as fresh:  # the server goes on
             assert json.loads(await fresh.recv())["type"] == "ready"
 

@@ -147,7 +147,10 @@ class Subscription:
 
     async def get(self, timeout: float | None = None) -> Frame | None:
         """The next frame; None once closed. Raises ``TimeoutError`` after ``timeout``."""
-        frame = await asyncio.wait_for(self._queue.get(), timeout)
+        if timeout is None:  # the socket's sender: no task for wait_for to run
+            frame = await self._queue.get()
+        else:
+            frame = await asyncio.wait_for(self._queue.get(), timeout)
         if frame is None:
             self._queue.put_nowait(None)  # every later get() sees the end too
         return frame
