@@ -43,6 +43,10 @@ LABELS = {
 TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
 #: One turn's end, waited for on the websocket.
 SERVE_TURN_TIMEOUT = 120.0
+#: What a client reading the typed frames leaves out of its socket (``?omit=``), as
+#: codexkit's web page and Python client (``codexkit.manager.RAW_FALLBACKS``) do: the raw
+#: ``notification`` / ``server_request`` frames, each a copy of an ``app_server.*`` one.
+RAW_FALLBACKS = "notification,server_request"
 
 ThreadT = TypeVar("ThreadT")
 
@@ -276,7 +280,8 @@ class ServeAdapter(Adapter[str]):
     async def stream(self, session_id: str) -> Stream:
         stream = self.streams.get(session_id)
         if stream is None:
-            stream = self.streams[session_id] = await self.client.stream(session_id).open()
+            socket = self.client.stream(session_id, omit=RAW_FALLBACKS)
+            stream = self.streams[session_id] = await socket.open()
         return stream
 
     async def run_turn(self, thread: str, text: str) -> str | None:

@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench.clients import RAW_FALLBACKS
 from bench.steps import interleaved, log, paired_ratio, percentile
 
 Json = dict[str, Any]
@@ -26,11 +27,17 @@ TURN_GOAL = 1.2
 FANOUT_GOAL = 0.020
 
 
-#: Fan-out runs: name, subscribers (0: the settings' number), frame types the sockets
-#: leave out (``fanout_typed``: as codexkit's web page does, the raw fallbacks). The
+#: Fan-out runs: (name, subscribers (0: the settings' number), frame types the sockets
+#: leave out (as codexkit's web page and Python client do, the raw fallbacks), reader).
+#: The reader is the tests' client (``websockets`` and ``json.loads`` per frame) or, with
+#: "lean", ``bench.lean_socket``, which stamps each frame as its bytes are read. The
 #: sockets offer permessage-deflate, as browsers do; the server declines it.
-RAW_FALLBACKS = "notification,server_request"
-FANOUTS = (("fanout", 0, None), ("fanout_typed", 0, RAW_FALLBACKS), ("fanout_one", 1, None))
+FANOUTS = (
+    ("fanout", 0, None, "stream"),
+    ("fanout_typed", 0, RAW_FALLBACKS, "stream"),
+    ("fanout_lean", 0, RAW_FALLBACKS, "lean"),
+    ("fanout_one", 1, None, "stream"),
+)
 
 
 class ServeSettings:
@@ -72,18 +79,19 @@ def bench_serve(settings: ServeSettings, env: dict[str, str], work: Path, codex_
     )
     # With the settings' number of sockets, and with one (the floor: recording,
     # publishing and one send).
-    for name, subscribers, omit in FANOUTS:
+    for name, subscribers, omit, reader in FANOUTS:
+        spec = {
+            "subscribers": subscribers or settings.subscribers,
+            "deflate": True,
+            "omit": omit,
+            "reader": reader,
+        }
         fanout = interleaved(
-            "fanout",
-            settings.fanout_turns,
-            env,
-            work,
-            codex_bin,
-            {"subscribers": subscribers or settings.subscribers, "deflate": True, "omit": omit},
-            clients=("serve",),
+            "fanout", settings.fanout_turns, env, work, codex_bin, spec, clients=("serve",)
         )["serve"]
         fanout["subscribers"] = subscribers or settings.subscribers
         fanout["omit"] = omit
+        fanout["reader"] = reader
         fanout["delays"] = [d for s in fanout["samples"] for d in s["delays"]]
         out[name] = loaded(name, fanout)
     sustained = interleaved(
@@ -115,9 +123,10 @@ def _fanout_rows(row: Any, serve: Json, name: str) -> None:
     p99 = percentile(delays, 99.0)
     count = fan.get("subscribers", serve["settings"]["subscribers"])
     leaving = f" leaving out `{fan['omit']}`" if fan.get("omit") else ""
+    lean = " (the lean reader, `bench/lean_socket.py`)" if fan.get("reader") == "lean" else ""
     row(
         f"websocket fan-out, {count} subscriber{'s' if count > 1 else ''}{leaving} of one "
-        f"session: `receivedAt` to the client's read, over {len(delays):,} frame receipts "
+        f"session{lean}: `receivedAt` to the client's read, over {len(delays):,} frame receipts "
         f"({len(fan['samples'])} turns)",
         "(no server)",
         f"p50 {_ms(percentile(delays, 50.0))}, p90 {_ms(percentile(delays, 90.0))}, "
@@ -184,7 +193,7 @@ def report_serve(results: Json) -> str:
         _ms(lat["serve"]["summary"]["p90"]),
         f"{lat['serve']['summary']['p90'] / lat['codexkit']['summary']['p90']:.2f}x",
     )
-    for name, _, _ in FANOUTS:
+    for name, *_ in FANOUTS:
         if name in serve:
             _fanout_rows(row, serve, name)
     sus = serve["sustained"]

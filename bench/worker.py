@@ -229,10 +229,16 @@ class Fanout(Scenario):
         client = adapter.client
         deflate = self.spec.get("deflate", True)
         omit = self.spec.get("omit")
-        self.sockets = [
-            await client.stream(self.session, deflate=deflate, omit=omit).open()
-            for _ in range(self.spec["subscribers"])
-        ]
+        self.sockets: list[Any] = []
+        for _ in range(self.spec["subscribers"]):
+            if self.spec.get("reader") == "lean":
+                from bench.lean_socket import LeanSocket
+
+                url = client.stream_url(self.session, omit=omit)
+                self.sockets.append(await LeanSocket(url, client.token).open())
+            else:
+                stream = client.stream(self.session, deflate=deflate, omit=omit)
+                self.sockets.append(await stream.open())
         await self.step()
         return {}
 

@@ -77,10 +77,16 @@ class ServeClient:
         """A socket on ``thread_id``'s frames (``since``: replay what came after it).
         ``deflate``: offer permessage-deflate, as browsers and most clients do; ``omit``:
         frame types to leave out, comma-separated, as the web page does."""
+        ws_url = self.stream_url(thread_id, since=since, omit=omit)
+        return Stream(ws_url, self.token, thread_id, deflate=deflate)
+
+    def stream_url(
+        self, thread_id: str, *, since: int | None = None, omit: str | None = None
+    ) -> str:
+        """The websocket URL of ``thread_id``'s frames (see :meth:`stream`)."""
         query = f"threadId={thread_id}" + (f"&since={since}" if since is not None else "")
         query += f"&omit={omit}" if omit else ""
-        ws_url = self.url.replace("http://", "ws://", 1) + "/api/stream?" + query
-        return Stream(ws_url, self.token, thread_id, deflate=deflate)
+        return self.url.replace("http://", "ws://", 1) + "/api/stream?" + query
 
 
 class Received:

@@ -42,6 +42,11 @@ class _ChatTitles:
     async def turn_completed(self, event: ExtensionEvent, actions: Actions) -> None:
         if event.session_id is None:
             return
+        # What the frame says of its session (as stored when it was recorded) settles
+        # most turns with no read: a chat is named once, a worker's session never.
+        known = event.payload.get("session")
+        if isinstance(known, dict) and (known.get("title") or known.get("systemOwned")):
+            return
         row = await self._rt.store.sessions.get(event.session_id)
         if row is None or row.system_owned or row.deleted_at is not None or row.title:
             return

@@ -217,9 +217,7 @@ class Recorder:
         this = await writes.put_turn(thread_id, turn_id, status, completed_at=now, error=error)
         # A turn that started inside this one (an inline review's own turn) is never
         # reported finished: it ends with its outer turn. Earlier turns are left alone.
-        for other in await writes.unfinished_turns(thread_id):
-            if other.started_at > this.started_at:
-                await writes.put_turn(thread_id, other.id, status, completed_at=now)
+        await writes.end_turns_started_after(thread_id, this.started_at, status, now)
         return written
 
     async def note(

@@ -87,6 +87,11 @@ class _Statements:
         )
         # An UPDATE sets every column its values name: the keys that pick the rows are
         # named apart from the columns.
+        self.end_turns_after = update(_TURNS).where(
+            turns.session_id == bindparam("key_session_id"),
+            turns.status == "inProgress",
+            turns.started_at > bindparam("key_after"),
+        )
         entries = _TRANSCRIPT.c
         self.end_streaming = (
             update(_TRANSCRIPT)
@@ -204,6 +209,16 @@ class Writes:
         else:
             rows = await self._execute(self._sql.unfinished_turns_of, {"session_id": session_id})
         return [TurnRow(**row._mapping) for row in rows]
+
+    async def end_turns_started_after(
+        self, session_id: str, after: float, status: str, completed_at: float
+    ) -> None:
+        """Give the session's turns still running that started after ``after`` the end
+        ``status``."""
+        values = {"key_session_id": session_id, "key_after": after}
+        await self._execute(
+            self._sql.end_turns_after, {**values, "status": status, "completed_at": completed_at}
+        )
 
     async def put_entry(self, session_id: str, message_id: str, **fields: Any) -> TranscriptEntry:
         """Insert the transcript entry or update the one with the same ``message_id`` in
