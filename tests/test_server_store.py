@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from support.postgres import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 
 from codexkit.server.store import Store, default_url, make_engine, migrate, open_store
@@ -278,6 +279,32 @@ async def test_a_write_batch_is_all_or_nothing_and_says_when_it_committed(store:
     row = await store.sessions.get("s1")
     assert row is not None
     assert row.materialized is True
+
+
+async def test_reads_see_a_batch_only_once_it_commits_and_a_refused_write_is_typed(
+    store: Store,
+) -> None:
+    """A session read while a batch is open sees what was committed before it (on SQLite
+    the batch and the reads use connections of their own), and a statement the database
+    refuses raises SQLAlchemy's error type, whichever path ran it."""
+    await store.sessions.add(_session("s1"))
+    async with store.writes() as writes:
+        await writes.update_session("s1", title="renamed")
+        await writes.put_entry(
+            "s1", "m1", turn_id="t1", role="user", type="userMessage", status="complete"
+        )
+        seen = await store.sessions.get("s1")
+        assert seen is not None
+        assert seen.title == "t"
+    row = await store.sessions.get("s1")
+    assert row is not None
+    assert row.title == "renamed"
+    [entry] = await store.transcript.list("s1")
+    assert (entry.message_id, entry.content) == ("m1", "")  # the column's default
+    with pytest.raises(IntegrityError):  # no such session: the foreign key refuses it
+        async with store.writes() as writes:
+            await writes.start_turn("no-such-session", "t1")
+    assert await store.turns.unfinished() == []
 
 
 async def test_suggested_requests_outlive_the_store_and_a_chat_keeps_its_latest(url: str) -> None:

@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .sqlite import Direct
 from .writes import Gate, Writes, writes
 
 __all__ = ["Gate", "Maker", "_Repo"]
@@ -15,10 +16,14 @@ Maker = async_sessionmaker[AsyncSession]
 
 
 class _Repo:
-    def __init__(self, maker: Maker, engine: AsyncEngine, gate: Gate) -> None:
+    def __init__(
+        self, maker: Maker, engine: AsyncEngine, gate: Gate, direct: Direct | None = None
+    ) -> None:
         self._maker = maker
         self._engine = engine
         self._gate = gate
+        #: SQLite's hot statements without SQLAlchemy's execution (``sqlite.Direct``).
+        self._direct = direct
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -27,4 +32,4 @@ class _Repo:
             yield db
 
     def _writes(self) -> AbstractAsyncContextManager[Writes]:
-        return writes(self._engine, self._gate)
+        return writes(self._engine, self._gate, self._direct)

@@ -22,6 +22,7 @@ from .cluster import ClusterRepo
 from .engine import make_engine, migrate
 from .jobs import JobRepo, SuggestionRepo, WorkerRepo
 from .models import Defaults, Project, ServerRequestRow, SessionRow, TranscriptEntry, TurnRow
+from .sqlite import Direct
 from .writes import Writes, write_gate, writes
 
 __all__ = [
@@ -48,6 +49,9 @@ class SessionRepo(_Repo):
         return row
 
     async def get(self, session_id: str) -> SessionRow | None:
+        if self._direct is not None:
+            rows = self._direct.read(_SESSION_BY_ID, {"id": session_id})
+            return SessionRow(**rows[0]) if rows else None
         async with self._engine.connect() as db:
             found = (await db.execute(_SESSION_BY_ID, {"id": session_id})).first()
         return None if found is None else SessionRow(**found._mapping)
@@ -107,8 +111,10 @@ class DefaultsRepo(_Repo):
     On SQLite one server owns the database (a second one is refused), so the row is kept
     in memory; on PostgreSQL other processes may change it, so it is read each time."""
 
-    def __init__(self, maker: Maker, engine: AsyncEngine, gate: Gate) -> None:
-        super().__init__(maker, engine, gate)
+    def __init__(
+        self, maker: Maker, engine: AsyncEngine, gate: Gate, direct: Direct | None = None
+    ) -> None:
+        super().__init__(maker, engine, gate, direct)
         self._row: Defaults | None = None
         self._keep = engine.dialect.name == "sqlite"
 
@@ -356,7 +362,10 @@ class Store:
         self.engine = engine
         maker = async_sessionmaker(engine, expire_on_commit=False)
         self._gate = write_gate(engine)
-        parts = (maker, engine, self._gate)
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        # A file, not ":memory:" (each connection to which is a database of its own).
+        self._direct = Direct(database) if database and database != ":memory:" else None
+        parts = (maker, engine, self._gate, self._direct)
         self.sessions = SessionRepo(*parts)
         self.defaults = DefaultsRepo(*parts)
         self.projects = ProjectRepo(*parts)
@@ -371,9 +380,11 @@ class Store:
     def writes(self) -> AbstractAsyncContextManager[Writes]:
         """Turn, transcript and session writes in one transaction (committed on a
         clean exit, rolled back on an error)."""
-        return writes(self.engine, self._gate)
+        return writes(self.engine, self._gate, self._direct)
 
     async def close(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
         await self.engine.dispose()
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .models import SessionRow, TranscriptEntry, TurnRow
+from .sqlite import Direct
 
 __all__ = ["Gate", "Writes", "write_gate", "writes"]
 
@@ -47,12 +48,15 @@ def write_gate(engine: AsyncEngine) -> Gate:
 
 
 @asynccontextmanager
-async def writes(engine: AsyncEngine, gate: Gate) -> AsyncIterator[Writes]:
+async def writes(
+    engine: AsyncEngine, gate: Gate, direct: Direct | None = None
+) -> AsyncIterator[Writes]:
     """:class:`Writes` in one transaction through ``gate``: committed on a clean exit,
     rolled back on an error. What was given to ``on_commit`` runs after the commit. The
     transaction (and the gate) is taken at the first statement: most of a turn's
-    notifications change nothing stored, and their batches then cost no transaction."""
-    batch = Writes(engine, gate)
+    notifications change nothing stored, and their batches then cost no transaction.
+    On SQLite, ``direct`` runs the statements (``sqlite.Direct``)."""
+    batch = Writes(engine, gate, direct)
     try:
         yield batch
     except BaseException:
@@ -134,40 +138,58 @@ class _Statements:
 class Writes:
     """Turn, transcript and session writes in one transaction, begun at the first."""
 
-    def __init__(self, engine: AsyncEngine, gate: Gate) -> None:
+    def __init__(self, engine: AsyncEngine, gate: Gate, direct: Direct | None = None) -> None:
         self._engine = engine
         self._gate = gate
+        self._direct = direct
+        self._open = False
         self._db: AsyncConnection | None = None
         self._sql = _statements(engine.dialect.name)
         self.committed: list[Callable[[], None]] = []
 
-    async def _execute(self, statement: Any, values: Json) -> Any:
-        if self._db is None:
-            await self._gate.__aenter__()
-            try:
+    async def _execute(self, statement: Any, values: Json) -> list[Json]:
+        """Run one statement in the transaction (begun now if need be); its rows."""
+        if not self._open:
+            await self._begin()
+        if self._direct is not None:
+            return self._direct.execute(statement, values)
+        assert self._db is not None
+        result = await self._db.execute(statement, values)
+        return [dict(row._mapping) for row in result] if result.returns_rows else []
+
+    async def _begin(self) -> None:
+        await self._gate.__aenter__()
+        try:
+            if self._direct is not None:
+                self._direct.begin()
+            else:
                 self._db = await self._engine.connect()
                 await self._db.begin()
-            except BaseException:
-                if self._db is not None:
-                    await self._db.close()
-                    self._db = None
-                await self._gate.__aexit__(None, None, None)
-                raise
-        return await self._db.execute(statement, values)
+        except BaseException:
+            if self._db is not None:
+                await self._db.close()
+                self._db = None
+            await self._gate.__aexit__(None, None, None)
+            raise
+        self._open = True
 
     async def end(self, *, commit: bool) -> None:
         """Commit (or roll back) what was written, if anything was."""
-        db, self._db = self._db, None
-        if db is None:
+        if not self._open:
             return
+        self._open = False
+        db, self._db = self._db, None
         try:
-            if commit:
-                await db.commit()
-            else:
-                await db.rollback()
+            if self._direct is not None and commit:
+                self._direct.commit()
+            elif self._direct is not None:
+                self._direct.rollback()
+            elif db is not None:
+                await (db.commit() if commit else db.rollback())
         finally:
             try:
-                await db.close()
+                if db is not None:
+                    await db.close()
             finally:
                 await self._gate.__aexit__(None, None, None)
 
@@ -199,8 +221,8 @@ class Writes:
             changes["error"] = error
         statement = self._sql.put_turn(tuple(changes))
         values = {"session_id": session_id, "id": turn_id, "started_at": time.time(), **changes}
-        row = (await self._execute(statement, values)).one()
-        return TurnRow(**row._mapping)
+        [row] = await self._execute(statement, values)
+        return TurnRow(**row)
 
     async def unfinished_turns(self, session_id: str | None = None) -> Sequence[TurnRow]:
         """Turns recorded as running (of one session, or of all), oldest first."""
@@ -208,7 +230,7 @@ class Writes:
             rows = await self._execute(self._sql.unfinished_turns, {})
         else:
             rows = await self._execute(self._sql.unfinished_turns_of, {"session_id": session_id})
-        return [TurnRow(**row._mapping) for row in rows]
+        return [TurnRow(**row) for row in rows]
 
     async def end_turns_started_after(
         self, session_id: str, after: float, status: str, completed_at: float
@@ -227,13 +249,13 @@ class Writes:
         names = tuple(fields)
         values = {"session_id": session_id, "message_id": message_id, **fields}
         if fields.keys() >= _ENTRY_REQUIRED:
-            row = (await self._execute(self._sql.upsert_entry(names), values)).one()
-            return TranscriptEntry(**row._mapping)
+            [row] = await self._execute(self._sql.upsert_entry(names), values)
+            return TranscriptEntry(**row)
         keys = {"key_session_id": session_id, "key_message_id": message_id}
-        found = (await self._execute(self._sql.update_entry, {**keys, **fields})).first()
-        if found is None:  # fails on the missing fields, as an insert of them should
-            found = (await self._execute(self._sql.insert_entry, values)).one()
-        return TranscriptEntry(**found._mapping)
+        found = await self._execute(self._sql.update_entry, {**keys, **fields})
+        if not found:  # fails on the missing fields, as an insert of them should
+            found = await self._execute(self._sql.insert_entry, values)
+        return TranscriptEntry(**found[0])
 
     async def end_streaming(
         self, session_id: str, turn_id: str, status: str
@@ -242,7 +264,7 @@ class Writes:
         in transcript order."""
         values = {"key_session_id": session_id, "key_turn_id": turn_id, "new_status": status}
         rows = await self._execute(self._sql.end_streaming, values)
-        return sorted((TranscriptEntry(**row._mapping) for row in rows), key=lambda e: e.seq)
+        return sorted((TranscriptEntry(**row) for row in rows), key=lambda e: e.seq)
 
     async def update_session(self, session_id: str, **fields: Any) -> None:
         """Set ``fields`` (and ``updated_at``) of a session."""
