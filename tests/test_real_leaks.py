@@ -4,6 +4,7 @@ the processes the runtime starts. Real binary, scripted model."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -87,6 +88,40 @@ async def test_an_async_client_dropped_unclosed_stops_its_server_with_a_warning(
     with pytest.warns(ResourceWarning, match="without close"):
         del codex  # no cycle holds a client: it goes at once
     assert _eventually(lambda: not _alive(server), timeout=5)
+
+
+async def test_a_client_closes_each_of_its_pipes_once(codex_home: Path, tmp_path: Path) -> None:
+    # uvloop (0.23) hands a pipe's descriptor to libuv, which closes it with the
+    # transport, and then closes the file object it was given, which closes the same
+    # number again. Another thread that opened a descriptor in between (in a server: a
+    # client's socket, the database) lost it. So the loop must get file objects that
+    # leave the closing to libuv there, and the child's original pipes are closed at
+    # once; on asyncio's loop the transport closes its file object, once.
+    codex = AsyncCodex(codex_home=codex_home, cwd=tmp_path, config=NO_SNAPSHOT)
+    await codex.start()
+    transport = codex.transport
+    assert isinstance(transport, StdioTransport)
+    assert transport._proc is not None
+    assert transport._proc.stdout is None  # the originals: closed, not left to the GC
+    pipes = [each.get_extra_info("pipe") for each in transport._pipes]
+    on_uvloop = type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+    assert [pipe.closefd for pipe in pipes] == [not on_uvloop] * 3
+    await codex.close()
+    await asyncio.sleep(0.05)  # libuv closes a handle's descriptor on its next round
+    fresh = [os.pipe() for _ in range(8)]  # the lowest free numbers: the pipes' among them
+    try:
+        for pipe in pipes:
+            pipe.close()  # what a collected file object does: nothing left to close
+        del codex, transport, pipes
+        gc.collect()
+        for read, write in fresh:
+            os.fstat(read)  # OSError (EBADF) if something closed it under us
+            os.fstat(write)
+    finally:
+        for read, write in fresh:
+            for fd in (read, write):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 def test_a_sync_client_dropped_unclosed_stops_its_server_and_loop_thread(

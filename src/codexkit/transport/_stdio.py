@@ -28,6 +28,7 @@ import sys
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import MessageTooLargeError, TransportClosedError
 from ._base import DEFAULT_MAX_MESSAGE_SIZE, LineSink, MessageSink, StderrTail, Transport
@@ -105,10 +106,8 @@ class StdioTransport(Transport):
             preexec_fn=hook,
         )
         _LIVE.add(self)
-        assert self._proc.stdin
-        assert self._proc.stdout
-        assert self._proc.stderr
-        self._stdin, _ = await loop.connect_write_pipe(_WriteSide, self._proc.stdin)
+        stdin, stdout, stderr = _for_the_loop(loop, self._proc)
+        self._stdin, _ = await loop.connect_write_pipe(_WriteSide, stdin)
         out, _ = await loop.connect_read_pipe(
             lambda: _LineReader(
                 sink,
@@ -116,11 +115,9 @@ class StdioTransport(Transport):
                 max_message_size=self._max_message_size,
                 on_too_large=self._on_too_large,
             ),
-            self._proc.stdout,
+            stdout,
         )
-        err, _ = await loop.connect_read_pipe(
-            lambda: _StderrReader(self._stderr), self._proc.stderr
-        )
+        err, _ = await loop.connect_read_pipe(lambda: _StderrReader(self._stderr), stderr)
         self._pipes = [self._stdin, out, err]
         self._watch_exit(loop)
 
@@ -382,6 +379,26 @@ class _StderrReader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._tail.feed(data)
+
+
+def _for_the_loop(loop: asyncio.AbstractEventLoop, proc: subprocess.Popen[bytes]) -> list[Any]:
+    """The child's stdin, stdout and stderr as file objects for the event loop's pipe
+    transports to own alone; ``proc``'s own are closed.
+
+    uvloop hands a pipe's descriptor to libuv, which closes it with the transport, and
+    keeps the file object it was given, which closes the same number again when it is
+    collected (uvloop issue 763). A descriptor another thread opened in between (a
+    socket, a database file) would be closed under it. So the loop gets a duplicate,
+    in a file object that leaves closing to libuv on uvloop and closes it itself on
+    asyncio's loop, and ``Popen``'s objects close the originals now."""
+    on_uvloop = type(loop).__module__.split(".")[0] == "uvloop"
+    pipes = []
+    for pipe, mode in ((proc.stdin, "wb"), (proc.stdout, "rb"), (proc.stderr, "rb")):
+        assert pipe is not None
+        pipes.append(os.fdopen(os.dup(pipe.fileno()), mode, buffering=0, closefd=not on_uvloop))
+        pipe.close()
+    proc.stdin = proc.stdout = proc.stderr = None
+    return pipes
 
 
 def _peek_exit_code(proc: subprocess.Popen[bytes]) -> int | None:
