@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from support.serve_client import Received, ServeClient, Stream
 
     import codexkit
+    from bench.lean_socket import LeanSocket
 
 CLIENTS = ("raw", "codexkit", "openai_sync", "openai_async")
 
@@ -291,6 +292,40 @@ class ServeAdapter(Adapter[str]):
         return final_text(stream.take(), turn_id)
 
 
+class LeanServeAdapter(ServeAdapter):
+    """``codexkit serve`` driven by the lean client (``bench/lean_socket.py``): a message
+    POSTed on one keep-alive connection, the turn's end read from a socket that stamps
+    frames as their bytes arrive. What the server adds to a turn, without httpx's and
+    the ``websockets`` library's own CPU. Sessions are created as ``ServeAdapter``'s."""
+
+    async def start(self) -> None:
+        await super().start()  # puts the tests' support package on the path
+        from bench.lean_socket import LeanHttp
+
+        self.http = await LeanHttp(self.server.url, self.server.token).open()
+        self.lean: dict[str, LeanSocket] = {}
+
+    async def close(self) -> None:
+        for socket in self.lean.values():
+            await socket.close()
+        await self.http.close()
+        await super().close()
+
+    async def run_turn(self, thread: str, text: str) -> str | None:
+        from bench.lean_socket import LeanSocket
+
+        socket = self.lean.get(thread)
+        if socket is None:
+            url = self.client.stream_url(thread, omit=RAW_FALLBACKS)
+            socket = self.lean[thread] = await LeanSocket(url, self.server.token).open()
+        status, answer = await self.http.post(f"/api/sessions/{thread}/messages", {"text": text})
+        if status != 202:
+            raise AssertionError(f"send answered {status}: {answer}")
+        turn_id = str(answer["turnId"])
+        await socket.wait_turn(turn_id, SERVE_TURN_TIMEOUT)
+        return final_text(socket.take(), turn_id)
+
+
 def final_text(frames: list[Received], turn_id: str) -> str | None:
     """The agent's last message of ``turn_id`` among ``frames``."""
     texts = [
@@ -307,4 +342,5 @@ ADAPTERS: dict[str, type[Adapter[Any]]] = {
     "openai_sync": OpenAISyncAdapter,
     "openai_async": OpenAIAsyncAdapter,
     "serve": ServeAdapter,
+    "serve_lean": LeanServeAdapter,
 }

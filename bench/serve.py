@@ -20,6 +20,8 @@ from bench.steps import interleaved, log, paired_ratio, percentile
 Json = dict[str, Any]
 
 SIDE_BY_SIDE = ("codexkit", "serve")
+#: The latency benchmark also runs the lean client (``bench/lean_socket.py``).
+LATENCY_CLIENTS = (*SIDE_BY_SIDE, "serve_lean")
 
 # Goals: a message to its completed turn at most 1.2x a bare AsyncCodex turn; websocket
 # fan-out to 100 subscribers under 20 ms at the 99th percentile.
@@ -74,7 +76,7 @@ def bench_serve(settings: ServeSettings, env: dict[str, str], work: Path, codex_
             work,
             codex_bin,
             {"warmup": settings.warmup_turns},
-            clients=SIDE_BY_SIDE,
+            clients=LATENCY_CLIENTS,
         ),
     )
     # With the settings' number of sockets, and with one (the floor: recording,
@@ -193,6 +195,23 @@ def report_serve(results: Json) -> str:
         _ms(lat["serve"]["summary"]["p90"]),
         f"{lat['serve']['summary']['p90'] / lat['codexkit']['summary']['p90']:.2f}x",
     )
+    if "serve_lean" in lat:
+        lean = lat["serve_lean"]["summary"]["median"]
+        row(
+            "  the same turn through the lean client (`bench/lean_socket.py`: one keep-alive "
+            "connection, a socket that stamps frames as they arrive)",
+            _ms(b),
+            _ms(lean),
+            f"**{lean / b:.2f}x** (paired {paired_ratio(lat, 'serve_lean', 'codexkit'):.2f}x; "
+            f"goal <= {TURN_GOAL:.1f}x: {_verdict(lean / b <= TURN_GOAL)})",
+        )
+        row(
+            "    CPU per turn, median: the client process / the `codexkit serve` process",
+            "",
+            f"{_ms(lat['serve_lean']['cpu_median'])} / "
+            f"{_ms(statistics.median(x['server_cpu'] for x in lat['serve_lean']['samples']))}",
+            "",
+        )
     for name, *_ in FANOUTS:
         if name in serve:
             _fanout_rows(row, serve, name)
