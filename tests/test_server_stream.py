@@ -192,13 +192,8 @@ async def test_a_slow_client_is_dropped_with_the_reason(
                 if hub.subscribers == 0:
                     break
             assert hub.subscribers == 0, "the slow socket was never dropped"
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                await _read_to_the_end(slow)
-        assert closed.value.rcvd is not None
-        assert closed.value.rcvd.code == 1013
-        assert "slow subscriber" in closed.value.rcvd.reason
-        async with websockets.connect(url) as fresh:  # the server goes on
-            assert json.loads(await fresh.recv())["type"] == "ready"
+            await _closed_for(slow, "slow subscriber")
+        await _still_serving(url)
 
 
 async def test_a_client_whose_frames_cannot_leave_is_dropped_after_the_send_timeout(
@@ -222,13 +217,23 @@ async def test_a_client_whose_frames_cannot_leave_is_dropped_after_the_send_time
                 await asyncio.sleep(0.05)
             assert hub.subscribers == 0, "the stuck socket was never dropped"
             assert time.monotonic() - started >= 0.5  # not before its frames waited
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                await _read_to_the_end(slow)
-        assert closed.value.rcvd is not None
-        assert closed.value.rcvd.code == 1013
-        assert "slow client: its frames waited 1 s" in closed.value.rcvd.reason
-        async with websockets.connect(url) as fresh:  # the server goes on
-            assert json.loads(await fresh.recv())["type"] == "ready"
+            await _closed_for(slow, "slow client: its frames waited 1 s")
+        await _still_serving(url)
+
+
+async def _closed_for(slow: websockets.ClientConnection, reason: str) -> None:
+    """``slow`` ends, after what was sent before, with 1013 and ``reason``."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await _read_to_the_end(slow)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1013
+    assert reason in closed.value.rcvd.reason
+
+
+async def _still_serving(url: str) -> None:
+    """The server goes on: a new socket gets ``ready``."""
+    async with websockets.connect(url) as fresh:
+        assert json.loads(await fresh.recv())["type"] == "ready"
 
 
 async def test_a_replay_from_past_the_log_says_it_is_incomplete(

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -72,8 +73,12 @@ class _Socket:
 
     async def _send(self, message: Json | str) -> None:
         text = message if isinstance(message, str) else json.dumps(message)
+        await self._watched(self.socket.send_text(text))
+
+    async def _watched(self, sending: Awaitable[None]) -> None:
+        """Await ``sending`` with its start noted for ``watch``."""
         self.sending_since = self._loop.time()
-        await self.socket.send_text(text)
+        await sending
         self.sending_since = None
 
     def swap(self, thread_id: str | None, since: int | None) -> Replay | None:
@@ -108,9 +113,7 @@ class _Socket:
                 # Whatever else waits goes along: a fan-out burst is many small frames
                 # to every socket. ``watch`` holds the deadline.
                 texts = [each.text() for each in (frame, *current.ready())]
-                self.sending_since = self._loop.time()
-                await self._send_texts(current, texts)
-                self.sending_since = None
+                await self._watched(self._send_texts(current, texts))
 
     async def watch(self) -> str:
         """Return (why) once frames have waited ``SEND_TIMEOUT`` to leave. One timer a

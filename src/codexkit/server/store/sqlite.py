@@ -24,11 +24,14 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["BUSY_TIMEOUT", "Direct", "connect", "connector"]
+__all__ = ["BUSY_TIMEOUT", "PRAGMAS", "Direct", "connect", "connector"]
 
 #: Seconds a statement waits for another process's write lock before "database is
 #: locked". Writes of this process never wait for each other (the write gate).
 BUSY_TIMEOUT = 5.0
+#: What every connection to the database sets: WAL (readers never wait for the writer),
+#: enforced foreign keys, and a sync at checkpoints rather than at every commit.
+PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL")
 
 
 class _Cursor:
@@ -171,7 +174,7 @@ class Direct:
             made = sqlite3.connect(
                 database, timeout=busy_timeout, check_same_thread=False, isolation_level=None
             )
-            for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+            for pragma in PRAGMAS:
                 made.execute(f"PRAGMA {pragma}")
             return made
 

@@ -119,20 +119,13 @@ class _Statements:
         self.update_session = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("key_id"))
 
     @functools.cache  # noqa: B019 - one instance per dialect, kept for the process
-    def put_turn(self, changed: tuple[str, ...]) -> Any:
-        insert = self._insert(_TURNS)
+    def upsert(self, table: Table, key: tuple[str, ...], changed: tuple[str, ...]) -> Any:
+        """Insert a row of ``table``, or set the ``changed`` columns of the one with the
+        same ``key``; the row after."""
+        insert = self._insert(table)
         return insert.on_conflict_do_update(
-            index_elements=["session_id", "id"],
-            set_={name: insert.excluded[name] for name in changed},
-        ).returning(*_TURNS.c)
-
-    @functools.cache  # noqa: B019
-    def upsert_entry(self, fields: tuple[str, ...]) -> Any:
-        insert = self._insert(_TRANSCRIPT)
-        return insert.on_conflict_do_update(
-            index_elements=["session_id", "message_id"],
-            set_={name: insert.excluded[name] for name in fields},
-        ).returning(*_TRANSCRIPT.c)
+            index_elements=list(key), set_={name: insert.excluded[name] for name in changed}
+        ).returning(*table.c)
 
 
 class Writes:
@@ -219,7 +212,7 @@ class Writes:
             changes["completed_at"] = completed_at
         if error is not None:
             changes["error"] = error
-        statement = self._sql.put_turn(tuple(changes))
+        statement = self._sql.upsert(_TURNS, ("session_id", "id"), tuple(changes))
         values = {"session_id": session_id, "id": turn_id, "started_at": time.time(), **changes}
         [row] = await self._execute(statement, values)
         return TurnRow(**row)
@@ -249,7 +242,8 @@ class Writes:
         names = tuple(fields)
         values = {"session_id": session_id, "message_id": message_id, **fields}
         if fields.keys() >= _ENTRY_REQUIRED:
-            [row] = await self._execute(self._sql.upsert_entry(names), values)
+            statement = self._sql.upsert(_TRANSCRIPT, ("session_id", "message_id"), names)
+            [row] = await self._execute(statement, values)
             return TranscriptEntry(**row)
         keys = {"key_session_id": session_id, "key_message_id": message_id}
         found = await self._execute(self._sql.update_entry, {**keys, **fields})
