@@ -18,17 +18,16 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from bench.raw_client import RawClient
 
 if TYPE_CHECKING:
     import openai_codex
     from support.serve import ServeProcess
-    from support.serve_client import Received, ServeClient, Stream
+    from support.serve_client import Received, ServeClient
 
     import codexkit
-    from bench.lean_socket import LeanSocket
 
 CLIENTS = ("raw", "codexkit", "openai_sync", "openai_async")
 
@@ -50,6 +49,17 @@ SERVE_TURN_TIMEOUT = 120.0
 RAW_FALLBACKS = "notification,server_request"
 
 ThreadT = TypeVar("ThreadT")
+
+
+class TurnSocket(Protocol):
+    """A session's socket as a turn waits on it: the tests' ``Stream`` or the lean
+    ``LeanSocket``."""
+
+    async def wait_turn(self, turn_id: str, timeout: float) -> object: ...
+
+    def take(self) -> list[Received]: ...
+
+    async def close(self) -> None: ...
 
 
 def process_cpu(pid: int) -> float:
@@ -255,7 +265,7 @@ class ServeAdapter(Adapter[str]):
         )
         await asyncio.to_thread(self.server.start)
         self.client = ServeClient(self.server.url, self.server.token)
-        self.streams: dict[str, Stream] = {}
+        self.streams: dict[str, TurnSocket] = {}
 
     async def close(self) -> None:
         for stream in self.streams.values():
@@ -278,16 +288,20 @@ class ServeAdapter(Adapter[str]):
             self.target.cwd, approvalPolicy="never", filesystemSandbox="read-only"
         )
 
-    async def stream(self, session_id: str) -> Stream:
-        stream = self.streams.get(session_id)
-        if stream is None:
-            socket = self.client.stream(session_id, omit=RAW_FALLBACKS)
-            stream = self.streams[session_id] = await socket.open()
-        return stream
+    async def open_stream(self, session_id: str) -> TurnSocket:
+        """The socket a session's turns end on (typed frames only, as codexkit's own
+        clients read them)."""
+        return await self.client.stream(session_id, omit=RAW_FALLBACKS).open()
+
+    async def send(self, session_id: str, text: str) -> str:
+        """``POST .../messages``; the turn's id."""
+        return await self.client.send(session_id, text)
 
     async def run_turn(self, thread: str, text: str) -> str | None:
-        stream = await self.stream(thread)
-        turn_id = await self.client.send(thread, text)
+        stream = self.streams.get(thread)
+        if stream is None:
+            stream = self.streams[thread] = await self.open_stream(thread)
+        turn_id = await self.send(thread, text)
         await stream.wait_turn(turn_id, SERVE_TURN_TIMEOUT)
         return final_text(stream.take(), turn_id)
 
@@ -303,27 +317,24 @@ class LeanServeAdapter(ServeAdapter):
         from bench.lean_socket import LeanHttp
 
         self.http = await LeanHttp(self.server.url, self.server.token).open()
-        self.lean: dict[str, LeanSocket] = {}
 
     async def close(self) -> None:
-        for socket in self.lean.values():
-            await socket.close()
         await self.http.close()
         await super().close()
 
-    async def run_turn(self, thread: str, text: str) -> str | None:
+    async def open_stream(self, session_id: str) -> TurnSocket:
         from bench.lean_socket import LeanSocket
 
-        socket = self.lean.get(thread)
-        if socket is None:
-            url = self.client.stream_url(thread, omit=RAW_FALLBACKS)
-            socket = self.lean[thread] = await LeanSocket(url, self.server.token).open()
-        status, answer = await self.http.post(f"/api/sessions/{thread}/messages", {"text": text})
+        url = self.client.stream_url(session_id, omit=RAW_FALLBACKS)
+        return await LeanSocket(url, self.server.token).open()
+
+    async def send(self, session_id: str, text: str) -> str:
+        status, answer = await self.http.post(
+            f"/api/sessions/{session_id}/messages", {"text": text}
+        )
         if status != 202:
             raise AssertionError(f"send answered {status}: {answer}")
-        turn_id = str(answer["turnId"])
-        await socket.wait_turn(turn_id, SERVE_TURN_TIMEOUT)
-        return final_text(socket.take(), turn_id)
+        return str(answer["turnId"])
 
 
 def final_text(frames: list[Received], turn_id: str) -> str | None:
